@@ -1,0 +1,85 @@
+"""The hub's configuration: one pydantic-settings object, env prefix ``V2V_``.
+
+This module is the only reader of the environment. ``KAFKA_BOOTSTRAP_SERVERS`` and ``REDIS_URL``
+(the names the test tooling and testcontainers use) are honoured as fallbacks for the two
+connection settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="V2V_", extra="ignore", frozen=True)
+
+    # --- Kafka ---------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:19092",
+        validation_alias=AliasChoices("V2V_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: str | None = None
+    topic_prefix: str = "v2v"
+    topic_partitions: int = Field(4, ge=1)
+    topic_replication: int = Field(1, ge=1)
+    partners: list[str] = Field(default_factory=lambda: ["courier"])
+
+    # --- serde -----------------------------------------------------------------------------------
+    wire_format: Literal["single-object", "confluent"] = "single-object"
+    schema_registry_url: str | None = None
+
+    # --- Faust runtime -------------------------------------------------------------------------
+    app_id: str = "v2v-hub"
+    data_dir: Path = REPO_ROOT / ".local" / "faust"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    web_enabled: bool = True
+    tick_interval_s: float = Field(
+        30.0, ge=0, description="wall-clock tick period; 0 disables the ticker (simulated time)"
+    )
+    log_level: str = "warning"
+
+    # --- Redis ---------------------------------------------------------------------------------
+    redis_url: str = Field(
+        "redis://127.0.0.1:16379/0",
+        validation_alias=AliasChoices("V2V_REDIS_URL", "REDIS_URL"),
+    )
+    redis_key_prefix: str = "v2v"
+
+    # --- domain --------------------------------------------------------------------------------
+    profile_dir: Path = REPO_ROOT / "hub" / "chain" / "profiles"
+    escalation_policy_file: Path = REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml"
+    pseudonym_key: SecretStr = Field(
+        SecretStr("dev-only-pseudonym-key-change-me"),
+        description="HMAC key for patient pseudonyms; stays with the clinic side",
+    )
+
+    def topic(self, name: str) -> str:
+        """Full topic name: ``<prefix>.<name>`` (``events``, ``raw.courier``, ``dlq`` ...)."""
+        return f"{self.topic_prefix}.{name}"
+
+    def kafka_config(self) -> dict[str, Any]:
+        """librdkafka's dotted configuration keys for confluent-kafka clients."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.kafka_bootstrap_servers,
+            "security.protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            conf["sasl.mechanism"] = self.kafka_sasl_mechanism
+        if self.kafka_sasl_username:
+            conf["sasl.username"] = self.kafka_sasl_username
+        if self.kafka_sasl_password is not None:
+            conf["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_ssl_ca_location:
+            conf["ssl.ca.location"] = self.kafka_ssl_ca_location
+        return conf
