@@ -1,0 +1,120 @@
+"""The connector contract: one partner dialect in, canonical events or one rejection out.
+
+A connector is pure: bytes and their metadata in, :class:`Result` out, no Kafka or Redis. The
+runtime calls :meth:`Connector.process` once per raw record (at least once: a replayed record
+yields the same event ids, so the duplicate changes nothing downstream). ``process`` never
+raises: a message the connector cannot read becomes a :class:`Rejection` that the runtime writes
+to the dead-letter topic together with the original bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from hub.errors import NormalisationError
+from hub.events.identifiers import DEFAULT_COI_PATTERN
+from hub.events.models import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """One partner message exactly as it reached the hub.
+
+    ``topic``/``partition``/``offset`` are the raw record's coordinates once it is on Kafka
+    (None when a connector is run offline, e.g. by ``v2v normalise``).
+    """
+
+    partner: str
+    payload: bytes
+    received_at: datetime
+    content_type: str | None = None
+    headers: dict[str, bytes] = field(default_factory=dict)
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message could not be normalised; becomes the dead-letter record's headers."""
+
+    code: str
+    reason: str
+    partner: str
+    stage: str = "normalise"
+    message_id: str | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """Either events (possibly none, e.g. a heartbeat) or exactly one rejection."""
+
+    events: Sequence[Event] = ()
+    rejection: Rejection | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.rejection is None
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    """What connectors need from the settings; the pseudonym key never leaves the clinic side."""
+
+    pseudonym_key: bytes = b"dev-only-pseudonym-key-change-me"
+    coi_pattern: str = DEFAULT_COI_PATTERN
+
+
+class Connector(ABC):
+    """Base of every partner connector.
+
+    Subclasses set ``name`` (the dialect, also the raw topic suffix ``raw.<name>``), ``system``
+    (the partner system kind, recorded in every event's source) and ``content_types``, and
+    implement :meth:`normalise`, raising :class:`~hub.errors.NormalisationError` (or a subclass)
+    for anything they cannot read.
+    """
+
+    name: ClassVar[str]
+    system: ClassVar[str]
+    content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+
+    def __init__(self, config: ConnectorConfig | None = None) -> None:
+        self.config = config or ConnectorConfig()
+
+    @abstractmethod
+    def normalise(self, message: RawMessage) -> list[Event]:
+        """Turn one raw message into canonical events, or raise ``NormalisationError``."""
+
+    def process(self, message: RawMessage) -> Result:
+        """Total wrapper around :meth:`normalise`: never raises, every failure is a rejection."""
+        try:
+            return Result(events=tuple(self.normalise(message)))
+        except NormalisationError as exc:
+            return Result(
+                rejection=Rejection(
+                    code=exc.code,
+                    reason=exc.reason,
+                    partner=self.name,
+                    message_id=exc.message_id,
+                    field=exc.field,
+                )
+            )
+        except Exception as exc:
+            # A connector bug must not lose the message: it is dead-lettered like bad input,
+            # under a code that tells integration ops the fault is ours, not the partner's.
+            log.exception("connector %s failed unexpectedly", self.name)
+            return Result(
+                rejection=Rejection(
+                    code="CONNECTOR_ERROR",
+                    reason=f"unexpected {type(exc).__name__}: {exc}",
+                    partner=self.name,
+                )
+            )

@@ -1,0 +1,129 @@
+"""Field-level helpers shared by connectors: typed access to parsed payloads with precise errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.errors import NormalisationError, TimezoneMissingError
+
+
+def parse_json_object(payload: bytes, partner: str) -> dict[str, Any]:
+    """Decode a UTF-8 JSON object, or raise a rejection saying exactly what is wrong."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NormalisationError(
+            f"payload is not UTF-8 (byte {exc.start})", partner=partner, code="NOT_UTF8"
+        ) from exc
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NormalisationError(
+            f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            partner=partner,
+            code="NOT_JSON",
+        ) from exc
+    if not isinstance(value, dict):
+        raise NormalisationError(
+            f"payload is a JSON {type(value).__name__}, expected an object",
+            partner=partner,
+            code="NOT_AN_OBJECT",
+        )
+    return value
+
+
+class Fields:
+    """Read typed values out of a decoded mapping; every failure names the field and message."""
+
+    def __init__(self, data: dict[str, Any], partner: str, message_id: str | None = None) -> None:
+        self.data = data
+        self.partner = partner
+        self.message_id = message_id
+
+    def _error(self, reason: str, name: str, code: str = "MALFORMED") -> NormalisationError:
+        return NormalisationError(
+            reason, partner=self.partner, message_id=self.message_id, field=name, code=code
+        )
+
+    def _get(self, name: str) -> Any:
+        value: Any = self.data
+        for part in name.split("."):
+            if not isinstance(value, dict):
+                raise self._error(f"'{name}' expected inside an object", name)
+            value = value.get(part)
+            if value is None:
+                return None
+        return value
+
+    def str(self, name: str, *, required: bool = True) -> str | None:
+        value = self._get(name)
+        if value is None or value == "":
+            if required:
+                raise self._error(f"required field '{name}' is missing", name, "MISSING_FIELD")
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise self._error(f"'{name}' must be a string, got {type(value).__name__}", name)
+        return str(value)
+
+    def req(self, name: str) -> str:
+        value = self.str(name)
+        assert value is not None
+        return value
+
+    def bool(self, name: str) -> bool | None:
+        value = self._get(name)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            raise self._error(f"'{name}' must be true or false, got {value!r}", name)
+        return value
+
+    def float(self, name: str, *, required: bool = False) -> float | None:
+        value = self._get(name)
+        if value is None:
+            if required:
+                raise self._error(f"required field '{name}' is missing", name, "MISSING_FIELD")
+            return None
+        if isinstance(value, bool):
+            raise self._error(f"'{name}' must be a number, got a boolean", name)
+        try:
+            number = float(value)
+        except (TypeError, ValueError) as exc:
+            raise self._error(f"'{name}' must be a number, got {value!r}", name) from exc
+        if number != number or number in (float("inf"), float("-inf")):
+            raise self._error(f"'{name}' must be a finite number, got {value!r}", name)
+        return number
+
+    def time(self, name: str, *, required: bool = True) -> datetime | None:
+        text = self.str(name, required=required)
+        if text is None:
+            return None
+        return parse_timestamp(text, name, self.partner, self.message_id)
+
+    def req_time(self, name: str) -> datetime:
+        value = self.time(name)
+        assert value is not None
+        return value
+
+
+def parse_timestamp(
+    text: str, name: str, partner: str, message_id: str | None = None
+) -> datetime:
+    """ISO 8601 with an explicit offset -> aware UTC datetime; no offset is TIMEZONE_MISSING."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise NormalisationError(
+            f"'{name}' is not an ISO 8601 timestamp: {text!r}",
+            partner=partner,
+            message_id=message_id,
+            field=name,
+            code="BAD_TIMESTAMP",
+        ) from exc
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise TimezoneMissingError(
+            f"'{name}' has no UTC offset: {text!r}", partner=partner, message_id=message_id, field=name
+        )
+    return value.astimezone(UTC)
