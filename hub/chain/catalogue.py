@@ -1,0 +1,94 @@
+"""The exception catalogue (DOMAIN.md section 6) and the rule registry.
+
+A rule is a small named function registered with its catalogue entry. Adding a rule is one
+function + one entry (``@rule(...)``) + one scenario test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from hub.cases.models import Severity
+from hub.chain.findings import Finding
+from hub.chain.profiles import ProductProfile
+from hub.chain.state import ChainState, Deadline
+from hub.events.models import Event, EventType
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    code: str
+    title: str
+    severity: Severity
+    owner_role: str
+    evidence: tuple[str, ...]
+    playbook: tuple[str, ...]
+
+
+EventRule = Callable[[ChainState, Event, ProductProfile], Iterable[Finding]]
+DeadlineRule = Callable[[ChainState, Deadline, ProductProfile], Iterable[Finding]]
+
+
+@dataclass
+class Registry:
+    entries: dict[str, CatalogueEntry] = field(default_factory=dict)
+    by_event: dict[EventType, list[EventRule]] = field(default_factory=dict)
+    on_deadline: dict[str, DeadlineRule] = field(default_factory=dict)
+
+    def add(self, entry: CatalogueEntry) -> None:
+        if entry.code in self.entries and self.entries[entry.code] != entry:
+            raise ValueError(f"catalogue entry {entry.code} registered twice")
+        self.entries[entry.code] = entry
+
+
+REGISTRY = Registry()
+
+
+def entry(
+    code: str,
+    title: str,
+    severity: Severity,
+    owner_role: str,
+    evidence: Iterable[str],
+    playbook: Iterable[str],
+) -> CatalogueEntry:
+    """Declare a catalogue entry once (module level, next to its rule)."""
+    item = CatalogueEntry(code, title, severity, owner_role, tuple(evidence), tuple(playbook))
+    REGISTRY.add(item)
+    return item
+
+
+def rule(*event_types: EventType) -> Callable[[EventRule], EventRule]:
+    """Register ``fn`` to run on every event of ``event_types`` (in registration order)."""
+
+    def register(fn: EventRule) -> EventRule:
+        for event_type in event_types:
+            REGISTRY.by_event.setdefault(event_type, []).append(fn)
+        return fn
+
+    return register
+
+
+def deadline(code: str) -> Callable[[DeadlineRule], DeadlineRule]:
+    """Register ``fn`` to run when a deadline of ``code`` falls due on a clock tick."""
+
+    def register(fn: DeadlineRule) -> DeadlineRule:
+        REGISTRY.on_deadline[code] = fn
+        return fn
+
+    return register
+
+
+def catalogue() -> list[CatalogueEntry]:
+    """Every registered entry, most severe first, then by code."""
+    import hub.chain.rules  # noqa: F401  (registers the rules)
+
+    order = list(Severity)
+    return sorted(REGISTRY.entries.values(), key=lambda e: (order.index(e.severity), e.code))
+
+
+def lookup(code: str) -> CatalogueEntry:
+    import hub.chain.rules  # noqa: F401
+
+    return REGISTRY.entries[code]

@@ -1,0 +1,19 @@
+"""What a rule reports: a finding, which the case layer turns into (a version of) a case."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from hub.events.models import Frozen, UtcDatetime
+
+
+class Finding(Frozen):
+    """One detected exception. ``subject`` separates instances of one code in one chain
+    (a handover id, a shipment id, a QC test); ``occurred_at`` is in event time."""
+
+    code: str
+    coi_id: str
+    subject: str
+    occurred_at: UtcDatetime
+    summary: str
+    evidence_event_ids: list[str] = Field(default_factory=list)
