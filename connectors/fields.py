@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.errors import NormalisationError, TimezoneMissingError
+from hub.errors import InvalidIdentifierError, NormalisationError, TimezoneMissingError
+from hub.events.identifiers import DEFAULT_COI_PATTERN, parse_din, validate_coi
 
 
 def parse_json_object(payload: bytes, partner: str) -> dict[str, Any]:
@@ -57,7 +58,7 @@ class Fields:
                 return None
         return value
 
-    def str(self, name: str, *, required: bool = True) -> str | None:
+    def text(self, name: str, *, required: bool = True) -> str | None:
         value = self._get(name)
         if value is None or value == "":
             if required:
@@ -68,11 +69,11 @@ class Fields:
         return str(value)
 
     def req(self, name: str) -> str:
-        value = self.str(name)
+        value = self.text(name)
         assert value is not None
         return value
 
-    def bool(self, name: str) -> bool | None:
+    def flag(self, name: str) -> bool | None:
         value = self._get(name)
         if value is None:
             return None
@@ -80,7 +81,7 @@ class Fields:
             raise self._error(f"'{name}' must be true or false, got {value!r}", name)
         return value
 
-    def float(self, name: str, *, required: bool = False) -> float | None:
+    def number(self, name: str, *, required: bool = False) -> float | None:
         value = self._get(name)
         if value is None:
             if required:
@@ -96,8 +97,39 @@ class Fields:
             raise self._error(f"'{name}' must be a finite number, got {value!r}", name)
         return number
 
+    def coi(
+        self, name: str, *, required: bool = True, pattern: str = DEFAULT_COI_PATTERN
+    ) -> str | None:
+        """A COI identifier, validated (format + Mod 37-2) and normalised without ``&/``."""
+        raw = self.text(name, required=required)
+        if raw is None:
+            return None
+        try:
+            return validate_coi(raw, pattern)
+        except InvalidIdentifierError as exc:
+            raise InvalidIdentifierError(
+                exc.reason, partner=self.partner, message_id=self.message_id, field=name
+            ) from exc
+
+    def din(
+        self, name: str, *, check_field: str | None = None, required: bool = False
+    ) -> str | None:
+        """An ISBT 128 DIN normalised to ``=`` + 13 characters + 2 flags; when ``check_field``
+        holds the label's check character it must match Mod 37-2."""
+        raw = self.text(name, required=required)
+        if raw is None:
+            return None
+        check = self.text(check_field, required=False) if check_field else None
+        try:
+            din = parse_din(raw, check)
+        except InvalidIdentifierError as exc:
+            raise InvalidIdentifierError(
+                exc.reason, partner=self.partner, message_id=self.message_id, field=name
+            ) from exc
+        return f"={din.core}{din.flags or '00'}"
+
     def time(self, name: str, *, required: bool = True) -> datetime | None:
-        text = self.str(name, required=required)
+        text = self.text(name, required=required)
         if text is None:
             return None
         return parse_timestamp(text, name, self.partner, self.message_id)
@@ -108,9 +140,7 @@ class Fields:
         return value
 
 
-def parse_timestamp(
-    text: str, name: str, partner: str, message_id: str | None = None
-) -> datetime:
+def parse_timestamp(text: str, name: str, partner: str, message_id: str | None = None) -> datetime:
     """ISO 8601 with an explicit offset -> aware UTC datetime; no offset is TIMEZONE_MISSING."""
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
@@ -124,6 +154,9 @@ def parse_timestamp(
         ) from exc
     if value.tzinfo is None or value.utcoffset() is None:
         raise TimezoneMissingError(
-            f"'{name}' has no UTC offset: {text!r}", partner=partner, message_id=message_id, field=name
+            f"'{name}' has no UTC offset: {text!r}",
+            partner=partner,
+            message_id=message_id,
+            field=name,
         )
     return value.astimezone(UTC)

@@ -27,8 +27,7 @@ from typing import Any, ClassVar
 
 from connectors.base import Connector, RawMessage
 from connectors.fields import Fields, parse_json_object
-from hub.errors import InvalidIdentifierError, NormalisationError
-from hub.events.identifiers import parse_din, validate_coi
+from hub.errors import NormalisationError
 from hub.events.ids import event_id
 from hub.events.models import (
     Actor,
@@ -72,39 +71,51 @@ class CourierConnector(Connector):
         f = Fields(data, self.name)
         message_id = f.req("message_id")
         f.message_id = message_id
-        kind = f.str("type", required=False) or "status"
+        kind = f.text("type", required=False) or "status"
         if kind not in {"status", "eta_update"}:
             raise NormalisationError(
                 f"unknown webhook type {kind!r} (expected 'status' or 'eta_update')",
-                partner=self.name, message_id=message_id, field="type", code="UNKNOWN_TYPE",
+                partner=self.name,
+                message_id=message_id,
+                field="type",
+                code="UNKNOWN_TYPE",
             )
         code = "ETA" if kind == "eta_update" else f.req("status_code")
         status = "ETA_UPDATED" if code == "ETA" else REC24_STATUS.get(code)
         if status is None:
             raise NormalisationError(
-                f"unsupported Rec 24 status code {code!r} (supported: {', '.join(sorted(REC24_STATUS))})",
-                partner=self.name, message_id=message_id, field="status_code", code="UNKNOWN_STATUS",
+                f"unsupported Rec 24 status code {code!r} "
+                f"(supported: {', '.join(sorted(REC24_STATUS))})",
+                partner=self.name,
+                message_id=message_id,
+                field="status_code",
+                code="UNKNOWN_STATUS",
             )
-        if status == "DELAYED" and f.bool("customs_hold"):
+        if status == "DELAYED" and f.flag("customs_hold"):
             status = "CUSTOMS_HOLD"
 
-        coi = self._coi(f, message_id)
+        coi = f.coi("coi", pattern=self.config.coi_pattern)
         identifiers = Identifiers(
             shipment_id=f.req("shipment_id"),
-            din=self._din(f, message_id),
-            other={"tracking_number": t} if (t := f.str("tracking_number", required=False)) else {},
+            din=f.din("din", check_field="din_check"),
+            other={"tracking_number": t}
+            if (t := f.text("tracking_number", required=False))
+            else {},
         )
         occurred_at = f.req_time("event_time")
         carrier = f.req("carrier")
-        lane = f.str("lane", required=False)
+        lane = f.text("lane", required=False)
         eta = f.time("eta", required=kind == "eta_update")
         loc = self._location(data.get("location"), f)
         biz_step, disposition = _CBV[status]
         source = Source(
-            partner=self.name, system=self.system, message_id=message_id, received_at=message.received_at
+            partner=self.name,
+            system=self.system,
+            message_id=message_id,
+            received_at=message.received_at,
         )
         courier_actor = Actor(
-            id=f.str("agent.id", required=False) or carrier, role="courier", organisation=carrier
+            id=f.text("agent.id", required=False) or carrier, role="courier", organisation=carrier
         )
 
         def make(index: int, event_type: EventType, detail: Detail, actor: Actor) -> Event:
@@ -129,8 +140,8 @@ class CourierConnector(Connector):
             carrier=carrier,
             lane=lane,
             eta=eta,
-            reason=f.str("reason", required=False),
-            receiver_signature=f.str("signature.name", required=False),
+            reason=f.text("reason", required=False),
+            receiver_signature=f.text("signature.name", required=False),
         )
         event_type = {
             "DEPARTED": EventType.SHIPMENT_DEPARTED,
@@ -139,39 +150,32 @@ class CourierConnector(Connector):
         }.get(status, EventType.SHIPMENT_STATUS)
         events = [make(0, event_type, shipment, courier_actor)]
         if status == "PICKED_UP":
-            events.append(make(1, EventType.CUSTODY_RELEASED, self._release(f, identifiers, lane), courier_actor))
+            events.append(
+                make(
+                    1,
+                    EventType.CUSTODY_RELEASED,
+                    self._release(f, identifiers, lane),
+                    courier_actor,
+                )
+            )
         elif status == "DELIVERED" and shipment.receiver_signature:
             events.append(self._acceptance(f, identifiers, lane, make))
         return events
-
-    def _coi(self, f: Fields, message_id: str) -> str:
-        raw = f.req("coi")
-        try:
-            return validate_coi(raw, self.config.coi_pattern)
-        except InvalidIdentifierError as exc:
-            raise InvalidIdentifierError(exc.reason, partner=self.name, message_id=message_id, field="coi") from exc
-
-    def _din(self, f: Fields, message_id: str) -> str | None:
-        raw = f.str("din", required=False)
-        if raw is None:
-            return None
-        try:
-            din = parse_din(raw, f.str("din_check", required=False))
-        except InvalidIdentifierError as exc:
-            raise InvalidIdentifierError(exc.reason, partner=self.name, message_id=message_id, field="din") from exc
-        return f"={din.core}{din.flags or '00'}"
 
     def _location(self, value: Any, f: Fields) -> Location | None:
         if value is None:
             return None
         if not isinstance(value, dict):
             raise NormalisationError(
-                "'location' must be an object", partner=self.name, message_id=f.message_id, field="location"
+                "'location' must be an object",
+                partner=self.name,
+                message_id=f.message_id,
+                field="location",
             )
         return Location(
             id=f.req("location.id"),
-            name=f.str("location.name", required=False),
-            country=f.str("location.country", required=False),
+            name=f.text("location.name", required=False),
+            country=f.text("location.country", required=False),
         )
 
     def _release(self, f: Fields, ids: Identifiers, lane: str | None) -> CustodyDetail:
@@ -180,23 +184,28 @@ class CourierConnector(Connector):
             releasing_party=f.req("custody.from"),
             receiving_party=f.req("custody.to"),
             lane=lane,
-            verified_by=f.str("custody.released_by", required=False),
-            identity_scanned=f.bool("custody.identity_scanned"),
+            verified_by=f.text("custody.released_by", required=False),
+            identity_scanned=f.flag("custody.identity_scanned"),
         )
 
     def _acceptance(self, f: Fields, ids: Identifiers, lane: str | None, make: Any) -> Event:
         signer = f.req("signature.name")
         signed_at: datetime | None = f.time("signature.signed_at", required=False)
-        receiver = f.str("custody.to", required=False) or f.str("consignee", required=False) or signer
+        receiver = (
+            f.text("custody.to", required=False) or f.text("consignee", required=False) or signer
+        )
         detail = CustodyDetail(
             handover_id=ids.shipment_id or "",
-            releasing_party=f.str("carrier", required=False),
+            releasing_party=f.text("carrier", required=False),
             receiving_party=receiver,
             lane=lane,
             verified_by=signer,
-            identity_scanned=f.bool("signature.identity_scanned"),
+            identity_scanned=f.flag("signature.identity_scanned"),
             signature=f"{signer}@{signed_at.isoformat()}" if signed_at else signer,
         )
         actor = Actor(id=signer, role="receiver", organisation=receiver)
         event: Event = make(1, EventType.CUSTODY_ACCEPTED, detail, actor)
         return event
+
+
+CONNECTOR = CourierConnector

@@ -36,7 +36,9 @@ def apply_findings(
         case_id = case_id_for(finding.coi_id, finding.code, finding.subject)
         ref = refs.get(case_id)
         if ref is not None:
-            new_evidence = [e for e in finding.evidence_event_ids if e not in ref.evidence_event_ids]
+            new_evidence = [
+                e for e in finding.evidence_event_ids if e not in ref.evidence_event_ids
+            ]
             if not new_evidence:
                 continue
             evidence = ref.evidence_event_ids + new_evidence

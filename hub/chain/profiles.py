@@ -47,7 +47,9 @@ def load_profiles(directory: Path) -> dict[str, ProductProfile]:
     profiles: dict[str, ProductProfile] = {}
     for path in sorted(directory.glob("*.yaml")):
         try:
-            profile = ProductProfile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+            profile = ProductProfile.model_validate(
+                yaml.safe_load(path.read_text(encoding="utf-8"))
+            )
         except (yaml.YAMLError, ValidationError, OSError) as exc:
             raise ConfigurationError(f"product profile {path}: {exc}") from exc
         if profile.name in profiles:

@@ -68,7 +68,9 @@ def validate_coi(text: str, pattern: str = DEFAULT_COI_PATTERN) -> str:
     cleaned = text.strip().upper().removeprefix("&/")
     body, check = cleaned[:-1], cleaned[-1:]
     if not re.match(pattern, body):
-        raise InvalidIdentifierError(f"COI {text!r} does not match the configured format", field="coi_id")
+        raise InvalidIdentifierError(
+            f"COI {text!r} does not match the configured format", field="coi_id"
+        )
     if mod37_2(body) != check:
         raise InvalidIdentifierError(
             f"COI {text!r}: check character {check!r} does not match Mod 37-2 {mod37_2(body)!r}",

@@ -35,7 +35,8 @@ def load_schema(name: str) -> dict[str, Any]:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SerializationError(f"cannot read schema {path}: {exc}") from exc
-    parsed: dict[str, Any] = fastavro.parse_schema(raw)
+    parsed = fastavro.parse_schema(raw)
+    assert isinstance(parsed, dict)
     return parsed
 
 
@@ -82,14 +83,18 @@ class AvroCodec(Generic[M]):
         try:
             return self.model.model_validate(_from_avro(record))
         except ValidationError as exc:
-            raise SerializationError(f"{self.model.__name__}: decoded record invalid: {exc}") from exc
+            raise SerializationError(
+                f"{self.model.__name__}: decoded record invalid: {exc}"
+            ) from exc
 
     def encode_body(self, obj: M) -> bytes:
         buf = io.BytesIO()
         try:
             fastavro.schemaless_writer(buf, self.schema, self.to_record(obj))
         except (ValueError, TypeError, KeyError) as exc:
-            raise SerializationError(f"{self.model.__name__} does not fit its schema: {exc}") from exc
+            raise SerializationError(
+                f"{self.model.__name__} does not fit its schema: {exc}"
+            ) from exc
         return buf.getvalue()
 
     def decode_body(self, data: bytes, writer_schema: dict[str, Any] | None = None) -> M:
@@ -102,7 +107,9 @@ class AvroCodec(Generic[M]):
                 return_record_name_override=True,
             )
         except Exception as exc:  # fastavro raises a zoo of errors on bad bytes
-            raise SerializationError(f"{self.model.__name__}: cannot decode Avro body: {exc}") from exc
+            raise SerializationError(
+                f"{self.model.__name__}: cannot decode Avro body: {exc}"
+            ) from exc
         if not isinstance(record, dict):
             raise SerializationError(f"{self.model.__name__}: decoded value is not a record")
         return self.from_record(record)

@@ -26,6 +26,8 @@ from hub.serde.avro import AvroCodec
 M = TypeVar("M", bound=BaseModel)
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+
+
 def schema_fingerprint(schema: dict[str, Any]) -> bytes:
     """The 8 bytes (little-endian) that identify a schema in single-object encoding."""
     canonical = fastavro.schema.to_parsing_canonical_form(schema)
@@ -58,7 +60,8 @@ class SingleObjectWireFormat(Generic[M]):
         writer = self._writers.get(data[2:10])
         if writer is None:
             raise SerializationError(
-                f"unknown writer schema fingerprint {data[2:10].hex()} for {self.codec.model.__name__}"
+                f"unknown writer schema fingerprint {data[2:10].hex()} "
+                f"for {self.codec.model.__name__}"
             )
         return self.codec.decode_body(data[10:], writer)
 
@@ -106,8 +109,9 @@ class ConfluentWireFormat(Generic[M]):
                 registered = self.registry.get_schema(schema_id)
             except Exception as exc:
                 raise SerializationError(f"schema id {schema_id} unknown to registry") from exc
-            writer = fastavro.parse_schema(json.loads(registered.schema_str))
-            self._writers[schema_id] = writer
+            parsed = fastavro.parse_schema(json.loads(registered.schema_str))
+            assert isinstance(parsed, dict)
+            writer = self._writers[schema_id] = parsed
         return self.codec.decode_body(data[5:], writer)
 
     def serializer(self) -> Serializer:
@@ -117,7 +121,7 @@ class ConfluentWireFormat(Generic[M]):
         return _CallableDeserializer(lambda data, _ctx: None if data is None else self.decode(data))
 
 
-class _CallableSerializer(Serializer):  # type: ignore[misc]
+class _CallableSerializer(Serializer):
     def __init__(self, fn: Any) -> None:
         self._fn = fn
 
@@ -125,7 +129,7 @@ class _CallableSerializer(Serializer):  # type: ignore[misc]
         return None if obj is None else self._fn(obj, ctx)
 
 
-class _CallableDeserializer(Deserializer):  # type: ignore[misc]
+class _CallableDeserializer(Deserializer):
     def __init__(self, fn: Any) -> None:
         self._fn = fn
 
