@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     topic_prefix: str = "v2v"
     topic_partitions: int = Field(4, ge=1)
     topic_replication: int = Field(1, ge=1)
-    partners: list[str] = Field(default_factory=lambda: ["courier"])
+    partners: list[str] = Field(
+        default_factory=list,
+        description="raw feeds to consume (JSON list); empty = every connector",
+    )
 
     # --- serde -----------------------------------------------------------------------------------
     wire_format: Literal["single-object", "confluent"] = "single-object"

@@ -1,0 +1,144 @@
+"""The ``v2v`` command.
+
+v2v run                              start a hub worker (creates missing topics first)
+v2v topics                           create the deployment's topics and list them
+v2v demo                             run the courier demo on the real local stack
+v2v normalise --connector NAME FILE  print a partner file's canonical events (no broker)
+v2v catalogue [--json]               print the exception catalogue
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hub.errors import HubError
+from hub.settings import Settings
+
+
+def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    from faust.worker import Worker
+
+    from hub.runtime.app import create_app
+    from hub.runtime.topics import ensure_topics
+
+    ensure_topics(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    # No spinner: worker output goes to log files and terminals alike.
+    worker = Worker(app, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def _topics(settings: Settings, _args: argparse.Namespace) -> int:
+    from hub.runtime.topics import Topics, ensure_topics
+
+    created = set(ensure_topics(settings))
+    for name in Topics.of(settings).all():
+        print(f"{name}{'  (created)' if name in created else ''}")
+    return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+
+    return run_demo(settings, verbose=args.verbose)
+
+
+def _normalise(settings: Settings, args: argparse.Namespace) -> int:
+    from connectors.base import ConnectorConfig, RawMessage
+    from connectors.registry import get_connector
+
+    try:
+        connector = get_connector(
+            args.connector,
+            ConnectorConfig(pseudonym_key=settings.pseudonym_key.get_secret_value().encode()),
+        )
+        payload = Path(args.file).read_bytes()
+    except (HubError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    suffix = Path(args.file).suffix.lower()
+    content_type = {".xml": "application/xml", ".csv": "text/csv"}.get(suffix, "application/json")
+    result = connector.process(
+        RawMessage(connector.name, payload, datetime.now(UTC), content_type=content_type)
+    )
+    if result.rejection is not None:
+        r = result.rejection
+        where = f" (field {r.field})" if r.field else ""
+        print(f"error: {args.file}: rejected [{r.code}]{where}: {r.reason}", file=sys.stderr)
+        return 2
+    for event in result.events:
+        print(event.model_dump_json(exclude_none=True))
+    return 0
+
+
+def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
+    from hub.chain.catalogue import catalogue
+
+    entries = catalogue()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "code": e.code,
+                        "title": e.title,
+                        "severity": e.severity.value,
+                        "owner_role": e.owner_role,
+                        "evidence": list(e.evidence),
+                        "playbook": list(e.playbook),
+                    }
+                    for e in entries
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    print(f"{'CODE':<28} {'SEVERITY':<9} {'OWNER':<30} TITLE")
+    for e in entries:
+        print(f"{e.code:<28} {e.severity.value:<9} {e.owner_role:<30} {e.title}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="v2v", description="v2v-hub: vein-to-vein integration hub"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start a hub worker").set_defaults(fn=_run)
+    sub.add_parser("topics", help="create the topics").set_defaults(fn=_topics)
+    demo = sub.add_parser("demo", help="run the demo on the real local stack")
+    demo.add_argument("--verbose", action="store_true", help="print every case and escalation")
+    demo.set_defaults(fn=_demo)
+    norm = sub.add_parser("normalise", help="normalise a partner file offline")
+    norm.add_argument("--connector", required=True)
+    norm.add_argument("file")
+    norm.set_defaults(fn=_normalise)
+    cat = sub.add_parser("catalogue", help="print the exception catalogue")
+    cat.add_argument("--json", action="store_true")
+    cat.set_defaults(fn=_catalogue)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:
+        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    code: int = args.fn(settings, args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

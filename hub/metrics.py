@@ -1,0 +1,96 @@
+"""Every Prometheus metric of the hub, declared once with its labels.
+
+Nothing is registered at import time: :func:`create_metrics` builds the set on a registry the
+caller owns (the worker's, or a test's own), so two apps in one process never collide.
+
+=====================================  =========================  =================================
+metric                                 labels                     meaning
+=====================================  =========================  =================================
+v2v_raw_messages_total                 partner                    raw partner messages read
+v2v_raw_accepted_total                 partner                    ... normalised into events
+v2v_raw_rejected_total                 partner, code              ... dead-lettered (with reason)
+v2v_events_out_total                   partner, event_type        canonical events written
+v2v_events_processed_total             event_type                 events applied by the chain agent
+v2v_cases_opened_total                 code, severity             new cases (version 1)
+v2v_case_versions_total                code                       every case version published
+v2v_escalations_total                  severity, level, channel   notifications issued
+v2v_detection_latency_seconds          code                       hub receipt -> case (wall)
+v2v_chains_by_stage                    stage                      chains held by this worker
+=====================================  =========================  =================================
+
+``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    raw_messages: Counter
+    raw_accepted: Counter
+    raw_rejected: Counter
+    events_out: Counter
+    events_processed: Counter
+    cases_opened: Counter
+    case_versions: Counter
+    escalations: Counter
+    detection_latency: Histogram
+    chains_by_stage: Gauge
+
+
+def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
+    reg = registry if registry is not None else CollectorRegistry()
+    return Metrics(
+        registry=reg,
+        raw_messages=Counter(
+            "v2v_raw_messages", "Raw partner messages read", ["partner"], registry=reg
+        ),
+        raw_accepted=Counter(
+            "v2v_raw_accepted", "Raw messages normalised into events", ["partner"], registry=reg
+        ),
+        raw_rejected=Counter(
+            "v2v_raw_rejected",
+            "Raw messages dead-lettered, by rejection code",
+            ["partner", "code"],
+            registry=reg,
+        ),
+        events_out=Counter(
+            "v2v_events_out",
+            "Canonical events written",
+            ["partner", "event_type"],
+            registry=reg,
+        ),
+        events_processed=Counter(
+            "v2v_events_processed",
+            "Events applied by the chain agent",
+            ["event_type"],
+            registry=reg,
+        ),
+        cases_opened=Counter(
+            "v2v_cases_opened", "Cases opened", ["code", "severity"], registry=reg
+        ),
+        case_versions=Counter(
+            "v2v_case_versions", "Case versions published", ["code"], registry=reg
+        ),
+        escalations=Counter(
+            "v2v_escalations",
+            "Escalation notifications issued",
+            ["severity", "level", "channel"],
+            registry=reg,
+        ),
+        detection_latency=Histogram(
+            "v2v_detection_latency_seconds",
+            "Wall time from the hub's receipt of the triggering event (or tick) to the case",
+            ["code"],
+            buckets=(0.1, 0.25, 0.5, 1, 5, 60, 600, 3600, 6 * 3600, 24 * 3600),
+            registry=reg,
+        ),
+        chains_by_stage=Gauge(
+            "v2v_chains_by_stage", "Chains held by this worker per stage", ["stage"], registry=reg
+        ),
+    )

@@ -1,0 +1,1 @@
+"""The Faust shell around the pure engine: app factory, agents, topic admin, Redis projections."""
