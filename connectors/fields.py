@@ -26,6 +26,13 @@ def parse_json_object(payload: bytes, partner: str) -> dict[str, Any]:
             partner=partner,
             code="NOT_JSON",
         ) from exc
+    except (ValueError, RecursionError) as exc:
+        # Python's own limits: integers over 4,300 digits, nesting deeper than the stack.
+        raise NormalisationError(
+            f"payload is JSON beyond the parser's limits: {type(exc).__name__}",
+            partner=partner,
+            code="NOT_JSON",
+        ) from exc
     if not isinstance(value, dict):
         raise NormalisationError(
             f"payload is a JSON {type(value).__name__}, expected an object",
@@ -91,7 +98,7 @@ class Fields:
             raise self._error(f"'{name}' must be a number, got a boolean", name)
         try:
             number = float(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise self._error(f"'{name}' must be a number, got {value!r}", name) from exc
         if number != number or number in (float("inf"), float("-inf")):
             raise self._error(f"'{name}' must be a finite number, got {value!r}", name)
@@ -144,7 +151,9 @@ def parse_timestamp(text: str, name: str, partner: str, message_id: str | None =
     """ISO 8601 with an explicit offset -> aware UTC datetime; no offset is TIMEZONE_MISSING."""
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
+        if value.tzinfo is not None:
+            value.astimezone(UTC)  # year 1 minus an offset overflows here, not later
+    except (ValueError, OverflowError) as exc:
         raise NormalisationError(
             f"'{name}' is not an ISO 8601 timestamp: {text!r}",
             partner=partner,

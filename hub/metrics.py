@@ -16,6 +16,7 @@ v2v_case_versions_total                code                       every case ver
 v2v_escalations_total                  severity, level, channel   notifications issued
 v2v_detection_latency_seconds          code                       hub receipt -> case (wall)
 v2v_chains_by_stage                    stage                      chains held by this worker
+v2v_projection_errors_total            -                          Redis read-model writes failed
 =====================================  =========================  =================================
 
 ``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
@@ -41,6 +42,7 @@ class Metrics:
     escalations: Counter
     detection_latency: Histogram
     chains_by_stage: Gauge
+    projection_errors: Counter
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -92,5 +94,8 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         chains_by_stage=Gauge(
             "v2v_chains_by_stage", "Chains held by this worker per stage", ["stage"], registry=reg
+        ),
+        projection_errors=Counter(
+            "v2v_projection_errors", "Redis read-model writes that failed", registry=reg
         ),
     )

@@ -3,11 +3,12 @@
 # broker + controller) and one Redis server, both on 127.0.0.1.
 #
 #   deploy/local/stack.sh start    fetch jars on first use, format storage once, start, wait ready
-#   deploy/local/stack.sh stop     stop what this script started (pid files in the state folder)
+#   deploy/local/stack.sh stop [kafka|redis]...  stop what this script started (pid files)
 #   deploy/local/stack.sh status   say what runs and whether it answers
 #   deploy/local/stack.sh env      print the KAFKA_BOOTSTRAP_SERVERS / REDIS_URL exports
 #
-# All three verbs are idempotent. Logs, pids, broker data and the jar cache live in one state
+# With V2V_STARTED_FILE set, start appends the name of each service it actually started to that
+# file (deploy/local/with-stack.sh uses it to stop only those). All verbs are idempotent. Logs, pids, broker data and the jar cache live in one state
 # folder ($V2V_STATE_DIR, default .local/ at the repository root). Servers write to log files there,
 # never to the caller's terminal.
 set -euo pipefail
@@ -24,6 +25,7 @@ LIBS=$STATE/kafka-$KAFKA_VERSION/libs
 PY=$(command -v python3)
 
 log() { printf 'stack: %s\n' "$*" >&2; }
+started() { if [[ -n ${V2V_STARTED_FILE:-} ]]; then echo "$1" >>"$V2V_STARTED_FILE"; fi; }
 
 # A pid file names a process of ours only while that process still runs inside our state folder
 # (its working directory; Redis rewrites its command line, so that cannot be the mark); a stale
@@ -96,6 +98,7 @@ start_kafka() {
   java_argv kafka.Kafka "$STATE/kafka/server.properties"
   (cd "$STATE/kafka" && exec setsid "${JAVA_ARGV[@]}" >"$STATE/kafka.log" 2>&1 </dev/null) &
   echo $! >"$STATE/kafka.pid"
+  started kafka
 }
 
 find_redis() {
@@ -117,6 +120,7 @@ start_redis() {
     --appendonly no --daemonize no --logfile "$STATE/redis.log" --pidfile "$STATE/redis/redis-server.pid" \
     >>"$STATE/redis.log" 2>&1 </dev/null) &
   echo $! >"$STATE/redis.pid"
+  started redis
 }
 
 wait_ready() {
@@ -168,7 +172,13 @@ status() {
 mkdir -p "$STATE"
 case "${1:-}" in
   start) start_kafka; start_redis; wait_ready ;;
-  stop) stop_one kafka; stop_one redis ;;
+  stop)
+    shift
+    for name in "${@:-kafka redis}"; do
+      for one in $name; do
+        case $one in kafka|redis) stop_one "$one" ;; *) log "unknown service $one"; exit 2 ;; esac
+      done
+    done ;;
   status) status ;;
   env)
     echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"

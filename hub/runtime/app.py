@@ -12,12 +12,16 @@ Agents (all at-least-once; every output is idempotent by deterministic id):
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 
 from connectors.base import ConnectorConfig, RawMessage, Rejection
 from connectors.registry import get_connector
@@ -34,7 +38,7 @@ from hub.runtime.chainstore import ChainStore
 from hub.runtime.deadletter import deadletter_headers
 from hub.runtime.projection import Projection
 from hub.runtime.topics import Topics
-from hub.serde import SingleObjectWireFormat, codec_for
+from hub.serde import wire_for
 from hub.settings import Settings
 
 log = logging.getLogger("v2v.runtime")
@@ -46,8 +50,22 @@ def _headers(message: Any) -> list[tuple[str, bytes]]:
     return [(k, v or b"") for k, v in items]
 
 
-def _record_time(message: Any) -> datetime:
-    """The Kafka record timestamp: replaying a record gives the same received_at."""
+RECEIVED_AT_HEADER = "v2v.received_at"
+
+
+def _received_at(message: Any, headers: list[tuple[str, bytes]]) -> datetime:
+    """When the hub received the message: the ingress edge's ``v2v.received_at`` header (HTTP
+    ingress, file drop, simulator) or else the Kafka record timestamp. Either way a replayed
+    record gives the same value, so replays stay idempotent."""
+    for name, value in headers:
+        if name == RECEIVED_AT_HEADER:
+            try:
+                stamp = datetime.fromisoformat(value.decode("ascii"))
+            except (UnicodeDecodeError, ValueError):
+                break
+            if stamp.tzinfo is not None:
+                return stamp.astimezone(UTC)
+            break
     return datetime.fromtimestamp(message.timestamp, tz=UTC)
 
 
@@ -70,9 +88,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     policy = load_policy(settings.escalation_policy_file)
     config = ConnectorConfig(pseudonym_key=settings.pseudonym_key.get_secret_value().encode())
     connectors = {p: get_connector(p, config) for p in topics.raw}
-    events_wire = SingleObjectWireFormat(codec_for(Event))
-    case_wire = SingleObjectWireFormat(codec_for(Case))
-    escalation_wire = SingleObjectWireFormat(codec_for(Escalation))
+    fmt, registry = settings.wire_format, settings.schema_registry_url
+    events_wire = wire_for(Event, fmt, topics.events, registry)
+    case_wire = wire_for(Case, fmt, topics.cases, registry)
+    escalation_wire = wire_for(Escalation, fmt, topics.escalations, registry)
 
     app = faust.App(
         settings.app_id,
@@ -106,6 +125,24 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     store = ChainStore(table)
     projection = Projection(settings)
 
+    async def project(write: Awaitable[None]) -> None:
+        try:
+            await write
+        except RedisError as exc:
+            metrics.projection_errors.inc()
+            log.warning("Redis read model not updated (stale until the next change): %s", exc)
+
+    async def until_redis_answers(call: Callable[[], Awaitable[bool]]) -> bool:
+        """Notification idempotency needs Redis: wait for it rather than notify twice or never."""
+        delay = 0.5
+        while True:
+            try:
+                return await call()
+            except RedisError as exc:
+                log.warning("Redis unavailable for notification idempotency, retrying: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     async def dead_letter(message: Any, rejection: Rejection) -> None:
         headers = deadletter_headers(
             rejection,
@@ -126,7 +163,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             raw = RawMessage(
                 partner=partner,
                 payload=message.value or b"",
-                received_at=_record_time(message),
+                received_at=_received_at(message, headers),
                 content_type=content_type.decode("utf-8", "replace") if content_type else None,
                 headers=dict(headers),
                 topic=message.topic,
@@ -175,7 +212,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         if new.stage != old_stage:
             metrics.chains_by_stage.labels(old_stage).dec()
             metrics.chains_by_stage.labels(new.stage).inc()
-        await projection.chain_updated(new)
+        await project(projection.chain_updated(new))
 
     @app.agent(events_topic, name="chain")
     async def chain(stream: Any) -> None:
@@ -227,9 +264,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                     ),
                 )
                 continue
-            await projection.case_updated(case)
+            await project(projection.case_updated(case))
             for escalation in escalations_for(case, policy):
-                if not await projection.first_notification(escalation.escalation_id):
+                if not await until_redis_answers(
+                    partial(projection.first_notification, escalation.escalation_id)
+                ):
                     continue
                 await escalations_topic.send(
                     key=case.coi_id.encode(), value=escalation_wire.encode(escalation)
@@ -263,7 +302,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp wants the charset apart from the media type
+        media_type = CONTENT_TYPE_LATEST.split(";")[0]
+        return web.bytes(generate_latest(metrics.registry), content_type=media_type)
 
     @app.page("/ready")
     async def ready_view(web: Any, request: Any) -> Any:

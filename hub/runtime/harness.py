@@ -23,7 +23,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 
 from hub.errors import DeliveryError
 from hub.events.models import Event
-from hub.runtime.app import tick_event
+from hub.runtime.app import RECEIVED_AT_HEADER, tick_event
 from hub.serde import SingleObjectWireFormat, codec_for
 from hub.settings import Settings
 
@@ -130,7 +130,10 @@ class Feeder:
         topic: str,
         records: Iterable[tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]],
         partition: int | None = None,
+        at: datetime | None = None,
     ) -> int:
+        """Write and wait for acknowledgement. ``at`` stamps the hub's receipt time (header
+        ``v2v.received_at``): the simulator's clock, so simulated messages are never "late"."""
         errors: list[str] = []
 
         def on_delivery(err: Any, _msg: Any) -> None:
@@ -139,7 +142,12 @@ class Feeder:
 
         count = 0
         for key, value, headers in records:
-            kwargs: dict[str, Any] = {"key": key, "value": value, "headers": headers or []}
+            stamp = [(RECEIVED_AT_HEADER, at.isoformat().encode())] if at is not None else []
+            kwargs: dict[str, Any] = {
+                "key": key,
+                "value": value,
+                "headers": [*(headers or []), *stamp],
+            }
             if partition is not None:
                 kwargs["partition"] = partition
             self._producer.produce(topic, on_delivery=on_delivery, **kwargs)

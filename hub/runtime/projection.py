@@ -55,6 +55,9 @@ def chain_summary(state: ChainState) -> dict[str, Any]:
 
 
 class Projection:
+    """Writes the read models. Redis is a projection of Kafka, not a system of record: callers
+    treat a failed write as a stale read model (logged, counted), never as a lost event."""
+
     def __init__(self, settings: Settings, client: aioredis.Redis | None = None) -> None:
         self.prefix = f"{settings.redis_key_prefix}:{settings.topic_prefix}"
         self.redis = client or aioredis.from_url(settings.redis_url)

@@ -123,6 +123,11 @@ def _codec(model: type[BaseModel]) -> AvroCodec[Any]:
     return AvroCodec(model, load_schema(_SCHEMA_FILES[model]))
 
 
+def schema_text(model: type[BaseModel]) -> str:
+    """The schema file's JSON text, logical types included (what a registry should store)."""
+    return (SCHEMA_DIR / f"{_SCHEMA_FILES[model]}.avsc").read_text(encoding="utf-8")
+
+
 def codec_for(model: type[M]) -> AvroCodec[M]:
     """The codec of a canonical record type (Event, Case, Escalation)."""
     if model not in _SCHEMA_FILES:

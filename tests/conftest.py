@@ -1,0 +1,95 @@
+"""Fixtures for real services: one per service, session-wide, never a mock.
+
+Where the servers come from, in order:
+1. ``KAFKA_BOOTSTRAP_SERVERS`` / ``REDIS_URL`` from the environment (``make test`` exports them
+   after ``deploy/local/with-stack.sh`` started the local stack);
+2. testcontainers, when a Docker engine answers;
+3. ``deploy/local/stack.sh start`` (stopped again at session end if this session started it).
+If none works the integration tests fail: a missing broker is never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.runtime.harness import WorkerProcess, free_port
+from hub.runtime.topics import ensure_topics
+from hub.settings import REPO_ROOT, Settings
+
+STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
+
+
+def _docker_engine() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[tuple[str, str]]:
+    kafka, redis_url = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("REDIS_URL")
+    if kafka and redis_url:
+        yield kafka, redis_url
+        return
+    if _docker_engine():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.redis import RedisContainer
+
+        with KafkaContainer("apache/kafka:4.1.2").with_kraft() as k, RedisContainer() as r:
+            host, port = r.get_container_host_ip(), r.get_exposed_port(6379)
+            yield k.get_bootstrap_server(), f"redis://{host}:{port}/0"
+        return
+    started = Path(REPO_ROOT / ".local" / f"started-{uuid.uuid4().hex}")
+    env = {**os.environ, "V2V_STARTED_FILE": str(started)}
+    proc = subprocess.run(
+        [str(STACK), "start"], env=env, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"no Kafka/Redis: deploy/local/stack.sh start failed:\n{proc.stderr}")
+    try:
+        yield "127.0.0.1:19092", "redis://127.0.0.1:16379/0"
+    finally:
+        if started.exists():
+            names = started.read_text().split()
+            subprocess.run([str(STACK), "stop", *names], check=False, capture_output=True)
+            started.unlink()
+
+
+@pytest.fixture
+def hub_settings(services: tuple[str, str], tmp_path: Path) -> Settings:
+    """Settings of a hub of its own: unique topic prefix, app id, web port and Redis keys."""
+    kafka, redis_url = services
+    run = uuid.uuid4().hex[:10]
+    return Settings(
+        kafka_bootstrap_servers=kafka,
+        redis_url=redis_url,
+        topic_prefix=f"test.{run}",
+        app_id=f"v2v-test-{run}",
+        web_port=free_port(),
+        tick_interval_s=0,
+        data_dir=tmp_path / "faust",
+        partners=["courier"],
+        log_level="info",
+    )
+
+
+@pytest.fixture
+def worker(hub_settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """A real ``v2v run`` worker process on this test's own topics."""
+    ensure_topics(hub_settings)
+    proc = WorkerProcess(hub_settings, tmp_path / "worker.log").start()
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()

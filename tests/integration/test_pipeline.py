@@ -1,0 +1,193 @@
+"""The spine end to end: raw courier webhooks -> canonical events -> cases -> escalations,
+malformed input -> dead-letter topic, against a real Kafka broker, Redis and hub worker."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import redis
+
+from connectors.base import RawMessage
+from connectors.conformance import sample_files
+from connectors.courier.normalise import CourierConnector
+from hub.cases.models import Case, Escalation
+from hub.chain.profiles import load_profiles
+from hub.events.models import Event, EventType
+from hub.runtime.deadletter import header_dict
+from hub.runtime.harness import Feeder, TopicReader, WorkerProcess
+from hub.runtime.topics import Topics
+from hub.serde import SingleObjectWireFormat, codec_for
+
+pytestmark = pytest.mark.integration
+
+EVENTS = SingleObjectWireFormat(codec_for(Event))
+CASES = SingleObjectWireFormat(codec_for(Case))
+ESCALATIONS = SingleObjectWireFormat(codec_for(Escalation))
+AFTER_SAMPLES = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def expected_events(payloads: list[bytes]) -> int:
+    connector = CourierConnector()
+    now = datetime.now(UTC)
+    return sum(len(connector.process(RawMessage("courier", p, now)).events) for p in payloads)
+
+
+def send_in_event_time(feeder: Feeder, topic: str, payloads: list[bytes], **kw) -> None:
+    """Each message received a minute after it happened, in event-time order."""
+    timed = sorted(
+        (datetime.fromisoformat(json.loads(p)["event_time"]).astimezone(UTC), p) for p in payloads
+    )
+    for at, payload in timed:
+        feeder.send(
+            topic, [(kw.get("key"), payload, kw.get("headers"))], at=at + timedelta(minutes=1)
+        )
+
+
+def non_tick(records: list) -> list:
+    return [r for r in records if r.key()]
+
+
+def test_courier_samples_become_events_cases_and_escalations(hub_settings, worker) -> None:
+    topics = Topics.of(hub_settings)
+    payloads = [p.read_bytes() for p in sample_files("courier")]
+    want = expected_events(payloads)
+    with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.events) as events:
+        send_in_event_time(feeder, topics.raw["courier"], payloads)
+        assert events.poll_until(lambda rs: len(non_tick(rs)) >= want, timeout_s=60)
+        feeder.ticks(topics.events, AFTER_SAMPLES)
+    decoded = [EVENTS.decode(r.value()) for r in non_tick(events.records)]
+    assert len(decoded) == want
+    assert all(r.key() == b"V2VSAMPLE000001T" for r in non_tick(events.records))
+    assert {e.event_type for e in decoded} >= {
+        EventType.CUSTODY_RELEASED,
+        EventType.CUSTODY_ACCEPTED,
+        EventType.SHIPMENT_DEPARTED,
+        EventType.SHIPMENT_DELIVERED,
+        EventType.SHIPMENT_ETA_UPDATED,
+    }
+
+    with TopicReader(hub_settings, topics.cases) as cases:
+        assert cases.poll_until(lambda rs: len(rs) >= 2, timeout_s=60)
+        cases.drain(quiet_s=3)
+    opened = [CASES.decode(r.value()) for r in cases.records]
+    # 05 (held) and 07 (refused) are two shipments; the signed delivery closed SHP-240001's
+    # handover, so the tick after the samples raises no CUSTODY_GAP.
+    assert sorted(c.subject for c in opened if c.code == "CUSTOMS_HOLD") == [
+        "SHP-240077",
+        "SHP-240078",
+    ]
+    assert "CUSTODY_GAP" not in {c.code for c in opened}
+    new_cases = sum(1 for c in opened if c.version == 1)
+    with TopicReader(hub_settings, topics.escalations) as escalations:
+        assert escalations.poll_until(lambda rs: len(rs) >= new_cases, timeout_s=30)
+        escalations.drain(quiet_s=1)
+    sent = [ESCALATIONS.decode(r.value()) for r in escalations.records]
+    assert sorted(e.case_id for e in sent) == sorted(c.case_id for c in opened if c.version == 1)
+    hold = {e.recipient_role for e in sent if e.code == "CUSTOMS_HOLD"}
+    assert hold == {"operations-on-call"}
+    assert {e.level for e in sent} == {1}
+
+    client = redis.Redis.from_url(hub_settings.redis_url)
+    prefix = f"{hub_settings.redis_key_prefix}:{hub_settings.topic_prefix}"
+    chain = json.loads(client.get(f"{prefix}:chain:V2VSAMPLE000001T"))
+    open_ids = {m.decode() for m in client.smembers(f"{prefix}:cases:open")}
+    client.close()
+    assert chain["holder"] == "Philadelphia Cell Therapy Facility"  # signed for SHP-240001
+    assert chain["event_count"] == want
+    assert open_ids == {c.case_id for c in opened}  # none resolved yet
+
+    page = httpx.get(f"{worker.url}/chains/V2VSAMPLE000001T", timeout=5).json()
+    assert page["coi_id"] == "V2VSAMPLE000001T"
+    assert {
+        c["case_id"] for c in httpx.get(f"{worker.url}/cases", timeout=5).json()["cases"]
+    } == open_ids
+
+
+def test_unaccepted_handover_raises_custody_gap_only_after_turnaround_and_grace(
+    hub_settings, worker
+) -> None:
+    topics = Topics.of(hub_settings)
+    pickup = json.loads(sample_files("courier")[0].read_bytes())  # 01-pickup, lane BOS-PHL-FRESH
+    released = datetime.fromisoformat(pickup["event_time"]).astimezone(UTC)
+    profile = load_profiles(hub_settings.profile_dir)["default"]
+    window = profile.turnaround(pickup["lane"]) + profile.custody_grace
+    with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.events) as events:
+        send_in_event_time(feeder, topics.raw["courier"], [json.dumps(pickup).encode()])
+        assert events.poll_until(lambda rs: len(non_tick(rs)) >= 2, timeout_s=60)
+        # a tick a minute inside the lane turnaround + grace raises nothing ...
+        feeder.ticks(topics.events, released + window - timedelta(minutes=1))
+        with TopicReader(hub_settings, topics.cases) as cases:
+            cases.drain(quiet_s=3)
+            assert cases.records == []
+            # ... one at its end raises the gap.
+            feeder.ticks(topics.events, released + window)
+            assert cases.poll_until(lambda rs: len(rs) >= 1, timeout_s=30)
+            cases.drain(quiet_s=1)
+    [case] = [CASES.decode(r.value()) for r in cases.records]
+    assert (case.code, case.subject, case.severity.value) == ("CUSTODY_GAP", "SHP-240001", "HIGH")
+    assert case.opened_at == released + window
+
+
+def test_malformed_messages_are_dead_lettered_with_original_bytes_and_counts_reconcile(
+    hub_settings, worker
+) -> None:
+    topics = Topics.of(hub_settings)
+    good = [p.read_bytes() for p in sample_files("courier")[:3]]
+    bad = {p.name: p.read_bytes() for p in sample_files("courier", "bad")}
+    bad["binary"] = bytes(range(256))
+    headers = [("traceparent", b"00-abc-def-01")]
+    with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.dlq) as dlq:
+        feeder.send(topics.raw["courier"], [(b"k", p, headers) for p in [*good, *bad.values()]])
+        assert dlq.poll_until(lambda rs: len(rs) >= len(bad), timeout_s=60)
+        dlq.drain(quiet_s=2)
+    assert len(dlq.records) == len(bad)
+    by_value = {r.value(): header_dict(r.headers()) for r in dlq.records}
+    assert set(by_value) == set(bad.values())  # original bytes, untouched
+    for record in dlq.records:
+        h = header_dict(record.headers())
+        assert h["__connect.errors.topic"] == topics.raw["courier"]
+        assert h["__connect.errors.partition"].isdigit()
+        assert h["__connect.errors.offset"].isdigit()
+        assert h["__connect.errors.stage"] == "normalise"
+        assert h["traceparent"] == "00-abc-def-01"
+        assert record.key() == b"k"
+    assert by_value[bad["no-timezone.json"]]["v2v.errors.code"] == "TIMEZONE_MISSING"
+    assert by_value[bad["bad-coi-check.json"]]["v2v.errors.code"] == "INVALID_IDENTIFIER"
+    assert by_value[bad["unknown-code.json"]]["v2v.errors.field"] == "status_code"
+    assert by_value[bad["binary"]]["v2v.errors.code"] == "NOT_UTF8"
+
+    text = httpx.get(f"{worker.url}/metrics", timeout=5).text
+
+    def metric(name: str) -> float:
+        pattern = rf'^{name}\{{[^}}]*partner="courier"[^}}]*\}} ([0-9.e+]+)$'
+        return sum(float(v) for v in re.findall(pattern, text, re.MULTILINE))
+
+    raw_in = metric("v2v_raw_messages_total")
+    assert raw_in == len(good) + len(bad)
+    assert metric("v2v_raw_accepted_total") == len(good)
+    assert metric("v2v_raw_rejected_total") == len(bad)
+    assert raw_in == metric("v2v_raw_accepted_total") + metric("v2v_raw_rejected_total")
+
+
+def test_deadlines_survive_a_worker_restart(hub_settings, worker, tmp_path) -> None:
+    topics = Topics.of(hub_settings)
+    pickup = sample_files("courier")[0].read_bytes()
+    released = datetime.fromisoformat(json.loads(pickup)["event_time"]).astimezone(UTC)
+    with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.events) as events:
+        send_in_event_time(feeder, topics.raw["courier"], [pickup])
+        assert events.poll_until(lambda rs: len(non_tick(rs)) >= 2, timeout_s=60)
+        with TopicReader(hub_settings, topics.cases) as cases:
+            cases.drain(quiet_s=2)  # let the chain agent apply the release before the restart
+            assert worker.stop() is not None
+            restarted = WorkerProcess(hub_settings, tmp_path / "worker2.log").start()
+            try:
+                restarted.wait_ready()
+                feeder.ticks(topics.events, released + timedelta(days=3))
+                assert cases.poll_until(lambda rs: len(rs) >= 1, timeout_s=60), restarted.tail()
+            finally:
+                restarted.stop()
+    assert CASES.decode(cases.records[0].value()).code == "CUSTODY_GAP"
