@@ -89,6 +89,18 @@ class Connector(ABC):
     def __init__(self, config: ConnectorConfig | None = None) -> None:
         self.config = config or ConnectorConfig()
 
+    def prepare_raw(self, payload: bytes) -> bytes:
+        """Called at the edge (HTTP ingress, file drop) before the first write to Kafka.
+
+        The default returns the payload unchanged. A connector whose feed carries patient
+        identity (the clinic's) returns the payload with identities pseudonymised and direct
+        identifiers (names, MRNs, birth dates, addresses) removed, so that no raw or dead-letter
+        topic ever holds them (DESIGN.md invariant 5). If that cannot be done safely (the payload
+        does not parse) it raises ``NormalisationError``: the edge then refuses the message with
+        the reason (HTTP 4xx / ``failed/``) instead of writing identities to Kafka.
+        """
+        return payload
+
     @abstractmethod
     def normalise(self, message: RawMessage) -> list[Event]:
         """Turn one raw message into canonical events, or raise ``NormalisationError``."""

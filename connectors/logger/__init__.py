@@ -1,0 +1,1 @@
+"""Temperature data logger CSV exports -> TEMPERATURE_READING; see README.md."""

@@ -1,0 +1,1 @@
+"""QMS deviations and batch record reviews (JSON); see README.md."""
