@@ -130,3 +130,20 @@ class Connector(ABC):
                     partner=self.name,
                 )
             )
+
+
+def unique_events(events: list[Event], partner: str) -> list[Event]:
+    """Drop exact repeats (one fact reported twice in one message); two different events
+    with one id (two segments or lots with the same ID) are DUPLICATE_ID."""
+    seen: dict[str, Event] = {}
+    for event in events:
+        first = seen.setdefault(event.event_id, event)
+        if first != event:
+            raise NormalisationError(
+                f"message {event.source.message_id} reports two different {event.event_type.value} "
+                "events for the same business key (repeated ID)",
+                partner=partner,
+                message_id=event.source.message_id,
+                code="DUPLICATE_ID",
+            )
+    return list(seen.values())

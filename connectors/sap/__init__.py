@@ -1,0 +1,1 @@
+"""SAP ERP connector: IDoc XML and OData JSON (see README.md)."""
