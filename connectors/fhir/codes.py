@@ -1,0 +1,53 @@
+"""Identifier systems and codes the FHIR connector recognises (documented in README.md).
+
+A site whose EHR uses other systems or codes adds them here; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+# The Chain of Identity identifier (ISBT 128 Data Structure 040), on ServiceRequest,
+# Procedure or BiologicallyDerivedProduct.identifier.
+COI_SYSTEMS = frozenset({"https://v2v-hub.org/fhir/NamingSystem/coi"})
+
+# ISBT 128 Donation Identification Number on BiologicallyDerivedProduct.identifier; in R5 the
+# biologicalSourceEvent identifier is the DIN whatever its system.
+DIN_SYSTEMS = frozenset({"https://v2v-hub.org/fhir/NamingSystem/din"})
+
+# Medical record number: HL7 v2 table 0203 identifier type "MR".
+IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
+MRN_TYPE = "MR"
+PLACER_TYPE = "PLAC"
+
+# ServiceRequest.code / orderDetail coding naming the hub product profile.
+PRODUCT_PROFILE_SYSTEM = "https://v2v-hub.org/fhir/CodeSystem/product-profile"
+
+PROCEDURE_SYSTEM = "https://v2v-hub.org/fhir/CodeSystem/cell-therapy-procedure"
+SNOMED = "http://snomed.info/sct"
+
+
+class ProcedureKind(StrEnum):
+    APHERESIS = "apheresis"
+    LYMPHODEPLETION = "lymphodepletion"
+    THAW = "thaw"
+    INFUSION = "infusion"
+
+
+PROCEDURE_CODES: dict[tuple[str, str], ProcedureKind] = {
+    (PROCEDURE_SYSTEM, "apheresis"): ProcedureKind.APHERESIS,
+    (PROCEDURE_SYSTEM, "lymphodepletion"): ProcedureKind.LYMPHODEPLETION,
+    (PROCEDURE_SYSTEM, "thaw"): ProcedureKind.THAW,
+    (PROCEDURE_SYSTEM, "infusion"): ProcedureKind.INFUSION,
+    # SNOMED CT 127788007 |Apheresis (procedure)|: confirm against the site's SNOMED release.
+    (SNOMED, "127788007"): ProcedureKind.APHERESIS,
+}
+
+# ServiceRequest.intent values that are an actual order (proposal / plan / directive are not).
+ORDER_INTENTS = frozenset(
+    {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
+)
+ORDER_ACTIVE_STATUSES = frozenset({"active", "on-hold", "completed"})
+
+# Procedure.status values for which lymphodepletion has started.
+STARTED_STATUSES = frozenset({"in-progress", "on-hold", "stopped", "completed"})

@@ -1,0 +1,167 @@
+"""HL7 FHIR R4 / R5 JSON from the clinic: a Bundle of resources or a single resource.
+
+=============================  ==========================================  =======================
+resource                       when                                        event
+=============================  ==========================================  =======================
+ServiceRequest                 active/on-hold/completed, intent an order   THERAPY_ORDERED
+ServiceRequest                 revoked                                     PATIENT_STATUS_CHANGED
+Procedure apheresis            completed                                   COLLECTION_COMPLETED
+Procedure lymphodepletion      in-progress/on-hold/stopped/completed       LYMPHODEPLETION_STARTED
+Procedure thaw                 completed                                   PRODUCT_THAWED
+Procedure infusion             completed                                   INFUSION_COMPLETED
+BiologicallyDerivedProduct     collection.collected[x] present             COLLECTION_COMPLETED
+ServiceRequest / Procedure     entered-in-error                            RECORD_CORRECTED
+Patient                        never forwarded: the pseudonym's source     (none)
+=============================  ==========================================  =======================
+
+Patients appear only as ``patient_ref`` = ``pseudonymise(key, MRN system, MRN value)``; see
+``privacy.py`` for the three layers that keep names, MRNs, birth dates and addresses out of
+every event and every rejection. Event ids are ``event_id("fhir", resource key, i)`` with the
+resource key ``<type>/<id>/_history/<versionId>`` (or a keyed content hash when unversioned).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any, ClassVar
+
+from connectors.base import Connector, RawMessage
+from connectors.fhir.directory import Directory, Entry, resource_key
+from connectors.fhir.patients import Patients
+from connectors.fhir.privacy import Redactor, sensitive_tokens
+from connectors.fhir.reader import Reader, canonical_json, join, load_document
+from connectors.fhir.resources import HANDLERS, Scope
+from hub.errors import NormalisationError
+from hub.events.ids import event_id
+from hub.events.models import Event, Source
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = ", ".join([*HANDLERS, "Patient", "Bundle"])
+
+
+class FhirConnector(Connector):
+    name: ClassVar[str] = "fhir"
+    system: ClassVar[str] = "ehr-fhir"
+    content_types: ClassVar[tuple[str, ...]] = ("application/fhir+json", "application/json")
+
+    def normalise(self, message: RawMessage) -> list[Event]:
+        doc = load_document(message.payload, self.name)  # its errors quote nothing
+        redactor: Redactor | None = None
+        try:
+            redactor = Redactor(sensitive_tokens(doc))
+            events, message_id = self._convert(doc, message)
+            redactor.guard(events, self.name, message_id)
+            return events
+        except NormalisationError as exc:
+            if redactor is None:
+                raise _withheld(self.name, exc) from None
+            raise redactor.error(exc) from None
+        except Exception as exc:
+            raise _withheld(self.name, exc) from None
+
+    def _convert(self, doc: dict[str, Any], message: RawMessage) -> tuple[list[Event], str | None]:
+        r = Reader(self.name)
+        kind = r.req(doc, "resourceType", "")
+        bundle = kind == "Bundle"
+        if bundle:
+            r.message_id = doc.get("id") if isinstance(doc.get("id"), str) else None
+            entries = []
+            for entry_path, entry in r.objects(doc, "entry", ""):
+                resource = r.obj(entry, "resource", entry_path)
+                if resource is not None:
+                    full_url = r.text(entry, "fullUrl", entry_path)
+                    entries.append(Entry(join(entry_path, "resource"), resource, full_url))
+        else:
+            entries = [Entry("", doc)]
+        directory = Directory(entries)
+        events: list[Event] = []
+        seen: dict[str, str] = {}
+        ignored: Counter[str] = Counter()
+        for entry in entries:
+            kind = r.req(entry.resource, "resourceType", entry.path)
+            handler = HANDLERS.get(kind)
+            if handler is None:
+                if not bundle and kind != "Patient":
+                    raise r.error(
+                        f"resourceType {kind!r} is not supported (supported: {SUPPORTED})",
+                        "resourceType",
+                        "UNSUPPORTED_RESOURCE",
+                    )
+                ignored[kind] += 1
+                continue
+            key = resource_key(entry.resource, kind, self.config.pseudonym_key)
+            content = canonical_json(entry.resource)
+            if key in seen:
+                if seen[key] != content:
+                    raise r.error(
+                        f"two different {kind} resources share the same id and version",
+                        entry.path,
+                        "DUPLICATE_RESOURCE",
+                    )
+                continue
+            seen[key] = content
+            scoped = Reader(self.name, key)
+            scope = Scope(
+                entry=entry,
+                kind=kind,
+                key=key,
+                r=scoped,
+                directory=directory,
+                patients=Patients(self.config.pseudonym_key, directory, scoped),
+                coi_pattern=self.config.coi_pattern,
+                received_at=message.received_at,
+            )
+            drafts = handler(scope)
+            if not drafts:
+                ignored[kind] += 1
+            source = Source(
+                partner=self.name,
+                system=self.system,
+                message_id=key,
+                received_at=message.received_at,
+            )
+            events.extend(
+                Event(
+                    event_id=event_id(self.name, key, i),
+                    event_type=d.event_type,
+                    occurred_at=d.occurred_at,
+                    recorded_at=message.received_at,
+                    source=source,
+                    coi_id=d.coi,
+                    patient_ref=d.patient_ref,
+                    identifiers=d.identifiers,
+                    actor=d.actor,
+                    location=d.location,
+                    detail=d.detail,
+                )
+                for i, d in enumerate(drafts)
+            )
+        if not events:
+            summary = ", ".join(f"{n} {k}" for k, n in sorted(ignored.items())) or "no resources"
+            raise r.error(
+                f"no resource in the message yields an event ({summary}; Patient resources only "
+                "supply pseudonyms, other resources need a mapped code, status and time)",
+                "entry" if bundle else "resourceType",
+                "NO_USABLE_RESOURCE",
+            )
+        if ignored:
+            # Counts only: a resourceType is partner text and logs never carry partner text here.
+            log.info("fhir: %d resource(s) without a canonical event", sum(ignored.values()))
+        return events, r.message_id
+
+
+def _withheld(partner: str, exc: Exception) -> NormalisationError:
+    """A connector fault, reported by type only: an exception text may quote patient data, and
+    it must reach neither a log line nor a dead-letter header."""
+    log.error("fhir connector failed unexpectedly (%s); details withheld", type(exc).__name__)
+    return NormalisationError(
+        f"unexpected {type(exc).__name__} in the FHIR connector (details withheld: the message "
+        "carries patient data)",
+        partner=partner,
+        code="CONNECTOR_ERROR",
+    )
+
+
+CONNECTOR = FhirConnector

@@ -1,0 +1,493 @@
+"""FHIR R4/R5 connector: mapping, pseudonyms, R4/R5 detection, rejections and, above all, that
+no patient name, MRN, birth date or address ever leaves the connector."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors.base import ConnectorConfig
+from connectors.conformance import CONNECTORS_DIR, raw_message
+from connectors.fhir import resources
+from connectors.fhir.normalise import FhirConnector
+from connectors.fhir.privacy import redact_payload
+from hub.events.ids import event_id
+from hub.events.models import (
+    ClinicalDetail,
+    CorrectionDetail,
+    Event,
+    EventType,
+    MaterialDetail,
+    PatientStatusDetail,
+    ScheduleDetail,
+)
+from hub.events.pseudonym import pseudonymise
+
+SAMPLES = CONNECTORS_DIR / "fhir" / "samples"
+BAD = CONNECTORS_DIR / "fhir" / "bad"
+KEY = b"test-pseudonym-key"
+CONNECTOR = FhirConnector(ConnectorConfig(pseudonym_key=KEY))
+MRN_A = ("https://ehr.bostonapheresis.example/mrn", "MRN-40417733")
+MRN_B = ("https://ehr.philly-cti.example/mrn", "MRN-80926514")
+MRN_C = ("https://ehr.stlouis-onc.example/mrn", "MRN-55120987")
+BAD_CODES = {
+    "bad-coi-check-character.json": "INVALID_IDENTIFIER",
+    "bad-din.json": "INVALID_IDENTIFIER",
+    "bundle-without-usable-resource.json": "NO_USABLE_RESOURCE",
+    "coi-conflict-with-order.json": "COI_CONFLICT",
+    "coi-holds-the-mrn.json": "INVALID_IDENTIFIER",
+    "date-only-performed.json": "TIMEZONE_MISSING",
+    "datetime-without-offset.json": "TIMEZONE_MISSING",
+    "infusion-time-without-offset.json": "TIMEZONE_MISSING",
+    "missing-resource-type.json": "MISSING_FIELD",
+    "mrn-as-order-number.json": "PII_GUARD",
+    "not-json.json": "NOT_JSON",
+    "r4-r5-version-conflict.json": "FHIR_VERSION_CONFLICT",
+    "unknown-resource-type.json": "UNSUPPORTED_RESOURCE",
+}
+
+
+def process(doc: dict[str, Any] | bytes, connector: FhirConnector = CONNECTOR) -> Any:
+    payload = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return connector.process(raw_message(connector, payload, ".json"))
+
+
+def run(doc: dict[str, Any] | bytes) -> list[Event]:
+    result = process(doc)
+    assert result.rejection is None, result.rejection
+    return list(result.events)
+
+
+def rejected(doc: dict[str, Any] | bytes) -> Any:
+    result = process(doc)
+    assert result.rejection is not None, result.events
+    return result.rejection
+
+
+def load(name: str, folder: Path = SAMPLES) -> Any:
+    return json.loads((folder / name).read_text())
+
+
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, us, tzinfo=UTC)
+
+
+# --- what must never leak: collected independently of the connector's own privacy code ------
+
+
+def identity_values(doc: Any) -> set[str]:
+    """Names, identifier values, birth dates, addresses and phone numbers of every Patient, and
+    the identifier values and displays of every subject/source reference."""
+    found: set[str] = set()
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        if item.get("resourceType") == "Patient":
+            for name in item.get("name", []):
+                found.update(name.get("given", []))
+                found.update(v for k in ("family", "text") if (v := name.get(k)))
+            found.update(i["value"] for i in item.get("identifier", []) if "value" in i)
+            found.update(t["value"] for t in item.get("telecom", []) if "value" in t)
+            if "birthDate" in item:
+                found.add(item["birthDate"])
+            for address in item.get("address", []):
+                found.update(address.get("line", []))
+                found.update(v for k in ("city", "postalCode") if (v := address.get(k)))
+        for key in ("subject", "source"):
+            ref = item.get(key)
+            if isinstance(ref, dict):
+                if isinstance(ref.get("identifier"), dict):
+                    found.add(ref["identifier"]["value"])
+                if "display" in ref:
+                    found.add(ref["display"])
+        stack.extend(item.values())
+    return found
+
+
+SAMPLE_FILES = sorted(SAMPLES.glob("*.json"))
+BAD_FILES = sorted(BAD.glob("*.json"))
+ALL_IDENTITY = set().union(*(identity_values(load(p.name)) for p in SAMPLE_FILES))
+
+
+def test_samples_do_carry_patient_identity() -> None:
+    """Without identity in the samples the leak tests below would prove nothing."""
+    assert {
+        "Marguerite",
+        "Okonkwo-Lindqvist",
+        "MRN-40417733",
+        "999-41-7733",
+        "1961-08-23",
+        "17 Larchwood Terrace",
+        "Tobias Wrenfield-Achterberg",
+        "MRN-80926514",
+        "1974-02-09",
+        "Henrietta",
+        "MRN-55120987",
+        "1983-11-30",
+    } <= ALL_IDENTITY
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
+def test_no_patient_identity_in_any_event(path: Path) -> None:
+    secrets = identity_values(load(path.name))
+    events = run(path.read_bytes())
+    assert events
+    for event in events:
+        text = event.model_dump_json().lower()
+        leaked = sorted(s for s in secrets if s.lower() in text)
+        assert not leaked, f"{path.name}: {event.event_type} carries {leaked}"
+        assert event.patient_ref is None or event.patient_ref.startswith("pt-")
+
+
+@pytest.mark.parametrize("path", BAD_FILES, ids=[p.name for p in BAD_FILES])
+def test_no_patient_identity_in_any_rejection(path: Path) -> None:
+    text = path.read_text()
+    try:
+        secrets = identity_values(json.loads(text))
+    except json.JSONDecodeError:
+        secrets = ALL_IDENTITY  # the truncated copy of a sample
+    rejection = rejected(path.read_bytes())
+    shown = " ".join(
+        str(v) for v in (rejection.reason, rejection.field, rejection.message_id)
+    ).lower()
+    assert not sorted(s for s in secrets if s.lower() in shown)
+
+
+@pytest.mark.parametrize(("name", "code"), sorted(BAD_CODES.items()))
+def test_bad_files_are_rejected_with_their_code(name: str, code: str) -> None:
+    assert rejected((BAD / name).read_bytes()).code == code
+
+
+def test_every_bad_file_has_an_expected_code() -> None:
+    assert {p.name for p in BAD.iterdir()} == set(BAD_CODES)
+
+
+def test_a_coi_holding_the_mrn_is_not_echoed() -> None:
+    rejection = rejected((BAD / "coi-holds-the-mrn.json").read_bytes())
+    assert "<redacted>" in rejection.reason
+    assert "MRN-40417733" not in rejection.reason
+
+
+def test_an_event_that_would_carry_the_mrn_is_refused() -> None:
+    rejection = rejected((BAD / "mrn-as-order-number.json").read_bytes())
+    assert rejection.field == "events[0].identifiers.order_id"
+    assert "MRN" not in rejection.reason
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    family=st.text("ABCDEFGHJKLMNPQRSTUVWXYZ", min_size=8, max_size=16),
+    given_name=st.text("ABCDEFGHJKLMNPQRSTUVWXYZ", min_size=8, max_size=16),
+    mrn=st.text("0123456789", min_size=8, max_size=12),
+    birth=st.dates(min_value=datetime(1930, 1, 1).date(), max_value=datetime(2015, 1, 1).date()),
+)
+def test_any_patient_identity_stays_out(family: str, given_name: str, mrn: str, birth: Any) -> None:
+    doc = load("r4-order-collection-bundle.json")
+    patient = doc["entry"][0]["resource"]
+    patient["name"] = [{"family": family, "given": [given_name], "text": f"{given_name} {family}"}]
+    patient["identifier"][0]["value"] = mrn
+    patient["birthDate"] = birth.isoformat()
+    for entry in doc["entry"][1:]:
+        if "subject" in entry["resource"]:
+            entry["resource"]["subject"]["display"] = f"{given_name} {family}"
+    events = run(doc)
+    assert len(events) == 3
+    for event in events:
+        text = event.model_dump_json()
+        assert family not in text
+        assert given_name not in text
+        assert mrn not in text
+        assert birth.isoformat() not in text
+        assert event.patient_ref == pseudonymise(KEY, MRN_A[0], mrn)
+
+
+def test_an_unexpected_failure_hides_its_details(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def explode(scope: Any) -> Any:
+        raise ValueError("Okonkwo-Lindqvist MRN-40417733")
+
+    monkeypatch.setitem(resources.HANDLERS, "Procedure", explode)
+    with caplog.at_level(logging.DEBUG):
+        rejection = rejected((SAMPLES / "r4-order-collection-bundle.json").read_bytes())
+    assert rejection.code == "CONNECTOR_ERROR"
+    assert "ValueError" in rejection.reason
+    assert "Okonkwo" not in rejection.reason
+    assert "Okonkwo" not in caplog.text
+    assert "MRN-40417733" not in caplog.text
+
+
+def test_redacted_payload_for_the_dead_letter_topic() -> None:
+    for path in [*SAMPLE_FILES, *BAD_FILES]:
+        redacted = redact_payload(path.read_bytes()).decode()
+        json.loads(redacted)
+        leaked = sorted(s for s in ALL_IDENTITY if s.lower() in redacted.lower())
+        assert not leaked, f"{path.name}: {leaked}"
+    kept = json.loads(redact_payload((SAMPLES / "r4-order-collection-bundle.json").read_bytes()))
+    assert kept["entry"][1]["resource"]["identifier"][0]["value"] == "V2VSAMPLE000001T"
+
+
+# --- pseudonyms -----------------------------------------------------------------------------
+
+
+def test_same_patient_same_pseudonym_from_every_resource_and_message() -> None:
+    expected = pseudonymise(KEY, *MRN_A)
+    bundle = run((SAMPLES / "r4-order-collection-bundle.json").read_bytes())
+    single = run((SAMPLES / "r4-single-procedure-subject-identifier.json").read_bytes())
+    revoked = run((SAMPLES / "r4-service-request-revoked.json").read_bytes())
+    assert {e.patient_ref for e in [*bundle, *single, *revoked]} == {expected}
+    r5 = run((SAMPLES / "r5-product-infusion-bundle.json").read_bytes())
+    assert {e.patient_ref for e in r5} == {pseudonymise(KEY, *MRN_B)}
+    (contained,) = run((SAMPLES / "r5-single-apheresis-contained-patient.json").read_bytes())
+    assert contained.patient_ref == pseudonymise(KEY, *MRN_C)
+
+
+def test_pseudonym_depends_on_the_key() -> None:
+    other = FhirConnector(ConnectorConfig(pseudonym_key=b"another-key"))
+    result = process((SAMPLES / "r4-single-procedure-subject-identifier.json").read_bytes(), other)
+    (event,) = result.events
+    assert event.patient_ref == pseudonymise(b"another-key", *MRN_A)
+    assert event.patient_ref != pseudonymise(KEY, *MRN_A)
+
+
+def test_unresolvable_patient_reference_gives_no_pseudonym() -> None:
+    doc = load("r4-single-procedure-subject-identifier.json")
+    doc["subject"] = {"reference": "Patient/pat-7731", "display": "Marguerite Okonkwo-Lindqvist"}
+    (event,) = run(doc)
+    assert event.patient_ref is None
+    assert "pat-7731" not in event.model_dump_json()
+
+
+def test_mrn_is_the_identifier_typed_mr_not_the_first() -> None:
+    doc = load("r4-order-collection-bundle.json")
+    patient = doc["entry"][0]["resource"]
+    patient["identifier"].reverse()  # the SSN now comes first
+    events = run(doc)
+    assert {e.patient_ref for e in events} == {pseudonymise(KEY, *MRN_A)}
+
+
+# --- mapping --------------------------------------------------------------------------------
+
+
+def test_r4_bundle_order_and_collection() -> None:
+    ordered, procedure, product = run((SAMPLES / "r4-order-collection-bundle.json").read_bytes())
+    assert ordered.event_type is EventType.THERAPY_ORDERED
+    assert ordered.event_id == event_id("fhir", "ServiceRequest/sr-240001/_history/3", 0)
+    assert ordered.source.system == "ehr-fhir"
+    assert ordered.occurred_at == utc(2026, 11, 20, 14, 30)
+    assert ordered.coi_id == "V2VSAMPLE000001T"
+    assert ordered.identifiers.order_id == "ORD-2026-118842"
+    assert ordered.identifiers.other["fhir_version"] == "R4"
+    assert ordered.actor is not None
+    assert (ordered.actor.id, ordered.actor.role) == ("Practitioner/dr-ames-0042", "requester")
+    schedule = ordered.detail
+    assert isinstance(schedule, ScheduleDetail)
+    assert schedule.product_profile == "cart-fresh-48h"
+    assert schedule.planned_infusion_at == utc(2026, 12, 18, 13)
+    assert schedule.treatment_site == "Location/bac-infusion-suite"
+
+    assert procedure.event_type is EventType.COLLECTION_COMPLETED  # SNOMED 127788007
+    assert procedure.occurred_at == utc(2026, 11, 24, 16, 55)
+    assert procedure.coi_id == "V2VSAMPLE000001T"  # through basedOn -> ServiceRequest
+    assert procedure.identifiers.order_id == "ORD-2026-118842"
+    assert procedure.location is not None
+    assert procedure.location.id == "Location/bac-apheresis-unit"
+    assert isinstance(procedure.detail, MaterialDetail)
+    assert procedure.detail.collection_end == utc(2026, 11, 24, 16, 55)
+
+    assert product.event_type is EventType.COLLECTION_COMPLETED
+    assert product.identifiers.din == "=A99991712345600"
+    assert product.identifiers.other["fhir_status"] == "available"
+    assert isinstance(product.detail, MaterialDetail)
+    assert (product.detail.material_type, product.detail.quantity) == ("cells", 1.0)
+    assert product.detail.container_id == "BAG-7731-01"
+    assert product.source.message_id.startswith("BiologicallyDerivedProduct/bdp-240001/_content/")
+
+
+def test_r5_bundle_product_to_infusion() -> None:
+    events = run((SAMPLES / "r5-product-infusion-bundle.json").read_bytes())
+    assert [e.event_type for e in events] == [
+        EventType.THERAPY_ORDERED,
+        EventType.COLLECTION_COMPLETED,
+        EventType.LYMPHODEPLETION_STARTED,
+        EventType.PRODUCT_THAWED,
+        EventType.INFUSION_COMPLETED,
+    ]
+    assert {e.identifiers.other["fhir_version"] for e in events} == {"R5"}
+    assert {e.coi_id for e in events} == {"V2VSAMPLE000002R"}
+    ordered, product, ld, thaw, infusion = events
+    assert isinstance(ordered.detail, ScheduleDetail)
+    assert ordered.detail.product_profile == "cart-cryo-120"  # from orderDetail.parameter
+    assert ordered.detail.planned_infusion_at == utc(2026, 11, 30, 8)
+    assert ordered.detail.treatment_site == "Location/cti-ward-5"
+    assert product.identifiers.din == "=B12342612345700"  # biologicalSourceEvent
+    assert isinstance(product.detail, MaterialDetail)
+    assert product.detail.expires_at == utc(2027, 11, 30)
+    assert product.identifiers.other["fhir_status"] == "available"  # productStatus
+    assert ld.occurred_at == utc(2026, 11, 26, 7, 30)
+    assert isinstance(ld.detail, ClinicalDetail)
+    assert (ld.detail.procedure, ld.detail.status) == ("lymphodepletion", "in-progress")
+    assert thaw.occurred_at == utc(2026, 12, 1, 8, 5)
+    assert infusion.occurred_at == utc(2026, 12, 1, 8, 58)  # period end
+    assert infusion.identifiers.order_id == "ServiceRequest/sr-88120"
+
+
+def test_entered_in_error_and_revoked() -> None:
+    (correction,) = run((SAMPLES / "r4-procedure-entered-in-error.json").read_bytes())
+    assert correction.event_type is EventType.RECORD_CORRECTED
+    assert isinstance(correction.detail, CorrectionDetail)
+    assert correction.detail.corrected_event_ids == ["Procedure/proc-aph-240001"]
+    assert correction.detail.declared_at == utc(2026, 11, 24, 20, 2, 11, 120000)
+    (revoked,) = run((SAMPLES / "r4-service-request-revoked.json").read_bytes())
+    assert revoked.event_type is EventType.PATIENT_STATUS_CHANGED
+    assert isinstance(revoked.detail, PatientStatusDetail)
+    assert revoked.detail.status == "ORDER_REVOKED"
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("apheresis", "completed", EventType.COLLECTION_COMPLETED),
+        ("apheresis", "in-progress", None),
+        ("lymphodepletion", "preparation", None),
+        ("lymphodepletion", "stopped", EventType.LYMPHODEPLETION_STARTED),
+        ("thaw", "completed", EventType.PRODUCT_THAWED),
+        ("thaw", "in-progress", None),
+        ("infusion", "completed", EventType.INFUSION_COMPLETED),
+        ("infusion", "not-done", None),
+        ("infusion", "entered-in-error", EventType.RECORD_CORRECTED),
+    ],
+)
+def test_procedure_status_decides(code: str, status: str, expected: EventType | None) -> None:
+    doc = load("r4-single-procedure-subject-identifier.json")
+    doc["code"]["coding"][0]["code"] = code
+    doc["status"] = status
+    result = process(doc)
+    if expected is None:
+        assert result.rejection is not None
+        assert result.rejection.code == "NO_USABLE_RESOURCE"
+    else:
+        assert [e.event_type for e in result.events] == [expected]
+
+
+def test_a_proposal_is_not_an_order() -> None:
+    doc = load("r4-order-collection-bundle.json")
+    doc["entry"][1]["resource"]["intent"] = "proposal"
+    assert [e.event_type for e in run(doc)] == [EventType.COLLECTION_COMPLETED] * 2
+
+
+# --- versions, times, identifiers ------------------------------------------------------------
+
+
+def product(**fields: Any) -> dict[str, Any]:
+    doc = load("r5-product-infusion-bundle.json")["entry"][2]["resource"]
+    doc.update(fields)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def test_r4_and_r5_product_shapes() -> None:
+    (r5,) = run(product())
+    assert r5.identifiers.other["fhir_version"] == "R5"
+    r4_doc = product(
+        productCategory="cells",
+        productStatus=None,
+        biologicalSourceEvent=None,
+        expirationDate=None,
+        status="unavailable",
+    )
+    (r4,) = run(r4_doc)
+    assert r4.identifiers.other["fhir_version"] == "R4"
+    assert r4.identifiers.other["fhir_status"] == "unavailable"
+    assert isinstance(r4.detail, MaterialDetail)
+    assert r4.detail.material_type == "cells"
+    assert r4.identifiers.din is None
+    assert rejected(product(status="available")).code == "FHIR_VERSION_CONFLICT"
+
+
+def test_procedure_r4_performed_and_r5_occurrence_cannot_mix() -> None:
+    doc = load("r4-single-procedure-subject-identifier.json")
+    doc["occurrenceDateTime"] = doc["performedDateTime"]
+    assert rejected(doc).code == "FHIR_VERSION_CONFLICT"
+    del doc["performedDateTime"], doc["asserter"]
+    (event,) = run(doc)
+    assert event.identifiers.other["fhir_version"] == "R5"
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("2026-12-18", "TIMEZONE_MISSING"),
+        ("2026-12", "TIMEZONE_MISSING"),
+        ("2026-12-18T08:12:00", "TIMEZONE_MISSING"),
+        ("2026-12-18T08:12", "TIMEZONE_MISSING"),
+        ("18/12/2026 08:12", "BAD_TIMESTAMP"),
+        ("9999-12-31T23:59:59-14:00", "BAD_TIMESTAMP"),
+    ],
+)
+def test_times_need_a_time_of_day_and_an_offset(value: str, code: str) -> None:
+    doc = load("r4-single-procedure-subject-identifier.json")
+    doc["performedDateTime"] = value
+    rejection = rejected(doc)
+    assert (rejection.code, rejection.field) == (code, "performedDateTime")
+    assert value not in rejection.reason
+
+
+def test_fractional_seconds_and_z_are_fine() -> None:
+    doc = load("r4-single-procedure-subject-identifier.json")
+    doc["performedDateTime"] = "2026-12-18T13:12:00.123456Z"
+    (event,) = run(doc)
+    assert event.occurred_at == utc(2026, 12, 18, 13, 12, 0, 123456)
+
+
+def test_coi_rules() -> None:
+    doc = load("r4-single-procedure-subject-identifier.json")
+    doc["identifier"][0]["value"] = "&/V2VSAMPLE000001T"
+    (event,) = run(doc)
+    assert event.coi_id == "V2VSAMPLE000001T"
+    del doc["identifier"]
+    (event,) = run(doc)
+    assert event.coi_id is None
+    doc["identifier"] = [{"system": "https://v2v-hub.org/fhir/NamingSystem/coi", "value": "V2V1"}]
+    assert rejected(doc).code == "INVALID_IDENTIFIER"
+
+
+def test_single_patient_and_unknown_resources() -> None:
+    patient = load("r4-order-collection-bundle.json")["entry"][0]["resource"]
+    rejection = rejected(patient)
+    assert rejection.code == "NO_USABLE_RESOURCE"
+    assert rejection.message_id is None
+    assert rejected({"resourceType": "Observation"}).code == "UNSUPPORTED_RESOURCE"
+    assert rejected({"resourceType": "Bundle", "type": "batch"}).code == "NO_USABLE_RESOURCE"
+
+
+def test_the_same_resource_twice_in_a_bundle_counts_once() -> None:
+    doc = load("r4-order-collection-bundle.json")
+    doc["entry"].append(copy.deepcopy(doc["entry"][1]))
+    assert len(run(doc)) == 3
+    doc["entry"][-1]["resource"]["status"] = "completed"
+    assert rejected(doc).code == "DUPLICATE_RESOURCE"
+
+
+def test_event_ids_are_deterministic_and_versioned() -> None:
+    first = run((SAMPLES / "r4-single-procedure-subject-identifier.json").read_bytes())
+    again = run((SAMPLES / "r4-single-procedure-subject-identifier.json").read_bytes())
+    assert [e.event_id for e in first] == [e.event_id for e in again]
+    assert first[0].event_id == event_id("fhir", "Procedure/proc-thaw-240001/_history/1", 0)
+    doc = load("r4-single-procedure-subject-identifier.json")
+    doc["meta"]["versionId"] = "2"
+    assert run(doc)[0].event_id != first[0].event_id
