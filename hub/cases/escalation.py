@@ -2,11 +2,13 @@
 
 The policy is configuration (``escalation_policy.yaml``): per severity, an ordered list of
 levels, each naming the role to notify, the channel, and how long an unacknowledged case waits
-before the next level.
+before the next level. :func:`escalations_for` gives the first notification of a new case,
+:func:`reescalations_due` the next levels of a case nobody acknowledged in time.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -66,3 +68,56 @@ def escalations_for(case: Case, policy: EscalationPolicy) -> list[Escalation]:
             message=f"[{case.severity.value}] {case.code} on chain {case.coi_id}: {case.summary}",
         )
     ]
+
+
+def reescalations_due(
+    case: Case,
+    last_level: int,
+    last_escalated_at: datetime,
+    now: datetime,
+    policy: EscalationPolicy,
+) -> list[Escalation]:
+    """Re-escalations owed at ``now`` for a case last escalated to ``last_level`` at
+    ``last_escalated_at``: the next level when the current one has ``ack_within_min`` and the
+    case is still OPEN that long after; several levels when several waits have passed (e.g.
+    after an outage), each issued at the time it fell due.
+
+    Acknowledged or resolved cases are never re-escalated. Escalation ids derive from
+    (case_id, level), the same as :func:`escalations_for`, so a restart that recomputes an
+    escalation produces the same id and the notifier's idempotency key suppresses it.
+    """
+    if case.status is not CaseStatus.OPEN:
+        return []
+    levels = policy.levels.get(case.severity) or []
+    owed: list[Escalation] = []
+    level, since = last_level, last_escalated_at
+    while 1 <= level < len(levels):
+        wait = levels[level - 1].ack_within_min
+        if wait is None:
+            break
+        due = since + timedelta(minutes=wait)
+        if now < due:
+            break
+        level += 1
+        target = levels[level - 1]
+        owed.append(
+            Escalation(
+                escalation_id=derive_id("escalation", case.case_id, level),
+                case_id=case.case_id,
+                case_version=case.version,
+                coi_id=case.coi_id,
+                code=case.code,
+                severity=case.severity,
+                level=level,
+                recipient_role=target.role,
+                channel=target.channel,
+                reason="NOT_ACKNOWLEDGED",
+                issued_at=due,
+                message=(
+                    f"[{case.severity.value}] {case.code} on chain {case.coi_id} not acknowledged "
+                    f"within {wait:g} min (level {level - 1}): {case.summary}"
+                ),
+            )
+        )
+        since = due
+    return owed

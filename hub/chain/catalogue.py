@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hub.cases.models import Severity
 from hub.chain.findings import Finding
@@ -25,6 +26,36 @@ class CatalogueEntry:
     evidence: tuple[str, ...]
     playbook: tuple[str, ...]
 
+    def finding(
+        self,
+        state: ChainState,
+        subject: str,
+        occurred_at: datetime,
+        summary: str,
+        evidence_event_ids: Iterable[str],
+        severity: Severity | None = None,
+    ) -> Finding:
+        """A finding of this entry's code on ``state``'s chain."""
+        return Finding(
+            code=self.code,
+            coi_id=state.coi_id,
+            subject=subject,
+            occurred_at=occurred_at,
+            summary=summary,
+            evidence_event_ids=list(dict.fromkeys(evidence_event_ids)),
+            severity=severity,
+        )
+
+    def due_finding(self, state: ChainState, due: Deadline) -> Finding:
+        """The finding of a fallen-due deadline, with the summary and evidence it was armed
+        with, at its due time."""
+        return self.finding(state, due.subject, due.due_at, due.summary, due.evidence_event_ids)
+
+
+BUSINESS_EVENTS: tuple[EventType, ...] = tuple(
+    t for t in EventType if t is not EventType.CLOCK_TICK
+)
+"""Every event type but the clock tick: for rules that look at any partner event."""
 
 EventRule = Callable[[ChainState, Event, ProductProfile], Iterable[Finding]]
 DeadlineRule = Callable[[ChainState, Deadline, ProductProfile], Iterable[Finding]]

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from hub.cases.models import Severity
 from hub.events.models import Frozen, UtcDatetime
 
 
 class Finding(Frozen):
     """One detected exception. ``subject`` separates instances of one code in one chain
-    (a handover id, a shipment id, a QC test); ``occurred_at`` is in event time."""
+    (a handover id, a shipment id, a QC test); ``occurred_at`` is in event time.
+
+    ``severity`` overrides the catalogue's severity for this instance (e.g. a certification
+    without release-ready evidence is CRITICAL where the planned-ship warning is HIGH); None
+    means the catalogue's.
+    """
 
     code: str
     coi_id: str
@@ -17,3 +23,4 @@ class Finding(Frozen):
     occurred_at: UtcDatetime
     summary: str
     evidence_event_ids: list[str] = Field(default_factory=list)
+    severity: Severity | None = None
