@@ -176,17 +176,18 @@ def _feed_and_report(demo: Settings, topics: Topics, verbose: bool, began: float
     ):
         for hour in range(1, HOURS + 1):
             now = START + timedelta(hours=hour)
-            batch = [msg for at, msg in feed if now - timedelta(hours=1) <= at < now]
-            for msg in batch:
+            batch = [(at, msg) for at, msg in feed if now - timedelta(hours=1) <= at < now]
+            for at, msg in batch:
                 expected_events += len(connector.process(RawMessage("courier", msg, now)).events)
-            if batch:
+                # received a minute after it happened, in simulated time
                 feeder.send(
                     topics.raw["courier"],
-                    [(None, m, [("content-type", b"application/json")]) for m in batch],
+                    [(None, msg, [("content-type", b"application/json")])],
+                    at=at + timedelta(minutes=1),
                 )
-                if not events.poll_until(_count_at_least(expected_events), timeout_s=60):
-                    print(f"hub did not normalise the hour {hour} messages in time")
-                    return 1
+            if batch and not events.poll_until(_count_at_least(expected_events), timeout_s=60):
+                print(f"hub did not normalise the hour {hour} messages in time")
+                return 1
             feeder.ticks(topics.events, now)
         want_cases = sum(len(s.expect) for s in all_stories)
         cases.poll_until(lambda rs: len(rs) >= want_cases, timeout_s=60)

@@ -17,7 +17,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="V2V_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="V2V_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     # --- Kafka ---------------------------------------------------------------------------------
     kafka_bootstrap_servers: str = Field(
