@@ -21,21 +21,16 @@ from typing import Any
 
 from connectors.base import Connector, RawMessage, Result
 from hub.events.models import Event
+from hub.headers import EXTENSION_TYPES
 from hub.serde import SingleObjectWireFormat, codec_for
 
 CONNECTORS_DIR = Path(__file__).resolve().parent
 RECEIVED_AT = datetime(2026, 1, 1, tzinfo=UTC)
-_CONTENT_TYPES = {
-    ".json": "application/json",
-    ".jsonld": "application/ld+json",
-    ".xml": "application/xml",
-    ".csv": "text/csv",
-}
 
 
 def sample_files(name: str, kind: str = "samples") -> list[Path]:
     folder = CONNECTORS_DIR / name / kind
-    return sorted(p for p in folder.glob("*") if p.is_file() and p.suffix in _CONTENT_TYPES)
+    return sorted(p for p in folder.glob("*") if p.is_file() and p.suffix in EXTENSION_TYPES)
 
 
 def raw_message(connector: Connector, payload: bytes, suffix: str = ".json") -> RawMessage:
@@ -43,7 +38,7 @@ def raw_message(connector: Connector, payload: bytes, suffix: str = ".json") -> 
         partner=connector.name,
         payload=payload,
         received_at=RECEIVED_AT,
-        content_type=_CONTENT_TYPES.get(suffix),
+        content_type=EXTENSION_TYPES.get(suffix),
     )
 
 

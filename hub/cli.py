@@ -5,6 +5,10 @@ v2v topics                           create the deployment's topics and list the
 v2v demo                             run the courier demo on the real local stack
 v2v normalise --connector NAME FILE  print a partner file's canonical events (no broker)
 v2v catalogue [--json]               print the exception catalogue
+v2v ingress [--host H] [--port P] [--max-body-bytes N]
+                                     serve HTTP ingress: POST /ingest/{partner} -> raw topic
+v2v filedrop --partner NAME --dir DIR [--interval S] [--once]
+                                     watch a folder of partner export files -> raw topic
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 def _normalise(settings: Settings, args: argparse.Namespace) -> int:
     from connectors.base import ConnectorConfig, RawMessage
     from connectors.registry import get_connector
+    from hub.headers import EXTENSION_TYPES
 
     try:
         connector = get_connector(
@@ -64,7 +69,7 @@ def _normalise(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     suffix = Path(args.file).suffix.lower()
-    content_type = {".xml": "application/xml", ".csv": "text/csv"}.get(suffix, "application/json")
+    content_type = EXTENSION_TYPES.get(suffix, "application/json")
     result = connector.process(
         RawMessage(connector.name, payload, datetime.now(UTC), content_type=content_type)
     )
@@ -106,6 +111,41 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _ingress(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.ingress.http import run_ingress
+    from hub.runtime.topics import ensure_topics
+
+    try:
+        ensure_topics(settings)
+    except HubError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run_ingress(settings, args.host, args.port, max_body_bytes=args.max_body_bytes)
+    return 0
+
+
+def _filedrop(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from hub.ingress.filedrop import watch
+    from hub.runtime.topics import ensure_topics
+
+    stop = threading.Event()
+    # SIGTERM ends the watch between files: a file is moved only after Kafka acknowledged it.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        ensure_topics(settings)
+        report = watch(settings, args.partner, args.dir, args.interval, once=args.once, stop=stop)
+    except (HubError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    print(f"done {len(report.done)}, failed {len(report.failed)}, pending {len(report.pending)}")
+    return 1 if report.pending else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="v2v", description="v2v-hub: vein-to-vein integration hub"
@@ -123,6 +163,22 @@ def build_parser() -> argparse.ArgumentParser:
     cat = sub.add_parser("catalogue", help="print the exception catalogue")
     cat.add_argument("--json", action="store_true")
     cat.set_defaults(fn=_catalogue)
+    ingress = sub.add_parser("ingress", help="serve HTTP ingress (POST /ingest/{partner})")
+    ingress.add_argument("--host", default="127.0.0.1")
+    ingress.add_argument("--port", type=int, default=8088)
+    ingress.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=10 * 1024 * 1024,
+        help="larger request bodies get 413 (default 10 MiB)",
+    )
+    ingress.set_defaults(fn=_ingress)
+    drop = sub.add_parser("filedrop", help="watch a folder of partner files")
+    drop.add_argument("--partner", required=True, help="connector name (raw feed)")
+    drop.add_argument("--dir", required=True, type=Path, help="folder to watch")
+    drop.add_argument("--interval", type=float, default=2.0, help="poll interval in seconds")
+    drop.add_argument("--once", action="store_true", help="one pass, then exit (1 if pending)")
+    drop.set_defaults(fn=_filedrop)
     return parser
 
 

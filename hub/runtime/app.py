@@ -33,6 +33,7 @@ from hub.chain.profiles import DEFAULT_PROFILE, load_profiles
 from hub.errors import SerializationError
 from hub.events.ids import derive_id
 from hub.events.models import ClockTickDetail, Event, EventType, Source
+from hub.headers import RECEIVED_AT_HEADER
 from hub.metrics import Metrics, create_metrics
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.deadletter import deadletter_headers
@@ -48,9 +49,6 @@ def _headers(message: Any) -> list[tuple[str, bytes]]:
     raw = message.headers or []
     items = raw.items() if isinstance(raw, dict) else raw
     return [(k, v or b"") for k, v in items]
-
-
-RECEIVED_AT_HEADER = "v2v.received_at"
 
 
 def _received_at(message: Any, headers: list[tuple[str, bytes]]) -> datetime:

@@ -23,7 +23,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 
 from hub.errors import DeliveryError
 from hub.events.models import Event
-from hub.runtime.app import RECEIVED_AT_HEADER, tick_event
+from hub.headers import RECEIVED_AT_HEADER
+from hub.runtime.app import tick_event
 from hub.serde import SingleObjectWireFormat, codec_for
 from hub.settings import Settings
 
