@@ -17,6 +17,7 @@ v2v_escalations_total                  severity, level, channel   notifications 
 v2v_detection_latency_seconds          code                       hub receipt -> case (wall)
 v2v_chains_by_stage                    stage                      chains held by this worker
 v2v_projection_errors_total            -                          Redis read-model writes failed
+v2v_notification_failures_total        channel                    sink gave up (logged instead)
 =====================================  =========================  =================================
 
 ``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
@@ -43,6 +44,7 @@ class Metrics:
     detection_latency: Histogram
     chains_by_stage: Gauge
     projection_errors: Counter
+    notification_failures: Counter
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -97,5 +99,11 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         projection_errors=Counter(
             "v2v_projection_errors", "Redis read-model writes that failed", registry=reg
+        ),
+        notification_failures=Counter(
+            "v2v_notification_failures",
+            "Notifications a sink gave up on (logged instead)",
+            ["channel"],
+            registry=reg,
         ),
     )

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     )
     redis_key_prefix: str = "v2v"
 
+    # --- notifications ---------------------------------------------------------------------
+    webhook_url: str | None = Field(
+        None, description="escalations on channel 'webhook' are POSTed here; unset: logged"
+    )
+    webhook_attempts: int = Field(5, ge=1)
+
     # --- domain --------------------------------------------------------------------------------
     profile_dir: Path = REPO_ROOT / "hub" / "chain" / "profiles"
     escalation_policy_file: Path = REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml"

@@ -5,14 +5,17 @@ Nothing happens on import; :func:`create_app` builds everything from :class:`Set
 Agents (all at-least-once; every output is idempotent by deterministic id):
 
 * ``normalise``  raw.<partner> -> events (keyed by COI) | dlq (original bytes + reason headers)
-* ``chain``      events -> chain table (engine) -> cases; CLOCK_TICK fires due deadlines
-* ``escalate``   cases -> Redis read model, escalations (+ notifier sinks, once per id)
+* ``chain``      events + commands -> chain table (engine + case desk) -> cases, escalations,
+                 audit; a CLOCK_TICK fires due deadlines and re-escalates unacknowledged cases
+* ``project_cases``  cases -> Redis read model
+* ``notify``     escalations -> notifier sinks (webhook / log), exactly once per escalation id
 * ``ticker``     timer on the leader: one CLOCK_TICK per events partition (wall clock)
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,25 +23,31 @@ from functools import partial
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from connectors.base import ConnectorConfig, RawMessage, Rejection
 from connectors.registry import get_connector
-from hub.cases.escalation import escalations_for, load_policy
-from hub.cases.lifecycle import apply_findings
+from hub.cases.commands import CaseCommand, CommandRejected
+from hub.cases.desk import command as desk_command
+from hub.cases.desk import receive_cases
+from hub.cases.desk import tick as desk_tick
+from hub.cases.escalation import load_policy
+from hub.cases.lifecycle import apply_findings, record_case
 from hub.cases.models import Case, Escalation
 from hub.chain.engine import apply, new_chain
-from hub.chain.profiles import DEFAULT_PROFILE, load_profiles
-from hub.errors import SerializationError
+from hub.chain.profiles import DEFAULT_PROFILE, ProductProfile, load_profiles
+from hub.chain.state import ChainState
+from hub.errors import DeliveryError, SerializationError
 from hub.events.ids import derive_id
-from hub.events.models import ClockTickDetail, Event, EventType, Source
+from hub.events.models import ClockTickDetail, Event, EventType, ScheduleDetail, Source
 from hub.headers import RECEIVED_AT_HEADER
 from hub.metrics import Metrics, create_metrics
-from hub.runtime.chainstore import ChainStore
+from hub.runtime.chainstore import Chain, ChainStore
 from hub.runtime.deadletter import deadletter_headers
+from hub.runtime.notifiers import LogNotifier, Notifier, WebhookNotifier
 from hub.runtime.projection import Projection
 from hub.runtime.topics import Topics
+from hub.runtime.views import register_views
 from hub.serde import wire_for
 from hub.settings import Settings
 
@@ -90,6 +99,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     events_wire = wire_for(Event, fmt, topics.events, registry)
     case_wire = wire_for(Case, fmt, topics.cases, registry)
     escalation_wire = wire_for(Escalation, fmt, topics.escalations, registry)
+    command_wire = wire_for(CaseCommand, fmt, topics.commands, registry)
 
     app = faust.App(
         settings.app_id,
@@ -115,12 +125,25 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     }
     raw_topic = app.topic(*topics.raw.values(), **raw_kw)
     events_topic = app.topic(topics.events, partitions=settings.topic_partitions, **raw_kw)
+    commands_topic = app.topic(topics.commands, partitions=settings.topic_partitions, **raw_kw)
+    # One agent reads a chain's events and the commands on its cases (both keyed by COI, same
+    # partition count), so they are applied in one order against one table row.
+    chain_topic = app.topic(
+        topics.events, topics.commands, partitions=settings.topic_partitions, **raw_kw
+    )
+    audit_topic = app.topic(topics.audit, **raw_kw)
     cases_topic = app.topic(topics.cases, **raw_kw)
     escalations_topic = app.topic(topics.escalations, **raw_kw)
     dlq_topic = app.topic(topics.dlq, **raw_kw)
     # JSON changelog (the app's default value serializer): readable with any Kafka tool.
     table = app.Table("chains", partitions=settings.topic_partitions, key_type=str)
-    store = ChainStore(table)
+    store = ChainStore(table, policy)
+    sinks: dict[str, Notifier] = {"log": LogNotifier()}
+    sinks["webhook"] = (
+        WebhookNotifier(settings.webhook_url, attempts=settings.webhook_attempts)
+        if settings.webhook_url
+        else sinks["log"]
+    )
     projection = Projection(settings)
 
     async def project(write: Awaitable[None]) -> None:
@@ -187,35 +210,93 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 metrics.events_out.labels(partner, event.event_type.value).inc()
             metrics.raw_accepted.labels(partner).inc()
 
-    async def publish_cases(cases: list[Case], trigger: Event) -> None:
+    def profile_for(state: ChainState, event: Event) -> ProductProfile:
+        named = state.product_profile
+        if isinstance(event.detail, ScheduleDetail) and event.detail.product_profile:
+            named = event.detail.product_profile  # the order that names the product counts
+        return profiles.get(named or DEFAULT_PROFILE, profiles[DEFAULT_PROFILE])
+
+    async def publish(cases: list[Case], escalations: list[Escalation], since: datetime) -> None:
         for case in cases:
             await cases_topic.send(key=case.coi_id.encode(), value=case_wire.encode(case))
             metrics.case_versions.labels(case.code).inc()
             if case.version == 1:
                 metrics.cases_opened.labels(case.code, case.severity.value).inc()
-                latency = (case.detected_at - trigger.recorded_at).total_seconds()
+                latency = (case.detected_at - since).total_seconds()
                 metrics.detection_latency.labels(case.code).observe(max(latency, 0.0))
+        for escalation in escalations:
+            await escalations_topic.send(
+                key=escalation.coi_id.encode(), value=escalation_wire.encode(escalation)
+            )
 
-    async def advance(state: Any, event: Event, partition: int) -> None:
-        profile = profiles.get(state.product_profile or DEFAULT_PROFILE, profiles[DEFAULT_PROFILE])
-        old_stage = state.stage
-        new, findings = apply(state, event, profile)
-        if new is state and not findings:
+    async def step(chain: Chain, event: Event, partition: int) -> None:
+        """Apply one event (or tick) to one chain: engine, cases, escalations, then persist."""
+        state, findings = apply(chain.state, event, profile_for(chain.state, event))
+        refs, cases = apply_findings(state.cases, findings, datetime.now(UTC))
+        desk, escalations = receive_cases(chain.desk, cases, policy)
+        if event.event_type is EventType.CLOCK_TICK:
+            desk, overdue = desk_tick(desk, event.occurred_at, policy)
+            escalations += overdue
+        if state is chain.state and desk is chain.desk:
             return
-        refs, cases = apply_findings(new.cases, findings, datetime.now(UTC))
-        new.cases = refs
-        new.partition = partition
-        await publish_cases(cases, event)
-        store.put(new)
-        if new.stage != old_stage:
+        state = state.model_copy(update={"cases": refs, "partition": partition})
+        await publish(cases, escalations, event.recorded_at)
+        old_stage = chain.state.stage
+        store.put(Chain(state=state, desk=desk))
+        if state.stage != old_stage:
             metrics.chains_by_stage.labels(old_stage).dec()
-            metrics.chains_by_stage.labels(new.stage).inc()
-        await project(projection.chain_updated(new))
+            metrics.chains_by_stage.labels(state.stage).inc()
+        await project(projection.chain_updated(state))
+        if event.event_type is not EventType.CLOCK_TICK:
+            await project(projection.timeline_add(event))
 
-    @app.agent(events_topic, name="chain")
-    async def chain(stream: Any) -> None:
+    async def audit(record: dict[str, Any], coi_id: str) -> None:
+        await audit_topic.send(key=coi_id.encode(), value=json.dumps(record).encode())
+
+    async def on_command(message: Any) -> None:
+        try:
+            cmd = command_wire.decode(message.value or b"")
+        except SerializationError as exc:
+            reason = str(exc)
+            await dead_letter(
+                message,
+                Rejection(code="UNDECODABLE_COMMAND", reason=reason, partner="hub", stage="decode"),
+            )
+            return
+        coi_id = (message.key or b"").decode("utf-8", "replace")
+        chain = store.get(coi_id)
+        if chain is None or cmd.case_id not in chain.desk.cases:
+            await audit(
+                {
+                    "kind": "command_rejected",
+                    "error": "UNKNOWN_CASE",
+                    **cmd.model_dump(mode="json"),
+                },
+                coi_id,
+            )
+            return
+        desk, result = desk_command(chain.desk, cmd)
+        if result is None:
+            return  # this command id was applied before: a replay changes nothing
+        if isinstance(result, CommandRejected):
+            await audit({"kind": "command_rejected", **result.model_dump(mode="json")}, coi_id)
+            store.put(Chain(state=chain.state, desk=desk))
+            return
+        state = chain.state.model_copy(
+            update={"cases": record_case(chain.state.cases, result.case)}
+        )
+        await publish([result.case], [], cmd.at)
+        await audit({"kind": "case_command", **result.note.model_dump(mode="json")}, coi_id)
+        store.put(Chain(state=state, desk=desk))
+        await project(projection.chain_updated(state))
+
+    @app.agent(chain_topic, name="chain")
+    async def chain_agent(stream: Any) -> None:
         async for record in stream.events():
             message = record.message
+            if message.topic == topics.commands:
+                await on_command(message)
+                continue
             try:
                 event = events_wire.decode(message.value or b"")
             except SerializationError as exc:
@@ -228,8 +309,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 continue
             metrics.events_processed.labels(event.event_type.value).inc()
             if event.event_type is EventType.CLOCK_TICK:
-                for state in list(store.due(message.partition, event.occurred_at)):
-                    await advance(state, event, message.partition)
+                for chain in list(store.due(message.partition, event.occurred_at)):
+                    await step(chain, event, message.partition)
                 continue
             if not event.coi_id:
                 await dead_letter(
@@ -245,12 +326,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 continue
             known = store.get(event.coi_id)
             if known is None:
-                known = new_chain(event.coi_id)
-                metrics.chains_by_stage.labels(known.stage).inc()
-            await advance(known, event, message.partition)
+                known = Chain(state=new_chain(event.coi_id))
+                metrics.chains_by_stage.labels(known.state.stage).inc()
+            await step(known, event, message.partition)
 
-    @app.agent(cases_topic, name="escalate")
-    async def escalate(stream: Any) -> None:
+    @app.agent(cases_topic, name="project_cases")
+    async def project_cases(stream: Any) -> None:
         async for record in stream.events():
             try:
                 case = case_wire.decode(record.message.value or b"")
@@ -263,24 +344,37 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 )
                 continue
             await project(projection.case_updated(case))
-            for escalation in escalations_for(case, policy):
-                if not await until_redis_answers(
-                    partial(projection.first_notification, escalation.escalation_id)
-                ):
-                    continue
-                await escalations_topic.send(
-                    key=case.coi_id.encode(), value=escalation_wire.encode(escalation)
+
+    @app.agent(escalations_topic, name="notify")
+    async def notify(stream: Any) -> None:
+        async for record in stream.events():
+            try:
+                escalation = escalation_wire.decode(record.message.value or b"")
+            except SerializationError as exc:
+                await dead_letter(
+                    record.message,
+                    Rejection(
+                        code="UNDECODABLE_ESCALATION",
+                        reason=str(exc),
+                        partner="hub",
+                        stage="decode",
+                    ),
                 )
-                metrics.escalations.labels(
-                    escalation.severity.value, str(escalation.level), escalation.channel
-                ).inc()
-                log.warning(
-                    "escalation level %s to %s via %s: %s",
-                    escalation.level,
-                    escalation.recipient_role,
-                    escalation.channel,
-                    escalation.message,
-                )
+                continue
+            key = escalation.escalation_id
+            if await until_redis_answers(partial(projection.was_notified, key)):
+                continue  # delivered before (a replay after a restart): exactly once in effect
+            sink = sinks.get(escalation.channel, sinks["log"])
+            try:
+                await sink.send(escalation)
+            except DeliveryError as exc:
+                metrics.notification_failures.labels(escalation.channel).inc()
+                log.error("notification failed, logged instead: %s", exc)
+                await sinks["log"].send(escalation)
+            await until_redis_answers(partial(projection.mark_notified, key))
+            metrics.escalations.labels(
+                escalation.severity.value, str(escalation.level), escalation.channel
+            ).inc()
 
     if settings.tick_interval_s > 0:
 
@@ -298,27 +392,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]  # mode stubs too narrow
 
-    @app.page("/metrics")
-    async def metrics_view(web: Any, request: Any) -> Any:
-        # aiohttp wants the charset apart from the media type
-        media_type = CONTENT_TYPE_LATEST.split(";")[0]
-        return web.bytes(generate_latest(metrics.registry), content_type=media_type)
-
-    @app.page("/ready")
-    async def ready_view(web: Any, request: Any) -> Any:
-        assigned = app.consumer.assignment() if app.consumer is not None else set()
-        ok = bool(assigned) and not app.rebalancing
-        return web.json({"ready": ok, "partitions": len(assigned)}, status=200 if ok else 503)
-
-    @app.page("/chains/{coi_id}")
-    async def chain_view(web: Any, request: Any, coi_id: str) -> Any:
-        summary = await projection.chain(coi_id)
-        if summary is None:
-            return web.json({"error": f"no chain {coi_id}"}, status=404)
-        return web.json(summary)
-
-    @app.page("/cases")
-    async def cases_view(web: Any, request: Any) -> Any:
-        return web.json({"cases": await projection.open_cases()})
+    register_views(app, metrics, projection, commands_topic, command_wire)
 
     return app

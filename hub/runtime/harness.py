@@ -6,6 +6,7 @@ a separate worker process (``v2v run``) talking to a real Kafka broker and Redis
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from pydantic import SecretStr
 
 from hub.errors import DeliveryError
 from hub.events.models import Event
@@ -38,21 +40,18 @@ def free_port() -> int:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that gives a child process these settings."""
-    return {
-        "V2V_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "V2V_REDIS_URL": settings.redis_url,
-        "V2V_TOPIC_PREFIX": settings.topic_prefix,
-        "V2V_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "V2V_APP_ID": settings.app_id,
-        "V2V_WEB_PORT": str(settings.web_port),
-        "V2V_WEB_HOST": settings.web_host,
-        "V2V_TICK_INTERVAL_S": str(settings.tick_interval_s),
-        "V2V_DATA_DIR": str(settings.data_dir),
-        "V2V_LOG_LEVEL": settings.log_level,
-        "V2V_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
-        "V2V_PARTNERS": "[" + ",".join(f'"{p}"' for p in settings.partners) + "]",
-    }
+    """The environment that gives a child process exactly these settings."""
+    env: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, list | dict):
+            value = json.dumps(value)
+        env[f"V2V_{name.upper()}"] = str(value)
+    return env
 
 
 @dataclass
@@ -121,8 +120,15 @@ class Feeder:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # murmur2: the partitioner Faust (aiokafka) and the Java clients use, so a COI keyed
+        # here lands on the same partition as the hub's own writes for that COI.
         self._producer = Producer(
-            {**settings.kafka_config(), "enable.idempotence": True, "linger.ms": 2}
+            {
+                **settings.kafka_config(),
+                "enable.idempotence": True,
+                "linger.ms": 2,
+                "partitioner": "murmur2_random",
+            }
         )
         self._wire = SingleObjectWireFormat(codec_for(Event))
 

@@ -4,10 +4,12 @@ Keys (prefix ``<redis_key_prefix>:<topic_prefix>``, so deployments and test runs
 
 * ``chain:<coi>``            JSON summary of one chain (stage, holder, deadlines, open cases)
 * ``chains``                 set of every COI seen
+* ``chain:<coi>:timeline``   sorted set (score: occurred_at) of the chain's events, in brief
 * ``case:<case_id>``         JSON of the latest case version
 * ``cases:open``             set of open or acknowledged case ids
+* ``cases:status:<STATUS>``  set of case ids per status (OPEN, ACKNOWLEDGED, RESOLVED)
 * ``chain:<coi>:cases``      set of the chain's case ids
-* ``notified:<escalation>``  idempotency key: set once when a notification went out
+* ``notified:<escalation>``  idempotency key: set once a notification was delivered
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import redis.asyncio as aioredis
 
 from hub.cases.models import Case, CaseStatus
 from hub.chain.state import ChainState
+from hub.events.models import Event
 from hub.settings import Settings
+
+CASE_STATUSES = tuple(s.value for s in CaseStatus)
 
 _CASE_UPSERT = """
 local current = redis.call('GET', KEYS[1])
@@ -31,6 +36,11 @@ redis.call('SET', KEYS[1], ARGV[1])
 if ARGV[3] == 'RESOLVED' then redis.call('SREM', KEYS[2], ARGV[4])
 else redis.call('SADD', KEYS[2], ARGV[4]) end
 redis.call('SADD', KEYS[3], ARGV[4])
+for _, status in ipairs({'OPEN', 'ACKNOWLEDGED', 'RESOLVED'}) do
+  local key = ARGV[5] .. status
+  if status == ARGV[3] then redis.call('SADD', key, ARGV[4])
+  else redis.call('SREM', key, ARGV[4]) end
+end
 return 1
 """
 
@@ -82,26 +92,67 @@ class Projection:
             args=[
                 case.model_dump_json(),
                 case.version,
-                "RESOLVED" if case.status is CaseStatus.RESOLVED else case.status.value,
+                case.status.value,
                 case.case_id,
+                self.key("cases", "status", ""),
             ],
         )
 
-    async def first_notification(self, escalation_id: str) -> bool:
-        """True exactly once per escalation id, across restarts (idempotency key)."""
-        return bool(await self.redis.set(self.key("notified", escalation_id), "1", nx=True))
+    async def timeline_add(self, event: Event) -> None:
+        entry = {
+            "event_id": event.event_id,
+            "event_type": event.event_type.value,
+            "occurred_at": event.occurred_at.isoformat(),
+            "recorded_at": event.recorded_at.isoformat(),
+            "partner": event.source.partner,
+            "message_id": event.source.message_id,
+            "actor": event.actor.id if event.actor else None,
+            "location": event.location.id if event.location else None,
+        }
+        await self.redis.zadd(
+            self.key("chain", event.coi_id or "", "timeline"),
+            {json.dumps(entry, sort_keys=True): event.occurred_at.timestamp()},
+        )
 
-    async def chain(self, coi_id: str) -> dict[str, Any] | None:
-        raw = await self.redis.get(self.key("chain", coi_id))
+    async def timeline(self, coi_id: str) -> list[dict[str, Any]]:
+        raws = await self.redis.zrange(self.key("chain", coi_id, "timeline"), 0, -1)
+        return [json.loads(r) for r in raws if isinstance(r, bytes | str)]
+
+    async def was_notified(self, escalation_id: str) -> bool:
+        return bool(await self.redis.exists(self.key("notified", escalation_id)))
+
+    async def mark_notified(self, escalation_id: str) -> bool:
+        await self.redis.set(self.key("notified", escalation_id), "1")
+        return True
+
+    async def case(self, case_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(self.key("case", case_id))
         return None if raw is None else dict(json.loads(raw))
 
-    async def open_cases(self) -> list[dict[str, Any]]:
-        members = await self.redis.smembers(self.key("cases", "open"))
+    async def cases(self, status: str) -> list[dict[str, Any]]:
+        """Cases by status: ``OPEN`` (open or acknowledged), ``ACKNOWLEDGED``, ``RESOLVED``,
+        ``ALL``; the latest version of each."""
+        if status == "OPEN":
+            key = self.key("cases", "open")
+        elif status == "ALL":
+            key = ""
+        else:
+            key = self.key("cases", "status", status)
+        if key:
+            members = await self.redis.smembers(key)
+        else:
+            members = set()
+            for s in CASE_STATUSES:
+                members |= await self.redis.smembers(self.key("cases", "status", s))
         ids = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
         if not ids:
             return []
         raws = await self.redis.mget([self.key("case", i) for i in ids])
         return [json.loads(r) for r in raws if r is not None]
+
+    async def chain(self, coi_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(self.key("chain", coi_id))
+        return None if raw is None else dict(json.loads(raw))
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 import fastavro
 from pydantic import BaseModel, ValidationError
 
+from hub.cases.commands import CaseCommand
 from hub.cases.models import Case, Escalation
 from hub.errors import SerializationError
 from hub.events.models import DETAIL_TYPES, Detail, Event
@@ -115,7 +116,12 @@ class AvroCodec(Generic[M]):
         return self.from_record(record)
 
 
-_SCHEMA_FILES: dict[type[BaseModel], str] = {Event: "event", Case: "case", Escalation: "escalation"}
+_SCHEMA_FILES: dict[type[BaseModel], str] = {
+    Event: "event",
+    Case: "case",
+    Escalation: "escalation",
+    CaseCommand: "command",
+}
 
 
 @cache

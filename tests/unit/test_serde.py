@@ -14,6 +14,7 @@ import fastavro
 import pytest
 from pydantic import BaseModel
 
+from hub.cases.commands import CaseCommand
 from hub.cases.models import Case, Escalation
 from hub.errors import SerializationError
 from hub.events.models import DETAIL_TYPES, Event, EventType, Source
@@ -78,7 +79,7 @@ def test_event_without_detail_round_trips() -> None:
     assert wire.decode(wire.encode(event)) == event
 
 
-@pytest.mark.parametrize("model", [Case, Escalation])
+@pytest.mark.parametrize("model", [Case, Escalation, CaseCommand])
 def test_case_and_escalation_round_trip(model) -> None:
     obj = filled(model)
     wire = SingleObjectWireFormat(codec_for(model))

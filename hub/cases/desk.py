@@ -1,0 +1,111 @@
+"""The case desk of one chain (pure): latest case versions, escalation levels, applied commands.
+
+The runtime keeps one desk per chain beside the chain state (same table row, same partition),
+so findings, commands and clock ticks of one chain are applied in one order by one worker:
+
+* :func:`receive_cases` records new case versions and returns the level-1 escalations owed;
+* :func:`tick` returns the re-escalations that fell due (an unacknowledged case goes up a level);
+* :func:`command` applies a person's command (acknowledge / resolve / assign / comment) once.
+
+Every escalation id derives from (case, level), so recomputing after a restart gives the same
+ids and the notifier's idempotency keys keep the effect exactly-once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.cases.commands import CaseCommand, CommandApplied, CommandRejected, apply_command
+from hub.cases.escalation import EscalationPolicy, escalations_for, reescalations_due
+from hub.cases.models import Case, CaseStatus, Escalation
+from hub.events.models import UtcDatetime
+
+
+class Escalated(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: int
+    at: UtcDatetime
+
+
+class CaseDesk(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cases: dict[str, Case] = Field(default_factory=dict)
+    escalated: dict[str, Escalated] = Field(default_factory=dict)
+    applied_commands: list[str] = Field(default_factory=list)
+
+    def next_due(self, policy: EscalationPolicy) -> datetime | None:
+        """When the earliest open case next needs re-escalating (None: nothing pending)."""
+        due: list[datetime] = []
+        for case_id, mark in self.escalated.items():
+            case = self.cases.get(case_id)
+            if case is None or case.status is not CaseStatus.OPEN:
+                continue
+            levels = policy.levels.get(case.severity) or []
+            if 1 <= mark.level < len(levels):
+                wait = levels[mark.level - 1].ack_within_min
+                if wait is not None:
+                    due.append(mark.at + timedelta(minutes=wait))
+        return min(due, default=None)
+
+
+def receive_cases(
+    desk: CaseDesk, cases: list[Case], policy: EscalationPolicy
+) -> tuple[CaseDesk, list[Escalation]]:
+    """Record ``cases`` (newer versions only); level-1 escalations for newly opened ones."""
+    if not cases:
+        return desk, []
+    new = desk.model_copy(deep=True)
+    owed: list[Escalation] = []
+    for case in cases:
+        known = new.cases.get(case.case_id)
+        if known is not None and known.version >= case.version:
+            continue
+        new.cases[case.case_id] = case
+        if case.case_id not in new.escalated:
+            first = escalations_for(case, policy)
+            if first:
+                new.escalated[case.case_id] = Escalated(level=1, at=first[0].issued_at)
+                owed.extend(first)
+    return new, owed
+
+
+def tick(
+    desk: CaseDesk, now: datetime, policy: EscalationPolicy
+) -> tuple[CaseDesk, list[Escalation]]:
+    """Re-escalations due at ``now`` for open, unacknowledged cases."""
+    due_at = desk.next_due(policy)
+    if due_at is None or due_at > now:
+        return desk, []
+    new = desk.model_copy(deep=True)
+    owed: list[Escalation] = []
+    for case_id, mark in desk.escalated.items():
+        case = desk.cases.get(case_id)
+        if case is None:
+            continue
+        more = reescalations_due(case, mark.level, mark.at, now, policy)
+        if more:
+            new.escalated[case_id] = Escalated(level=more[-1].level, at=more[-1].issued_at)
+            owed.extend(more)
+    return new, owed
+
+
+def command(
+    desk: CaseDesk, cmd: CaseCommand
+) -> tuple[CaseDesk, CommandApplied | CommandRejected | None]:
+    """Apply ``cmd`` to its case. None when the command id was applied before (a replay) or
+    the case is unknown to this chain (the caller reports that)."""
+    if cmd.command_id in desk.applied_commands:
+        return desk, None
+    case = desk.cases.get(cmd.case_id)
+    if case is None:
+        return desk, None
+    result = apply_command(case, cmd)
+    new = desk.model_copy(deep=True)
+    new.applied_commands.append(cmd.command_id)
+    if isinstance(result, CommandApplied):
+        new.cases[case.case_id] = result.case
+    return new, result
