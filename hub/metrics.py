@@ -18,6 +18,9 @@ v2v_detection_latency_seconds          code                       hub receipt ->
 v2v_chains_by_stage                    stage                      chains held by this worker
 v2v_projection_errors_total            -                          Redis read-model writes failed
 v2v_notification_failures_total        channel                    sink gave up (logged instead)
+v2v_identity_resolved_total            -                          events re-keyed to their COI
+v2v_identity_parked_total              -                          events waiting for an id link
+v2v_link_conflicts_total               -                          an id claimed by a second COI
 =====================================  =========================  =================================
 
 ``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
@@ -45,6 +48,9 @@ class Metrics:
     chains_by_stage: Gauge
     projection_errors: Counter
     notification_failures: Counter
+    identity_resolved: Counter
+    identity_parked: Counter
+    link_conflicts: Counter
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -99,6 +105,15 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         projection_errors=Counter(
             "v2v_projection_errors", "Redis read-model writes that failed", registry=reg
+        ),
+        identity_resolved=Counter(
+            "v2v_identity_resolved", "Events re-keyed to their COI by the index", registry=reg
+        ),
+        identity_parked=Counter(
+            "v2v_identity_parked", "Events parked until their id is linked", registry=reg
+        ),
+        link_conflicts=Counter(
+            "v2v_link_conflicts", "Ids claimed by a second COI (first link kept)", registry=reg
         ),
         notification_failures=Counter(
             "v2v_notification_failures",

@@ -15,6 +15,7 @@ Agents (all at-least-once; every output is idempotent by deterministic id):
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -35,11 +36,20 @@ from hub.cases.escalation import load_policy
 from hub.cases.lifecycle import apply_findings, record_case
 from hub.cases.models import Case, Escalation
 from hub.chain.engine import apply, new_chain
+from hub.chain.links import links_taught, routing_key
 from hub.chain.profiles import DEFAULT_PROFILE, ProductProfile, load_profiles
 from hub.chain.state import ChainState
 from hub.errors import DeliveryError, SerializationError
 from hub.events.ids import derive_id
-from hub.events.models import ClockTickDetail, Event, EventType, ScheduleDetail, Source
+from hub.events.models import (
+    ClockTickDetail,
+    Event,
+    EventType,
+    Identifiers,
+    IdentityCheckDetail,
+    ScheduleDetail,
+    Source,
+)
 from hub.headers import RECEIVED_AT_HEADER
 from hub.metrics import Metrics, create_metrics
 from hub.runtime.chainstore import Chain, ChainStore
@@ -74,6 +84,31 @@ def _received_at(message: Any, headers: list[tuple[str, bytes]]) -> datetime:
                 return stamp.astimezone(UTC)
             break
     return datetime.fromtimestamp(message.timestamp, tz=UTC)
+
+
+MAX_PARKED = 10_000
+
+
+def link_conflict(key: str, known: str, claimant: str) -> Event:
+    """A second COI claims an id already linked: a failed identity check on the claimant's
+    chain (the first link stands; nothing is overwritten)."""
+    kind, _, value = key.partition(":")
+    now = datetime.now(UTC)
+    return Event(
+        event_id=derive_id("link-conflict", key, claimant),
+        event_type=EventType.IDENTITY_VERIFIED,
+        occurred_at=now,
+        recorded_at=now,
+        source=Source(partner="hub", system="identity-index", message_id=key, received_at=now),
+        coi_id=claimant,
+        identifiers=Identifiers(other={"link_conflict": known}),
+        detail=IdentityCheckDetail(
+            checkpoint="identifier-link",
+            expected={kind: f"{value} (linked to {known})"},
+            scanned={kind: f"{value} (claimed by {claimant})"},
+            matched=False,
+        ),
+    )
 
 
 def tick_event(when: datetime, partition: int, clock: str) -> Event:
@@ -132,12 +167,18 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         topics.events, topics.commands, partitions=settings.topic_partitions, **raw_kw
     )
     audit_topic = app.topic(topics.audit, **raw_kw)
+    identity_topic = app.topic(topics.identity, partitions=settings.topic_partitions, **raw_kw)
     cases_topic = app.topic(topics.cases, **raw_kw)
     escalations_topic = app.topic(topics.escalations, **raw_kw)
     dlq_topic = app.topic(topics.dlq, **raw_kw)
     # JSON changelog (the app's default value serializer): readable with any Kafka tool.
     table = app.Table("chains", partitions=settings.topic_partitions, key_type=str)
     store = ChainStore(table, policy)
+    # Identifier index (secondary id -> COI) and events waiting for their link, keyed like the
+    # identity topic; ``taught`` spares the index links this worker already sent.
+    id_index = app.Table("id-index", partitions=settings.topic_partitions, key_type=str)
+    parked = app.Table("id-parked", partitions=settings.topic_partitions, key_type=str)
+    taught: dict[str, str] = {}
     sinks: dict[str, Notifier] = {"log": LogNotifier()}
     sinks["webhook"] = (
         WebhookNotifier(settings.webhook_url, attempts=settings.webhook_attempts)
@@ -174,6 +215,93 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         )
         await dlq_topic.send(key=message.key, value=message.value, headers=headers)
 
+    async def route(event: Event, message: Any) -> None:
+        """Events with a COI go to the chain; they also teach the identifier index. Events with
+        only secondary ids go to the resolver, keyed by the id it resolves them by."""
+        if event.coi_id:
+            await events_topic.send(key=event.coi_id.encode(), value=events_wire.encode(event))
+            for link in links_taught(event):
+                if taught.get(link) == event.coi_id:
+                    continue
+                taught[link] = event.coi_id
+                if len(taught) > 100_000:
+                    taught.pop(next(iter(taught)))
+                await identity_topic.send(
+                    key=link.encode(), value=event.coi_id.encode(), headers=[("v2v.kind", b"link")]
+                )
+            return
+        key = routing_key(event)
+        if key is None:
+            await dead_letter(
+                message,
+                Rejection(
+                    code="NO_COI",
+                    reason=f"{event.event_type.value} carries neither a COI nor a linkable id",
+                    partner=event.source.partner,
+                    stage="route",
+                    message_id=event.source.message_id,
+                ),
+            )
+            return
+        await identity_topic.send(
+            key=key.encode(), value=events_wire.encode(event), headers=[("v2v.kind", b"event")]
+        )
+
+    async def forward(event: Event, coi_id: str) -> None:
+        resolved = event.model_copy(update={"coi_id": coi_id})
+        await events_topic.send(key=coi_id.encode(), value=events_wire.encode(resolved))
+        metrics.identity_resolved.inc()
+
+    @app.agent(identity_topic, name="resolve")
+    async def resolve(stream: Any) -> None:
+        async for record in stream.events():
+            message = record.message
+            key = (message.key or b"").decode("utf-8", "replace")
+            kind = dict(_headers(message)).get("v2v.kind", b"")
+            if kind == b"link":
+                coi_id = (message.value or b"").decode("utf-8", "replace")
+                known = id_index.get(key)
+                if known is None:
+                    id_index[key] = coi_id
+                    for data in parked.pop(key, None) or []:
+                        await forward(events_wire.decode(base64.b64decode(data)), coi_id)
+                elif known != coi_id:
+                    metrics.link_conflicts.inc()
+                    await events_topic.send(
+                        key=coi_id.encode(),
+                        value=events_wire.encode(link_conflict(key, known, coi_id)),
+                    )
+                continue
+            try:
+                event = events_wire.decode(message.value or b"")
+            except SerializationError as exc:
+                await dead_letter(
+                    message,
+                    Rejection(
+                        code="UNDECODABLE_EVENT", reason=str(exc), partner="hub", stage="decode"
+                    ),
+                )
+                continue
+            known = id_index.get(key)
+            if known is not None:
+                await forward(event, known)
+                continue
+            waiting = list(parked.get(key) or [])
+            if len(waiting) >= MAX_PARKED:
+                await dead_letter(
+                    message,
+                    Rejection(
+                        code="UNLINKED_OVERFLOW",
+                        reason=f"{key} has {MAX_PARKED} events waiting for a COI link",
+                        partner=event.source.partner,
+                        stage="resolve",
+                        message_id=event.source.message_id,
+                    ),
+                )
+                continue
+            parked[key] = [*waiting, base64.b64encode(message.value or b"").decode("ascii")]
+            metrics.identity_parked.inc()
+
     @app.agent(raw_topic, name="normalise")
     async def normalise(stream: Any) -> None:
         async for record in stream.events():
@@ -205,8 +333,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 await dead_letter(message, result.rejection)
                 continue
             for event in result.events:
-                key = event.coi_id or ""
-                await events_topic.send(key=key.encode(), value=events_wire.encode(event))
+                await route(event, message)
                 metrics.events_out.labels(partner, event.event_type.value).inc()
             metrics.raw_accepted.labels(partner).inc()
 

@@ -24,6 +24,7 @@ class Topics:
     commands: str
     audit: str
     dlq: str
+    identity: str
 
     @classmethod
     def of(cls, settings: Settings) -> Topics:
@@ -39,6 +40,7 @@ class Topics:
             commands=settings.topic("commands"),
             audit=settings.topic("audit"),
             dlq=settings.topic("dlq"),
+            identity=settings.topic("identity"),
         )
 
     def all(self) -> list[str]:
@@ -50,6 +52,7 @@ class Topics:
             self.commands,
             self.audit,
             self.dlq,
+            self.identity,
         ]
 
     def partner_of(self, topic: str) -> str:

@@ -1,0 +1,86 @@
+"""Identity resolution on the real stack: a logger knows only its shipment; the courier's
+pick-up links the shipment to the COI; readings reach the chain whichever comes first, and a
+second COI claiming the same shipment is an identity case, never an overwrite."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from connectors.conformance import sample_files
+from hub.cases.models import Case
+from hub.runtime.harness import Feeder, TopicReader, WorkerProcess
+from hub.runtime.topics import Topics, ensure_topics
+from hub.serde import SingleObjectWireFormat, codec_for
+
+pytestmark = pytest.mark.integration
+
+CASES = SingleObjectWireFormat(codec_for(Case))
+LOGGER = next(p for p in sample_files("logger") if p.name.startswith("01-")).read_bytes()
+READINGS = LOGGER.decode().count("SHP-240001,")  # rows of shipment SHP-240001 in the export
+PICKUP = json.loads(
+    next(p for p in sample_files("courier") if p.name.startswith("01-")).read_bytes()
+)
+
+
+@pytest.fixture
+def hub(hub_settings, tmp_path):
+    settings = hub_settings.model_copy(update={"partners": ["courier", "logger"]})
+    ensure_topics(settings)
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    try:
+        worker.wait_ready()
+        yield settings, worker
+    finally:
+        worker.stop()
+
+
+def events_of(worker: WorkerProcess, coi: str) -> int:
+    page = httpx.get(f"{worker.url}/chains/{coi}", timeout=5)
+    return page.json()["event_count"] if page.status_code == 200 else 0
+
+
+@pytest.mark.parametrize("link_first", [False, True], ids=["readings-first", "link-first"])
+def test_readings_reach_the_chain_once_the_shipment_is_linked(hub, link_first) -> None:
+    settings, worker = hub
+    topics = Topics.of(settings)
+    csv = [(None, LOGGER, [("content-type", b"text/csv")])]
+    pickup = [(None, json.dumps(PICKUP).encode(), [("content-type", b"application/json")])]
+    coi = PICKUP["coi"]
+    with Feeder(settings) as feeder, TopicReader(settings, topics.events) as events:
+        first, second = (pickup, csv) if link_first else (csv, pickup)
+        feeder.send(topics.raw["courier" if link_first else "logger"], first)
+        if not link_first:
+            # nothing reaches the events topic while the shipment is unknown
+            events.drain(quiet_s=3)
+            assert events.records == []
+        feeder.send(topics.raw["logger" if link_first else "courier"], second)
+        assert events.poll_until(lambda _: events_of(worker, coi) >= READINGS + 2, timeout_s=60), (
+            worker.tail()
+        )
+    chain = httpx.get(f"{worker.url}/chains/{coi}", timeout=5).json()
+    assert chain["event_count"] == READINGS + 2  # pick-up status + custody release + readings
+    metrics = httpx.get(f"{worker.url}/metrics", timeout=5).text
+    assert f"v2v_identity_resolved_total {float(READINGS)}" in metrics
+
+
+def test_a_second_coi_claiming_a_linked_shipment_is_an_identity_case(hub) -> None:
+    settings, worker = hub
+    topics = Topics.of(settings)
+    other = {**PICKUP, "message_id": "CRX-OTHER-1", "coi": "V2VDEMO00000001I", "din": None}
+    with Feeder(settings) as feeder, TopicReader(settings, topics.cases) as cases:
+        feeder.send(topics.raw["courier"], [(None, json.dumps(PICKUP).encode(), None)])
+        assert cases.poll_until(lambda _: events_of(worker, PICKUP["coi"]) >= 2, timeout_s=60)
+        feeder.send(topics.raw["courier"], [(None, json.dumps(other).encode(), None)])
+        assert cases.poll_until(
+            lambda rs: any(CASES.decode(r.value()).coi_id == other["coi"] for r in rs), timeout_s=60
+        ), worker.tail()
+        cases.drain(quiet_s=2)
+    claimant = [CASES.decode(r.value()) for r in cases.records]
+    mismatch = [
+        c for c in claimant if c.coi_id == other["coi"] and c.code.startswith("COI_MISMATCH")
+    ]
+    assert mismatch, [(c.coi_id, c.code) for c in claimant]
+    assert mismatch[0].severity.value == "CRITICAL"
