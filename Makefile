@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 WITH_STACK := deploy/local/with-stack.sh
 PYTEST_ARGS ?=
 
-.PHONY: install infra-deps demo test unit integration lint format stack-up stack-down stack-status clean
+.PHONY: install infra-deps demo test unit integration lint format bench-connectors stack-up stack-down stack-status clean
 
 install: $(STAMP) infra-deps ## .venv with the project installed editable (+ dev tools), redis-server
 
@@ -49,6 +49,9 @@ lint: install ## ruff (lint + format check) and mypy --strict on hub/ and connec
 format: install
 	$(BIN)/ruff format hub connectors tests deploy
 	$(BIN)/ruff check --fix hub connectors tests deploy
+
+bench-connectors: install ## messages/s per connector on one core, beside a parse-only baseline
+	$(BIN)/python -m connectors.bench --seconds 2
 
 stack-up: infra-deps ## start Kafka + Redis on 127.0.0.1 (leave them running)
 	deploy/local/stack.sh start
