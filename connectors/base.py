@@ -85,6 +85,10 @@ class Connector(ABC):
     name: ClassVar[str]
     system: ClassVar[str]
     content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+    carries_identity: ClassVar[bool] = False
+    """True for a feed that carries patient identity (the clinic's): :meth:`prepare_raw`
+    pseudonymises it at the edge, and a connector fault is logged and reported by exception type
+    only (an exception's message or traceback may quote the payload)."""
 
     def __init__(self, config: ConnectorConfig | None = None) -> None:
         self.config = config or ConnectorConfig()
@@ -122,13 +126,19 @@ class Connector(ABC):
         except Exception as exc:
             # A connector bug must not lose the message: it is dead-lettered like bad input,
             # under a code that tells integration ops the fault is ours, not the partner's.
-            log.exception("connector %s failed unexpectedly", self.name)
-            return Result(
-                rejection=Rejection(
-                    code="CONNECTOR_ERROR",
-                    reason=f"unexpected {type(exc).__name__}: {exc}",
-                    partner=self.name,
+            if self.carries_identity:
+                # The message and traceback may quote patient data: the exception type only.
+                log.error(
+                    "connector %s failed unexpectedly (%s); details withheld",
+                    self.name,
+                    type(exc).__name__,
                 )
+                reason = f"unexpected {type(exc).__name__} (details withheld: patient data)"
+            else:
+                log.exception("connector %s failed unexpectedly", self.name)
+                reason = f"unexpected {type(exc).__name__}: {exc}"
+            return Result(
+                rejection=Rejection(code="CONNECTOR_ERROR", reason=reason, partner=self.name)
             )
 
 

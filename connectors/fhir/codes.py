@@ -15,6 +15,12 @@ COI_SYSTEMS = frozenset({"https://v2v-hub.org/fhir/NamingSystem/coi"})
 # biologicalSourceEvent identifier is the DIN whatever its system.
 DIN_SYSTEMS = frozenset({"https://v2v-hub.org/fhir/NamingSystem/din"})
 
+# The hub's patient pseudonyms (``hub.events.pseudonym``): the identifier system that
+# ``FhirConnector.prepare_raw`` gives a pseudonymised Patient and every patient reference. An
+# identifier in this system is taken as already pseudonymised: its value is used as it is, and
+# must look like a pseudonym (``pt-`` + 24 lower-case hex digits).
+PSEUDONYM_SYSTEM = "https://v2v-hub.org/fhir/NamingSystem/patient-pseudonym"
+
 # Medical record number: HL7 v2 table 0203 identifier type "MR".
 IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
 MRN_TYPE = "MR"

@@ -14,10 +14,14 @@ ServiceRequest / Procedure     entered-in-error                            RECOR
 Patient                        never forwarded: the pseudonym's source     (none)
 =============================  ==========================================  =======================
 
-Patients appear only as ``patient_ref`` = ``pseudonymise(key, MRN system, MRN value)``; see
-``privacy.py`` for the three layers that keep names, MRNs, birth dates and addresses out of
-every event and every rejection. Event ids are ``event_id("fhir", resource key, i)`` with the
-resource key ``<type>/<id>/_history/<versionId>`` (or a keyed content hash when unversioned).
+Patients appear only as ``patient_ref`` = ``pseudonymise(key, MRN system, MRN value)``. The
+feed carries identity, so :meth:`FhirConnector.prepare_raw` pseudonymises every message at the
+edge before its first write to Kafka (``prepare.py``), and :meth:`FhirConnector.normalise` reads
+that same pseudonymised copy: ``normalise(prepare_raw(x))`` equals ``normalise(x)``. See
+``privacy.py`` for the layers that keep names, MRNs, birth dates and addresses out of every
+topic, event and rejection. Event ids are ``event_id("fhir", resource key, i)`` with the
+resource key ``<type>/<id>/_history/<versionId>`` (or a keyed content hash of the pseudonymised
+resource when unversioned).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from typing import Any, ClassVar
 from connectors.base import Connector, RawMessage
 from connectors.fhir.directory import Directory, Entry, resource_key
 from connectors.fhir.patients import Patients
-from connectors.fhir.privacy import Redactor, sensitive_tokens
+from connectors.fhir.prepare import Pseudonymiser, dump
+from connectors.fhir.privacy import REDACTED, Redactor, sensitive_tokens
 from connectors.fhir.reader import Reader, canonical_json, join, load_document
 from connectors.fhir.resources import HANDLERS, Scope
 from hub.errors import NormalisationError
@@ -45,21 +50,41 @@ class FhirConnector(Connector):
     name: ClassVar[str] = "fhir"
     system: ClassVar[str] = "ehr-fhir"
     content_types: ClassVar[tuple[str, ...]] = ("application/fhir+json", "application/json")
+    carries_identity: ClassVar[bool] = True
 
-    def normalise(self, message: RawMessage) -> list[Event]:
-        doc = load_document(message.payload, self.name)  # its errors quote nothing
+    def prepare_raw(self, payload: bytes) -> bytes:
+        """The message with every patient identity pseudonymised (``prepare.py``), for the edge
+        to write to Kafka instead of the original; ``NormalisationError`` if that cannot be done
+        safely (not a JSON FHIR resource, an unreadable patient identifier, ...). Idempotent."""
+        doc = load_document(payload, self.name)  # its errors quote nothing
         redactor: Redactor | None = None
         try:
             redactor = Redactor(sensitive_tokens(doc))
-            events, message_id = self._convert(doc, message)
-            redactor.guard(events, self.name, message_id)
+            pseudonymiser = Pseudonymiser(self.config.pseudonym_key, self.name)
+            return dump(pseudonymiser.document(doc, redactor))
+        except NormalisationError as exc:
+            raise (redactor.error(exc) if redactor else exc) from None
+        except Exception as exc:  # called by the edge, not by process(): withheld here
+            raise _withheld(self.name, exc) from None
+
+    def normalise(self, message: RawMessage) -> list[Event]:
+        doc = load_document(message.payload, self.name)  # its errors quote nothing
+        redactor = Redactor(sensitive_tokens(doc))
+        try:
+            # Events are made from the copy prepare_raw writes to Kafka (the same one, when the
+            # edge did its job), so both give the same events, ids and pseudonyms.
+            pseudonymiser = Pseudonymiser(self.config.pseudonym_key, self.name)
+            prepared = pseudonymiser.document(doc, redactor)
+            events, message_id = self._convert(prepared, message)
+            # Ingress left <redacted> where an identity value stood: an event carrying one would
+            # carry a value of the patient's identity (e.g. an MRN typed into the order number).
+            guard = Redactor(sensitive_tokens(prepared) | {REDACTED})
+            guard.guard(events, self.name, message_id)
             return events
         except NormalisationError as exc:
-            if redactor is None:
-                raise _withheld(self.name, exc) from None
             raise redactor.error(exc) from None
-        except Exception as exc:
-            raise _withheld(self.name, exc) from None
+        # Anything else is a connector fault: process() reports it by type only
+        # (carries_identity), since its text may quote patient data.
 
     def _convert(self, doc: dict[str, Any], message: RawMessage) -> tuple[list[Event], str | None]:
         r = Reader(self.name)

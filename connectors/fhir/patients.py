@@ -5,6 +5,10 @@ the Patient resource's identifier typed ``MR`` (HL7 v2 table 0203), else its fir
 with a system. A reference to a Patient inside the message resolves to that resource's MRN; a
 reference carrying only an ``identifier`` is pseudonymised from that identifier directly. So the
 same patient gets the same pseudonym from every resource and every message.
+
+An identifier in the hub's pseudonym system (``codes.PSEUDONYM_SYSTEM``, what
+``FhirConnector.prepare_raw`` leaves in a message) is already a pseudonym: its value is used as it
+is, after checking that it looks like one (``pt-`` + 24 lower-case hex digits).
 """
 
 from __future__ import annotations
@@ -13,13 +17,35 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.fhir.codes import IDENTIFIER_TYPE_SYSTEM, MRN_TYPE
+from connectors.fhir.codes import IDENTIFIER_TYPE_SYSTEM, MRN_TYPE, PSEUDONYM_SYSTEM
 from connectors.fhir.directory import Directory, Entry
 from connectors.fhir.reader import Ident, Reader, join
 from hub.events.models import Actor, Location
 from hub.events.pseudonym import pseudonymise
 
 _PATIENT_REF = re.compile(r"(?:^|/)Patient/")
+PSEUDONYM = re.compile(r"pt-[0-9a-f]{24}")
+
+
+def is_pseudonym_system(system: str | None) -> bool:
+    return system is not None and system.strip().lower() == PSEUDONYM_SYSTEM.lower()
+
+
+def pseudonym_of_identifier(key: bytes, ident: Ident, r: Reader) -> str | None:
+    """The pseudonym an identifier stands for: its value if it is in the pseudonym system (which
+    must then be a pseudonym), else the keyed HMAC of system and value; None without system."""
+    if ident.system is None:
+        return None
+    if is_pseudonym_system(ident.system):
+        if PSEUDONYM.fullmatch(ident.value) is None:
+            raise r.error(
+                "an identifier in the patient pseudonym system must be a hub pseudonym ('pt-' "
+                "and 24 lower-case hex digits); its value is not",
+                ident.path,
+                "INVALID_IDENTIFIER",
+            )
+        return ident.value
+    return pseudonymise(key, ident.system, ident.value)
 
 
 @dataclass(frozen=True)
@@ -39,14 +65,20 @@ class Patients:
         self.r = r
 
     def pseudonym_of(self, patient: Entry) -> str | None:
-        """The pseudonym of a Patient resource's MRN, or None if it has no usable identifier."""
+        """The pseudonym of a Patient resource's MRN, or None if it has no usable identifier.
+
+        Every identifier in the pseudonym system is checked, also one that is not the chosen one.
+        """
         ids = [
             i for i in self.r.identifiers(patient.resource, "identifier", patient.path) if i.system
         ]
+        for ident in ids:
+            if is_pseudonym_system(ident.system):
+                pseudonym_of_identifier(self.key, ident, self.r)
         mrn = next((i for i in ids if _is_mrn(i)), ids[0] if ids else None)
-        if mrn is None or mrn.system is None:
+        if mrn is None:
             return None
-        return pseudonymise(self.key, mrn.system, mrn.value)
+        return pseudonym_of_identifier(self.key, mrn, self.r)
 
     def resolve(
         self, ref: dict[str, Any] | None, path: str, container: Entry, *, assume_patient: bool
@@ -72,8 +104,8 @@ class Patients:
             pseudonym = None
             if target is not None and target_kind == "Patient":
                 pseudonym = self.pseudonym_of(target)
-            if pseudonym is None and idents and idents[0].system:
-                pseudonym = pseudonymise(self.key, idents[0].system, idents[0].value)
+            if pseudonym is None and idents:
+                pseudonym = pseudonym_of_identifier(self.key, idents[0], self.r)
             return Resolved(True, pseudonym, None)
         return Resolved(False, None, reference or (idents[0].value if idents else None))
 

@@ -1,24 +1,25 @@
 """Patient-data protection for the FHIR connector (DESIGN.md invariant 5).
 
-The guarantee has three layers:
+The guarantee has four layers:
 
+0. at ingress: ``FhirConnector.prepare_raw`` (``prepare.py``) pseudonymises the message before
+   its first write to Kafka, and ``normalise`` reads that pseudonymised copy too (so the raw and
+   dead-letter topics hold what the events were made from, and nothing more);
 1. by construction: no field of a Patient resource, no reference ``display`` and no patient
    reference or identifier is ever copied into an event; patients appear only as
    ``pseudonymise(key, system, value)`` of their MRN;
 2. the guard: before events leave the connector, every string they carry is checked against the
-   message's patient tokens (every string of every Patient / RelatedPerson / Person resource,
-   also one without ``resourceType``, every HumanName, and the identifier and display of every
-   patient reference); a hit rejects the whole message (``PII_GUARD``) without saying what
-   matched;
-3. rejections: reasons are written without quoting values, and are scrubbed against the same
-   tokens before they leave, so not even a COI field holding an MRN by mistake is echoed.
-
-:func:`redact_payload` gives the dead-letter path a copy of the message without patient data.
+   patient tokens (every string of every Patient / RelatedPerson / Person resource, also one
+   without ``resourceType``, every HumanName, and the identifier and display of every patient
+   reference, plus other renderings of them) of the copy they were made from, and against the
+   ``<redacted>`` marker that ingress left where such a token stood; a hit rejects the whole
+   message (``PII_GUARD``) without saying what matched;
+3. rejections: reasons are written without quoting values, and are scrubbed against the tokens
+   of the message as received, so not even a COI field holding an MRN by mistake is echoed.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -36,8 +37,13 @@ _SAFE_KEYS = frozenset(
 _PERSON_TYPES = frozenset({"Patient", "RelatedPerson", "Person"})
 _NAME_KEYS = ("family", "given", "text", "prefix", "suffix")
 # Reference keys whose identifier and display are assumed to be a patient's.
-_PATIENT_REF_KEYS = frozenset({"subject", "patient", "source", "beneficiary", "individual"})
+PATIENT_REF_KEYS = frozenset({"subject", "patient", "source", "beneficiary", "individual"})
 _PATIENT_REF = re.compile(r"(?:^|/)Patient/")
+# What ingress leaves in place of identity: pseudonyms and pseudonymous logical ids identify
+# nobody (without the clinic's key), so they are never tokens.
+PSEUDONYMOUS = re.compile(r"(?:pt|pid)-[0-9a-f]{24}")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
 
 def sensitive_tokens(doc: Any) -> frozenset[str]:
@@ -57,7 +63,24 @@ def sensitive_tokens(doc: Any) -> frozenset[str]:
                 ident = value.get("identifier")
                 _strings({"identifier": ident, "display": value.get("display")}, tokens)
             stack.extend((item, str(k)) for k, item in value.items())
-    return frozenset(t for t in tokens if len(t) >= MIN_TOKEN)
+    tokens.discard(REDACTED)
+    tokens -= {t for t in tokens if PSEUDONYMOUS.fullmatch(t)}
+    return frozenset(t for t in tokens | _renderings(tokens) if len(t) >= MIN_TOKEN)
+
+
+def _renderings(tokens: set[str]) -> set[str]:
+    """Other spellings of the same value: a date as 19610412, 12.04.1961, 04/12/1961 and
+    12/04/1961; anything with digits without its separators (+1-617-555-0147 -> 16175550147)."""
+    out: set[str] = set()
+    for token in tokens:
+        if date := _ISO_DATE.fullmatch(token):
+            year, month, day = date.groups()
+            out |= {f"{year}{month}{day}", f"{day}.{month}.{year}", f"{month}/{day}/{year}"}
+            out.add(f"{day}/{month}/{year}")
+        compact = _NOT_ALNUM.sub("", token)
+        if any(c.isdigit() for c in token) and len(compact) >= _SUBSTRING_TOKEN:
+            out.add(compact)
+    return out
 
 
 def is_person(value: dict[Any, Any]) -> bool:
@@ -77,7 +100,7 @@ def _is_patient_reference(value: dict[Any, Any], key: str) -> bool:
     return (
         value.get("type") == "Patient"
         or (isinstance(reference, str) and _PATIENT_REF.search(reference) is not None)
-        or (key in _PATIENT_REF_KEYS and ("identifier" in value or "display" in value))
+        or (key in PATIENT_REF_KEYS and ("identifier" in value or "display" in value))
     )
 
 
@@ -96,7 +119,7 @@ def _strings(value: Any, out: set[str]) -> None:
 class Redactor:
     """Finds and removes one message's patient tokens."""
 
-    def __init__(self, tokens: frozenset[str]) -> None:
+    def __init__(self, tokens: frozenset[str] | set[str]) -> None:
         ordered = sorted(tokens, key=lambda t: (-len(t), t))
         words = [re.escape(t) for t in ordered]
         self._word = (
@@ -108,6 +131,11 @@ class Redactor:
         long = [re.escape(t) for t in ordered if len(t) >= _SUBSTRING_TOKEN]
         parts = long + ([rf"(?<![0-9A-Za-z])(?:{'|'.join(short)})(?![0-9A-Za-z])"] if short else [])
         self._scrub = re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+    def scrub_words(self, text: str) -> str:
+        """``text`` with every patient token that stands as a whole word replaced: for data
+        (a digit MRN inside a longer code or number is that code, not the MRN)."""
+        return self._word.sub(REDACTED, text) if self._word is not None else text
 
     def scrub(self, text: str | None) -> str | None:
         """``text`` with every patient token replaced (long tokens even inside words)."""
@@ -155,30 +183,3 @@ def _strings_of(value: Any, path: str) -> list[tuple[str, str]]:
         elif isinstance(item, list):
             stack.extend((v, f"{where}[{n}]") for n, v in enumerate(item))
     return out
-
-
-def redact_payload(payload: bytes) -> bytes:
-    """A copy of a FHIR message fit for a topic: Patient resources reduced to their type,
-    every patient token elsewhere replaced; a payload that is not JSON is withheld entirely."""
-    try:
-        doc = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return b'{"redacted": "payload is not JSON and may carry patient data; withheld"}'
-    redactor = Redactor(sensitive_tokens(doc))
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, dict):
-            if is_person(value):
-                kind = value.get("resourceType")
-                return {"resourceType": kind if isinstance(kind, str) else None, "id": REDACTED}
-            return {redactor.scrub(str(k)): clean(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        if isinstance(value, str):
-            return redactor.scrub(value)
-        return value
-
-    try:
-        return json.dumps(clean(doc), ensure_ascii=False).encode("utf-8")
-    except RecursionError:
-        return b'{"redacted": "payload nests too deeply to redact; withheld"}'

@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import ConnectorConfig
 from connectors.conformance import CONNECTORS_DIR, raw_message
 from connectors.fhir import resources
+from connectors.fhir.codes import PSEUDONYM_SYSTEM
 from connectors.fhir.normalise import FhirConnector
-from connectors.fhir.privacy import redact_payload
+from connectors.fhir.prepare import Pseudonymiser
+from hub.errors import NormalisationError
 from hub.events.ids import event_id
 from hub.events.models import (
     ClinicalDetail,
@@ -232,14 +234,349 @@ def test_an_unexpected_failure_hides_its_details(
     assert "MRN-40417733" not in caplog.text
 
 
-def test_redacted_payload_for_the_dead_letter_topic() -> None:
-    for path in [*SAMPLE_FILES, *BAD_FILES]:
-        redacted = redact_payload(path.read_bytes()).decode()
-        json.loads(redacted)
-        leaked = sorted(s for s in ALL_IDENTITY if s.lower() in redacted.lower())
-        assert not leaked, f"{path.name}: {leaked}"
-    kept = json.loads(redact_payload((SAMPLES / "r4-order-collection-bundle.json").read_bytes()))
-    assert kept["entry"][1]["resource"]["identifier"][0]["value"] == "V2VSAMPLE000001T"
+# --- ingress: prepare_raw pseudonymises before the first write to Kafka ----------------------
+
+
+def identity_strings(doc: Any) -> set[str]:
+    """identity_values plus other renderings a leak could take: birth dates as 19610823,
+    23.08.1961, 08/23/1961 and 23/08/1961, and Patient logical ids (they may be identifying)."""
+    found = identity_values(doc)
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if item.get("resourceType") == "Patient":
+                if len(item.get("id", "")) >= 6:
+                    found.add(item["id"])
+                if "birthDate" in item:
+                    y, m, d = item["birthDate"].split("-")
+                    found |= {f"{y}{m}{d}", f"{d}.{m}.{y}", f"{m}/{d}/{y}", f"{d}/{m}/{y}"}
+            stack.extend(item.values())
+    return found
+
+
+def prepared(doc: dict[str, Any] | bytes, connector: FhirConnector = CONNECTOR) -> bytes:
+    payload = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return connector.prepare_raw(payload)
+
+
+def leaks(payload: bytes, secrets: set[str]) -> list[str]:
+    """Secrets found in the bytes, case-insensitively, and in every decoded string and key."""
+    text = payload.decode("utf-8").lower()
+    strings: list[str] = []
+    stack: list[Any] = [json.loads(payload)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            strings.append(item.lower())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            strings.extend(k.lower() for k in item)
+            stack.extend(item.values())
+    return sorted(s for s in secrets if s.lower() in text or any(s.lower() in v for v in strings))
+
+
+def patients_of(doc: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if item.get("resourceType") == "Patient":
+                out.append(item)
+            stack.extend(item.values())
+    return out
+
+
+def test_the_connector_says_it_carries_identity() -> None:
+    assert FhirConnector.carries_identity is True
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
+def test_prepared_samples_carry_no_identity(path: Path) -> None:
+    secrets = identity_strings(load(path.name))
+    assert secrets
+    out = prepared(path.read_bytes())
+    assert not leaks(out, secrets), path.name
+    assert not leaks(out, ALL_IDENTITY), path.name
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
+def test_prepared_samples_give_exactly_the_same_events(path: Path) -> None:
+    original = run(path.read_bytes())
+    again = run(prepared(path.read_bytes()))
+    assert again == original
+    assert any(e.patient_ref for e in original)
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
+def test_prepare_raw_is_idempotent(path: Path) -> None:
+    once = prepared(path.read_bytes())
+    assert prepared(once) == once
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
+def test_patients_keep_only_type_pseudonymous_id_and_pseudonym(path: Path) -> None:
+    refs = {e.patient_ref for e in run(path.read_bytes())}
+    for patient in patients_of(json.loads(prepared(path.read_bytes()))):
+        assert patient["id"] in refs
+        assert patient == {
+            "resourceType": "Patient",
+            "id": patient["id"],
+            "identifier": [{"system": PSEUDONYM_SYSTEM, "value": patient["id"]}],
+        }
+
+
+def test_prepared_bundle_references_follow_the_pseudonymous_id() -> None:
+    doc = json.loads(prepared((SAMPLES / "r4-order-collection-bundle.json").read_bytes()))
+    pseudonym = pseudonymise(KEY, *MRN_A)
+    patient_entry, order, procedure, product_entry = doc["entry"]
+    assert patient_entry["resource"]["id"] == pseudonym
+    assert patient_entry["request"] == {"method": "PUT", "url": f"Patient/{pseudonym}"}
+    assert patient_entry["fullUrl"].startswith("urn:uuid:")
+    assert patient_entry["fullUrl"] != "urn:uuid:3f2b6c1e-8d4a-4f0b-9a7e-000000000001"
+    assert order["resource"]["subject"] == {"reference": f"Patient/{pseudonym}"}
+    assert procedure["resource"]["subject"] == {"reference": f"Patient/{pseudonym}"}
+    assert "note" not in procedure["resource"]
+    assert product_entry["resource"]["collection"]["source"] == {
+        "reference": f"Patient/{pseudonym}"
+    }
+    # what the hub reads stays as it was
+    assert order["resource"]["identifier"][1]["value"] == "ORD-2026-118842"
+    assert order["resource"]["requester"] == {"reference": "Practitioner/dr-ames-0042"}
+
+
+def test_a_subject_identifier_becomes_the_pseudonym_identifier() -> None:
+    doc = json.loads(prepared((SAMPLES / "r4-service-request-revoked.json").read_bytes()))
+    assert doc["subject"] == {
+        "identifier": {"system": PSEUDONYM_SYSTEM, "value": pseudonymise(KEY, *MRN_A)}
+    }
+
+
+def test_contained_patient_and_its_local_reference() -> None:
+    doc = json.loads(
+        prepared((SAMPLES / "r5-single-apheresis-contained-patient.json").read_bytes())
+    )
+    pseudonym = pseudonymise(KEY, *MRN_C)
+    assert doc["contained"] == [
+        {
+            "resourceType": "Patient",
+            "id": pseudonym,
+            "identifier": [{"system": PSEUDONYM_SYSTEM, "value": pseudonym}],
+        }
+    ]
+    assert doc["subject"] == {"reference": f"#{pseudonym}"}
+
+
+def test_resources_the_hub_does_not_read_keep_only_type_and_id() -> None:
+    doc = json.loads(prepared((SAMPLES / "r5-product-infusion-bundle.json").read_bytes()))
+    kept = {e["resource"]["resourceType"]: e["resource"] for e in doc["entry"]}
+    assert kept["Observation"] == {"resourceType": "Observation", "id": "obs-1"}
+    assert kept["Practitioner"] == {"resourceType": "Practitioner", "id": "onc-md-3"}
+    assert doc["entry"][0]["fullUrl"].endswith(f"/Patient/{pseudonymise(KEY, *MRN_B)}")
+
+
+def test_a_patient_without_identifier_gets_a_keyed_pseudonymous_id() -> None:
+    doc = load("r4-order-collection-bundle.json")
+    del doc["entry"][0]["resource"]["identifier"]
+    doc["entry"][1]["resource"]["subject"] = {"reference": "Patient/pat-7731"}
+    out = prepared(doc)
+    assert not leaks(out, {"pat-7731", "3f2b6c1e-8d4a-4f0b-9a7e-000000000001"})
+    copy = json.loads(out)
+    (patient,) = patients_of(copy)
+    assert patient["id"].startswith("pid-")
+    assert set(patient) == {"resourceType", "id"}
+    assert copy["entry"][1]["resource"]["subject"] == {"reference": f"Patient/{patient['id']}"}
+    assert copy["entry"][2]["resource"]["subject"] == {"reference": f"Patient/{patient['id']}"}
+    assert run(out) == run(doc)
+    assert {e.patient_ref for e in run(doc)} == {None}
+    other = FhirConnector(ConnectorConfig(pseudonym_key=b"another-key"))
+    assert patients_of(json.loads(prepared(doc, other)))[0]["id"] != patient["id"]
+
+
+def test_an_unknown_patient_reference_is_hashed() -> None:
+    doc = load("r4-single-procedure-subject-identifier.json")
+    doc["subject"] = {"reference": "Patient/pat-7731", "display": "Marguerite Okonkwo-Lindqvist"}
+    out = prepared(doc)
+    assert not leaks(out, {"pat-7731", "Marguerite", "Okonkwo"})
+    reference = json.loads(out)["subject"]["reference"]
+    assert reference.startswith("Patient/pid-")
+    assert run(out) == run(doc)
+    assert prepared(out) == out
+
+
+def test_codes_equal_to_an_identity_are_left_alone() -> None:
+    """A patient called Active Order whose MRN equals the SNOMED code of apheresis: codes are
+    vocabulary, not identity, so the events stay what they were; free-text copies of those
+    values do go."""
+    doc = load("r4-order-collection-bundle.json")
+    patient = doc["entry"][0]["resource"]
+    patient["name"] = [{"family": "Order", "given": ["Active"]}]
+    patient["identifier"][0]["value"] = "127788007"
+    doc["entry"][2]["resource"]["outcome"] = {"text": "Order, Active (127788007) fine"}
+    out = json.loads(prepared(doc))
+    order, procedure = out["entry"][1]["resource"], out["entry"][2]["resource"]
+    assert (order["status"], order["intent"]) == ("active", "order")
+    assert procedure["code"]["coding"][0]["code"] == "127788007"
+    assert procedure["outcome"] == {"text": "<redacted>, <redacted> (<redacted>) fine"}
+    events = run(doc)
+    assert [e.event_type for e in events] == [
+        EventType.THERAPY_ORDERED,
+        EventType.COLLECTION_COMPLETED,
+        EventType.COLLECTION_COMPLETED,
+    ]
+    assert run(json.dumps(out).encode()) == events
+
+
+def test_an_identifier_in_the_pseudonym_system_is_taken_as_it_is() -> None:
+    pseudonym = pseudonymise(KEY, *MRN_A)
+    doc = load("r4-single-procedure-subject-identifier.json")
+    doc["subject"] = {"identifier": {"system": PSEUDONYM_SYSTEM, "value": pseudonym}}
+    (event,) = run(doc)
+    assert event.patient_ref == pseudonym
+    assert prepared(doc) == prepared(load("r4-single-procedure-subject-identifier.json"))
+
+
+@pytest.mark.parametrize("value", ["MRN-40417733", "pt-ABCDEF", "pt-" + "0" * 23, " pt-x"])
+def test_a_pseudonym_system_identifier_that_is_no_pseudonym_is_refused(value: str) -> None:
+    doc = load("r4-order-collection-bundle.json")
+    doc["entry"][0]["resource"]["identifier"].append({"system": PSEUDONYM_SYSTEM, "value": value})
+    with pytest.raises(NormalisationError) as refused:
+        prepared(doc)
+    assert refused.value.code == "INVALID_IDENTIFIER"
+    assert refused.value.field == "entry[0].resource.identifier[2].value"
+    assert value.strip() not in refused.value.reason
+    assert rejected(doc).code == "INVALID_IDENTIFIER"
+    subject = load("r4-single-procedure-subject-identifier.json")
+    subject["subject"]["identifier"]["system"] = PSEUDONYM_SYSTEM
+    subject["subject"]["identifier"]["value"] = value
+    with pytest.raises(NormalisationError, match="pseudonym"):
+        prepared(subject)
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b"\xff\xfe not even UTF-8", "NOT_UTF8"),
+        (b'{"resourceType": "Patient", "name": [{"family": "Okonkwo-Lindqvist"', "NOT_JSON"),
+        (b'[{"resourceType": "Patient"}]', "NOT_AN_OBJECT"),
+        (b'{"name": "Okonkwo-Lindqvist", "mrn": "MRN-40417733"}', "MISSING_FIELD"),
+        (b'{"resourceType": 7, "name": "Okonkwo-Lindqvist"}', "MALFORMED"),
+        (
+            b'{"resourceType": "Patient", "identifier": "MRN-40417733", "name": "Okonkwo"}',
+            "MALFORMED",
+        ),
+        (
+            b'{"resourceType": "Bundle", "x": ' + b"[" * 700 + b"]" * 700 + b"}",
+            "CANNOT_PSEUDONYMISE",
+        ),
+    ],
+)
+def test_what_cannot_be_pseudonymised_is_refused(payload: bytes, code: str) -> None:
+    with pytest.raises(NormalisationError) as refused:
+        CONNECTOR.prepare_raw(payload)
+    assert refused.value.code == code
+    assert refused.value.reason
+    assert "Okonkwo" not in str(refused.value)
+    assert "MRN-40417733" not in str(refused.value)
+    assert process(payload).rejection.code == code
+
+
+# Bad files the edge refuses outright: nothing of them is written to Kafka.
+REFUSED_AT_THE_EDGE = {"missing-resource-type.json", "not-json.json"}
+
+
+@pytest.mark.parametrize("path", BAD_FILES, ids=[p.name for p in BAD_FILES])
+def test_bad_files_are_refused_or_prepared_without_identity(path: Path) -> None:
+    try:
+        secrets = identity_strings(json.loads(path.read_text())) | ALL_IDENTITY
+    except json.JSONDecodeError:
+        secrets = ALL_IDENTITY
+    if path.name in REFUSED_AT_THE_EDGE:
+        with pytest.raises(NormalisationError) as refused:
+            CONNECTOR.prepare_raw(path.read_bytes())
+        assert refused.value.code == BAD_CODES[path.name]  # the reason normalise gives
+        assert refused.value.reason
+        assert not leaks(json.dumps([refused.value.reason, refused.value.field]).encode(), secrets)
+        return
+    out = CONNECTOR.prepare_raw(path.read_bytes())
+    assert not leaks(out, secrets), path.name
+    assert prepared(out) == out
+    assert rejected(out) == rejected(path.read_bytes())
+
+
+def test_an_unexpected_failure_of_prepare_raw_hides_its_details(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def explode(*args: Any) -> Any:
+        raise ValueError("Okonkwo-Lindqvist MRN-40417733")
+
+    monkeypatch.setattr(Pseudonymiser, "document", explode)
+    with caplog.at_level(logging.DEBUG), pytest.raises(NormalisationError) as refused:
+        CONNECTOR.prepare_raw((SAMPLES / "r4-order-collection-bundle.json").read_bytes())
+    assert refused.value.code == "CONNECTOR_ERROR"
+    assert "ValueError" in refused.value.reason
+    assert refused.value.__cause__ is None
+    assert refused.value.__suppress_context__
+    for text in (str(refused.value), caplog.text):
+        assert "Okonkwo" not in text
+        assert "MRN-40417733" not in text
+
+
+NAMES = st.text("ABCDEFGHJKLMNPQRSTUVWXYZ", min_size=8, max_size=16)
+DIGITS = st.text("0123456789", min_size=8, max_size=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    family=NAMES,
+    given_name=NAMES,
+    mrn=DIGITS,
+    ssn=st.from_regex(r"\A9\d\d-\d\d-\d{4}\Z"),
+    phone=st.from_regex(r"\A\+1-\d{3}-555-\d{4}\Z"),
+    street=NAMES,
+    birth=st.dates(min_value=datetime(1930, 1, 1).date(), max_value=datetime(2015, 1, 1).date()),
+)
+def test_injected_identity_never_survives_prepare_raw(
+    family: str, given_name: str, mrn: str, ssn: str, phone: str, street: str, birth: Any
+) -> None:
+    doc = load("r4-order-collection-bundle.json")
+    original = json.dumps(doc).lower()
+    born = birth.isoformat()
+    secrets = {family, given_name, mrn, ssn, phone, f"{street} Road", born}
+    secrets |= {birth.strftime(f) for f in ("%Y%m%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y")}
+    for secret in secrets:  # chance collisions with the sample's own text prove nothing
+        assume(secret.lower() not in original)
+    full = f"{given_name} {family}"
+    patient = doc["entry"][0]["resource"]
+    patient["name"] = [{"family": family, "given": [given_name], "text": full}]
+    patient["identifier"][0]["value"] = mrn
+    patient["identifier"][1]["value"] = ssn
+    patient["telecom"] = [{"system": "phone", "value": phone}]
+    patient["birthDate"] = born
+    patient["address"] = [{"line": [f"{street} Road"], "city": "Brookline"}]
+    patient["contact"] = [{"name": {"family": family, "given": ["Alma"]}}]
+    patient["photo"] = [{"contentType": "image/png", "title": full, "data": "aGVsbG8="}]
+    patient["text"] = {"status": "generated", "div": f"<div>{full}, {born}</div>"}
+    order = doc["entry"][1]["resource"]
+    order["subject"]["display"] = full
+    order["code"]["text"] = f"CAR-T for {full} (MRN {mrn}, born {birth:%d.%m.%Y})"
+    order["patientInstruction"] = f"{given_name}: call {phone}"
+    procedure = doc["entry"][2]["resource"]
+    procedure["outcome"] = {"text": f"{family} {ssn} {mrn} {birth:%Y%m%d} {birth:%m/%d/%Y}"}
+    doc["entry"][0]["request"]["ifNoneExist"] = f"identifier=https://mrn|{mrn}"
+    out = prepared(doc)
+    assert not leaks(out, secrets)
+    assert prepared(out) == out
+    events = run(out)
+    assert events == run(doc)
+    assert len(events) == 3
+    assert {e.patient_ref for e in events} == {pseudonymise(KEY, MRN_A[0], mrn)}
 
 
 # --- pseudonyms -----------------------------------------------------------------------------
