@@ -51,7 +51,14 @@ def _topics(settings: Settings, _args: argparse.Namespace) -> int:
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
-    return run_demo(settings, verbose=args.verbose)
+    return run_demo(
+        settings,
+        verbose=args.verbose,
+        patients=args.patients,
+        seed=args.seed,
+        report=args.report,
+        faults=args.faults.split(",") if args.faults else None,
+    )
 
 
 def _normalise(settings: Settings, args: argparse.Namespace) -> int:
@@ -153,8 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start a hub worker").set_defaults(fn=_run)
     sub.add_parser("topics", help="create the topics").set_defaults(fn=_topics)
-    demo = sub.add_parser("demo", help="run the demo on the real local stack")
-    demo.add_argument("--verbose", action="store_true", help="print every case and escalation")
+    demo = sub.add_parser("demo", help="run the simulated network demo on the real local stack")
+    demo.add_argument("--verbose", action="store_true", help="print every chain and case")
+    demo.add_argument("--patients", type=int, default=50, help="patients in the network (50)")
+    demo.add_argument("--seed", type=int, default=7, help="simulation seed (7)")
+    demo.add_argument("--report", type=Path, help="also write the report as JSON to this file")
+    demo.add_argument(
+        "--faults", help="comma-separated faults to inject (default: every code if room)"
+    )
     demo.set_defaults(fn=_demo)
     norm = sub.add_parser("normalise", help="normalise a partner file offline")
     norm.add_argument("--connector", required=True)

@@ -1,0 +1,94 @@
+"""Scoring: the cases a hub raised against the ground truth of the injected faults.
+
+Per code: precision and recall over (chain, code) pairs - a pair is expected when the chain's
+injection lists the code, raised when at least one case of that code opened on the chain - and
+the detection latency in simulated time (the first case's ``opened_at`` minus the injection
+time). Clean chains must raise nothing; dead letters must be exactly the malformed messages.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from hub.cases.models import Case
+from hub.sim.faults import Injection
+
+
+@dataclass(frozen=True)
+class CodeScore:
+    code: str
+    injected: int
+    detected: int
+    raised: int
+    precision: float | None
+    recall: float | None
+    latency_h: tuple[float, ...]
+
+    @property
+    def median_latency_h(self) -> float | None:
+        return statistics.median(self.latency_h) if self.latency_h else None
+
+
+@dataclass(frozen=True)
+class Score:
+    codes: tuple[CodeScore, ...]
+    clean_chains: int
+    noisy_clean: tuple[str, ...]
+    missed: tuple[tuple[str, str], ...]
+    unexpected: tuple[tuple[str, str], ...]
+    dead_expected: tuple[str, ...]
+    dead_got: tuple[str, ...]
+
+    @property
+    def dead_ok(self) -> bool:
+        return Counter(self.dead_expected) == Counter(self.dead_got)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missed or self.unexpected or self.noisy_clean) and self.dead_ok
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def score(
+    injections: Iterable[Injection], cases: Iterable[Case], dead_letters: Iterable[str]
+) -> Score:
+    """``dead_letters`` are ``partner:CODE`` of the records on the dead-letter topic."""
+    truth = {i.coi: i for i in injections}
+    expected = {(i.coi, code) for i in truth.values() for code in i.codes}
+    first: dict[tuple[str, str], datetime] = {}
+    for case in cases:
+        key = (case.coi_id, case.code)
+        if key not in first or case.opened_at < first[key]:
+            first[key] = case.opened_at
+    raised = set(first)
+    codes = sorted({c for _, c in expected} | {c for _, c in raised})
+    rows = []
+    for code in codes:
+        want = {k for k in expected if k[1] == code}
+        got = {k for k in raised if k[1] == code}
+        hits = want & got
+        latency = tuple(sorted((first[k] - truth[k[0]].at).total_seconds() / 3600 for k in hits))
+        rows.append(
+            CodeScore(
+                code, len(want), len(hits), len(got), _ratio(len(hits), len(got)),
+                _ratio(len(hits), len(want)), latency,
+            )
+        )  # fmt: skip
+    clean = [i.coi for i in truth.values() if not i.codes]
+    noisy = tuple(sorted(coi for coi in clean if any(k[0] == coi for k in raised)))
+    return Score(
+        codes=tuple(rows),
+        clean_chains=len(clean),
+        noisy_clean=noisy,
+        missed=tuple(sorted(expected - raised)),
+        unexpected=tuple(sorted(raised - expected)),
+        dead_expected=tuple(sorted(d for i in truth.values() for d in i.dead_letters)),
+        dead_got=tuple(sorted(dead_letters)),
+    )

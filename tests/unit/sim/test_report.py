@@ -1,0 +1,29 @@
+"""The run report: the same dict (JSON) and text for the offline and the live runner."""
+
+from __future__ import annotations
+
+import json
+
+from hub.sim.faults import CODES
+from hub.sim.offline import Outcome
+from hub.sim.report import build_report, from_outcome, render_text
+from hub.sim.scenario import Scenario
+
+
+def test_the_report_of_the_demo_network(full: tuple[Scenario, Outcome]) -> None:
+    scenario, outcome = full
+    report, result = build_report(scenario, from_outcome(outcome, 1.0))
+    assert result.ok
+    assert report["passed"]
+    assert report["chains"]["completed"] == 49  # one patient was withdrawn before apheresis
+    v2v = report["chains"]["v2v_days"]
+    assert 20 < v2v["median"] <= v2v["p90"] <= v2v["max"] <= 40
+    assert {row["code"] for row in report["scores"]} == set(CODES)
+    assert all(row["precision"] == row["recall"] == 1.0 for row in report["scores"])
+    assert report["escalations"] == len(CODES)
+    assert len(report["dead_letters"]) == 3  # two malformed messages, one naive timestamp
+    assert report["dead_letters_ok"]
+    json.dumps(report)
+    text = render_text(report)
+    assert "offline run PASSED" in text
+    assert "PATIENT_STATUS_CHANGE" in text
