@@ -95,13 +95,15 @@ class CourierConnector(Connector):
             status = "CUSTOMS_HOLD"
 
         coi = f.coi("coi", pattern=self.config.coi_pattern)
-        identifiers = Identifiers(
-            shipment_id=f.req("shipment_id"),
-            din=f.din("din", check_field="din_check"),
-            other={"tracking_number": t}
-            if (t := f.text("tracking_number", required=False))
-            else {},
-        )
+        other: dict[str, str] = {}
+        if t := f.text("tracking_number", required=False):
+            other["tracking_number"] = t
+        # The label's DIN check character goes to the chain, which raises INVALID_IDENTIFIER
+        # when it fails: the handover this message reports really happened and is kept. A DIN
+        # that is not even well formed rejects the message.
+        if check := f.text("din_check", required=False):
+            other["din_check"] = check
+        identifiers = Identifiers(shipment_id=f.req("shipment_id"), din=f.din("din"), other=other)
         occurred_at = f.req_time("event_time")
         carrier = f.req("carrier")
         lane = f.text("lane", required=False)

@@ -43,6 +43,7 @@ from hub.errors import NormalisationError
 from hub.events.ids import event_id
 from hub.events.models import (
     Actor,
+    ClinicalDetail,
     CorrectionDetail,
     CustodyDetail,
     Detail,
@@ -59,6 +60,9 @@ from hub.events.models import (
 )
 
 log = logging.getLogger(__name__)
+
+# v2v:materialType values naming the final (drug) product rather than starting material.
+DRUG_PRODUCTS = frozenset({"car_t_drug_product", "drug_product", "final_product"})
 
 EVENT_TYPES = frozenset(
     {
@@ -301,6 +305,12 @@ class EpcisConnector(Connector):
             )
             party = receiver if kind is EventType.SHIPMENT_DELIVERED else sender
             actor = _actor(party, "receiver" if kind is EventType.SHIPMENT_DELIVERED else "shipper")
+        elif kind is EventType.MATERIAL_RECEIVED and (what.material_type or "") in DRUG_PRODUCTS:
+            # The final product arriving at the treatment site is the site's receipt, not a
+            # manufacturer's receipt of starting material.
+            kind = EventType.PRODUCT_RECEIVED_AT_SITE
+            detail = ClinicalDetail(procedure="receipt", status="received")
+            actor = _actor(receiver, "receiver")
         elif kind is EventType.MATERIAL_RECEIVED:
             quantity, unit = what.quantity or (None, None)
             detail = MaterialDetail(

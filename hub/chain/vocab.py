@@ -14,7 +14,15 @@ QC_OOS = frozenset({"OOS", "OUT_OF_SPEC", "FAIL", "FAILED", "NON_CONFORMANT"})
 QC_PASS = frozenset({"PASS", "PASSED", "CONFORMS", "IN_SPEC", "CONFORMANT"})
 QC_NOT_FINAL = frozenset({"PENDING", "PRELIMINARY", "IN_PROGRESS", "CANCELLED", "INVALID"})
 PATIENT_STOP = frozenset(
-    {"WITHDRAWN", "INELIGIBLE", "DECEASED", "ON_HOLD", "CONSENT_WITHDRAWN", "NOT_ELIGIBLE"}
+    {
+        "WITHDRAWN",
+        "INELIGIBLE",
+        "DECEASED",
+        "ON_HOLD",
+        "CONSENT_WITHDRAWN",
+        "NOT_ELIGIBLE",
+        "ORDER_REVOKED",  # the clinic revoked the therapy order (FHIR ServiceRequest revoked)
+    }
 )
 CUSTOMS_HOLD = frozenset({"CUSTOMS_HOLD", "CUSTOMS_REFUSED", "HELD_BY_CUSTOMS"})
 CUSTOMS_REFUSED_CODE = "17"  # UN/ECE Rec 24: customs clearance refused

@@ -108,6 +108,15 @@ def test_patient_status_change_mid_manufacturing() -> None:
     assert "stage MANUFACTURING" in finding.summary
 
 
+def test_a_revoked_order_is_a_patient_status_change() -> None:
+    s = Story(F48)
+    s.phase_order()
+    s.patient_status(s.t.ordered + 12 * H, "ORDER_REVOKED")  # what the FHIR connector writes
+    _, findings = run(s.stream(until=s.t.ordered + D), F48)
+    (finding,) = only(findings, "PATIENT_STATUS_CHANGE")
+    assert finding.subject == "order_revoked"
+
+
 def test_duplicate_conflict_and_an_exact_resend_is_absorbed() -> None:
     s = Story(F48)
     s.phase_order()

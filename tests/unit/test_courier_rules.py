@@ -83,3 +83,16 @@ def test_replaying_the_same_events_changes_nothing() -> None:
     assert [f.code for f in first] == ["CUSTOMS_HOLD"]
     assert second == []
     assert again == state
+
+
+def test_a_din_with_a_wrong_check_character_is_kept_and_flagged_on_the_chain() -> None:
+    from hub.events.identifiers import parse_din
+
+    pickup = load("01-pickup.json")
+    good = parse_din(pickup["din"]).check
+    wrong = "0" if good != "0" else "1"
+    events = events_of({**pickup, "din_check": wrong})
+    assert [e.event_type.value for e in events] == ["SHIPMENT_STATUS", "CUSTODY_RELEASED"]
+    assert events[1].identifiers.other["din_check"] == wrong
+    assert "INVALID_IDENTIFIER" in run(events)
+    assert "INVALID_IDENTIFIER" not in run(events_of({**pickup, "din_check": good}))

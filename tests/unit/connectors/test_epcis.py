@@ -830,3 +830,34 @@ def test_schema_shaped_documents_are_accepted_with_every_reading(doc: dict[str, 
     assert all(e.occurred_at.utcoffset() == timedelta(0) for e in events)
     cois = {e.get("v2v:coi") for e in listed}
     assert {e.coi_id for e in events} <= cois | {None}
+
+
+def test_receiving_the_drug_product_is_the_site_receipt() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from connectors.base import RawMessage
+    from connectors.epcis.normalise import EpcisConnector
+    from hub.events.models import ClinicalDetail, EventType
+
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-03-20T10:00:00+01:00",
+        "eventTimeZoneOffset": "+01:00",
+        "epcList": ["urn:epc:id:sgtin:0614141.107346.2018"],
+        "action": "OBSERVE",
+        "bizStep": "receiving",
+        "v2v:coi": "V2VSAMPLE000001T",
+        "v2v:materialType": "car_t_drug_product",
+        "@context": [
+            "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+            {"v2v": "https://v2v-hub.org/epcis/"},
+        ],
+    }
+    connector = EpcisConnector()
+    payload = json.dumps(event).encode()
+    result = connector.process(RawMessage("epcis", payload, datetime(2026, 3, 20, tzinfo=UTC)))
+    assert result.rejection is None, result.rejection
+    [receipt] = [e for e in result.events if e.event_type is EventType.PRODUCT_RECEIVED_AT_SITE]
+    assert receipt.detail == ClinicalDetail(procedure="receipt", status="received")
+    assert receipt.coi_id == "V2VSAMPLE000001T"
