@@ -29,7 +29,7 @@ infra-deps: ## redis-server from Debian when missing (Java 17 + Maven must be pr
 	  fi; \
 	fi
 
-demo: install ## start the local stack and run the courier demo
+demo: install ## start the local stack and run the simulated network demo (50 patients)
 	$(WITH_STACK) $(BIN)/v2v demo
 
 test: install lint ## start the local stack, run the whole suite (unit + integration)

@@ -2,7 +2,7 @@
 
 v2v run                              start a hub worker (creates missing topics first)
 v2v topics                           create the deployment's topics and list them
-v2v demo                             run the courier demo on the real local stack
+v2v demo [--patients N] [--seed S]    run the simulated network demo on the real local stack
 v2v normalise --connector NAME FILE  print a partner file's canonical events (no broker)
 v2v catalogue [--json]               print the exception catalogue
 v2v ingress [--host H] [--port P] [--max-body-bytes N]
