@@ -9,6 +9,8 @@ v2v ingress [--host H] [--port P] [--max-body-bytes N]
                                      serve HTTP ingress: POST /ingest/{partner} -> raw topic
 v2v filedrop --partner NAME --dir DIR [--interval S] [--once]
                                      watch a folder of partner export files -> raw topic
+v2v bench [--quick] [--chains N] [--messages N | --events N] [--rate R] [--report FILE]
+                                     benchmark the real stack against a plain Kafka baseline
 """
 
 from __future__ import annotations
@@ -153,6 +155,36 @@ def _filedrop(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if report.pending else 0
 
 
+def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from hub.bench.runner import BenchConfig, run_bench
+
+    cfg = BenchConfig.quick() if args.quick else BenchConfig()
+    sizes = {
+        "chains": args.chains,
+        "messages": args.messages,
+        "events": args.events,
+        "rows": args.rows,
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "holds": args.holds,
+    }
+    cfg = replace(cfg, **{k: v for k, v in sizes.items() if v is not None})
+    cfg = replace(cfg, restart=not args.no_restart, keep=args.keep)
+    try:
+        report = run_bench(settings, cfg, settings.data_dir.parent / "bench")
+    except (HubError, ValueError, RuntimeError, TimeoutError) as exc:
+        print(f"error: benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    print()
+    print(report.table())
+    if args.report is not None:
+        report.write(args.report)
+        print(f"\nreport written to {args.report}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="v2v", description="v2v-hub: vein-to-vein integration hub"
@@ -192,6 +224,19 @@ def build_parser() -> argparse.ArgumentParser:
     drop.add_argument("--interval", type=float, default=2.0, help="poll interval in seconds")
     drop.add_argument("--once", action="store_true", help="one pass, then exit (1 if pending)")
     drop.set_defaults(fn=_filedrop)
+    bench = sub.add_parser("bench", help="benchmark the hub on the real stack")
+    bench.add_argument("--quick", action="store_true", help="small CI-sized run (< 1 min)")
+    bench.add_argument("--chains", type=int, help="active chains (default 10,000)")
+    bench.add_argument("--messages", type=int, help="raw messages in the throughput phase")
+    bench.add_argument("--events", type=int, help="size the run by canonical events instead")
+    bench.add_argument("--rows", type=int, help="readings per logger export (default 20)")
+    bench.add_argument("--rate", type=float, help="offered events/s in the latency phase")
+    bench.add_argument("--duration", type=float, help="seconds of the latency phase")
+    bench.add_argument("--holds", type=int, help="customs holds (latency samples)")
+    bench.add_argument("--no-restart", action="store_true", help="skip the restart phase")
+    bench.add_argument("--keep", action="store_true", help="keep the run's topics and keys")
+    bench.add_argument("--report", type=Path, help="write the report as JSON to this file")
+    bench.set_defaults(fn=_bench)
     return parser
 
 

@@ -6,7 +6,9 @@ Agents (all at-least-once; every output is idempotent by deterministic id):
 
 * ``normalise``  raw.<partner> -> events (keyed by COI) | dlq (original bytes + reason headers)
 * ``chain``      events + commands -> chain table (engine + case desk) -> cases, escalations,
-                 audit; a CLOCK_TICK fires due deadlines and re-escalates unacknowledged cases
+                 audit; a CLOCK_TICK fires due deadlines and re-escalates unacknowledged cases.
+                 Records are taken in batches (in order); each changed chain's table row and
+                 read model are written once per batch, before the batch is acknowledged
 * ``project_cases``  cases -> Redis read model
 * ``notify``     escalations -> notifier sinks (webhook / log), exactly once per escalation id
 * ``ticker``     timer on the leader: one CLOCK_TICK per events partition (wall clock)
@@ -24,6 +26,7 @@ from functools import partial
 from typing import Any
 
 import faust
+from faust.utils.terminal import SpinnerHandler
 from redis.exceptions import RedisError
 
 from connectors.base import ConnectorConfig, RawMessage, Rejection
@@ -87,6 +90,19 @@ def _received_at(message: Any, headers: list[tuple[str, bytes]]) -> datetime:
 
 
 MAX_PARKED = 10_000
+# The chain agent takes up to CHAIN_BATCH records, waiting at most CHAIN_BATCH_WITHIN_S for a
+# batch to fill: a light load waits that long at most, a heavy one gets full batches.
+CHAIN_BATCH = 500
+CHAIN_BATCH_WITHIN_S = 0.01
+# Producer batching: without linger every record went out in its own produce request.
+PRODUCER_LINGER_S = 0.005
+# A chain row is tens of KB (JSON of the whole state): with Faust's default of 1 MiB per
+# partition a restarted worker fetched its changelog a few dozen rows at a time.
+CONSUMER_MAX_FETCH_BYTES = 4 * 1024 * 1024
+# The chains changelog is compacted, but the broker compacts only closed segments: rolling them
+# at 32 MiB (or hourly) lets the cleaner drop superseded rows, so a restart reads about one row
+# per chain plus the newest segment rather than every version ever written.
+CHAINS_CHANGELOG_CONFIG = {"segment.bytes": str(32 * 1024 * 1024), "segment.ms": "3600000"}
 
 
 def link_conflict(key: str, known: str, claimant: str) -> Event:
@@ -144,7 +160,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         consumer_auto_offset_reset="earliest",
+        consumer_max_fetch_size=CONSUMER_MAX_FETCH_BYTES,
         producer_acks=-1,
+        producer_linger=PRODUCER_LINGER_S,
         web_enabled=settings.web_enabled,
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -172,8 +190,20 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     escalations_topic = app.topic(topics.escalations, **raw_kw)
     dlq_topic = app.topic(topics.dlq, **raw_kw)
     # JSON changelog (the app's default value serializer): readable with any Kafka tool.
-    table = app.Table("chains", partitions=settings.topic_partitions, key_type=str)
-    store = ChainStore(table, policy)
+    table = app.Table(
+        "chains",
+        partitions=settings.topic_partitions,
+        key_type=str,
+        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
+    )
+
+    def write_row(coi_id: str, row: dict[str, Any], partition: int) -> None:
+        """``table[coi_id] = row`` with the changelog partition given: a batch is flushed
+        outside Faust's per-record context, where ``table[...] =`` would look it up."""
+        table.send_changelog(partition, coi_id, row)
+        table.data[coi_id] = row
+
+    store = ChainStore(table, policy, write_row)
     # Identifier index (secondary id -> COI) and events waiting for their link, keyed like the
     # identity topic; ``taught`` spares the index links this worker already sent.
     id_index = app.Table("id-index", partitions=settings.topic_partitions, key_type=str)
@@ -186,6 +216,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         else sinks["log"]
     )
     projection = Projection(settings)
+    # Read-model changes of the current chain batch: latest state per chain, timeline events.
+    dirty_states: dict[str, ChainState] = {}
+    timeline: list[Event] = []
 
     async def project(write: Awaitable[None]) -> None:
         try:
@@ -369,13 +402,22 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         state = state.model_copy(update={"cases": refs, "partition": partition})
         await publish(cases, escalations, event.recorded_at)
         old_stage = chain.state.stage
-        store.put(Chain(state=state, desk=desk))
+        store.put(Chain(state=state, desk=desk), partition)
         if state.stage != old_stage:
             metrics.chains_by_stage.labels(old_stage).dec()
             metrics.chains_by_stage.labels(state.stage).inc()
-        await project(projection.chain_updated(state))
+        dirty_states[state.coi_id] = state
         if event.event_type is not EventType.CLOCK_TICK:
-            await project(projection.timeline_add(event))
+            timeline.append(event)
+
+    async def flush_batch() -> None:
+        """Table rows, then read models, of every chain the batch changed."""
+        store.flush()
+        if dirty_states or timeline:
+            states, events = list(dirty_states.values()), list(timeline)
+            dirty_states.clear()
+            timeline.clear()
+            await project(projection.chains_updated(states, events))
 
     async def audit(record: dict[str, Any], coi_id: str) -> None:
         await audit_topic.send(key=coi_id.encode(), value=json.dumps(record).encode())
@@ -407,55 +449,61 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             return  # this command id was applied before: a replay changes nothing
         if isinstance(result, CommandRejected):
             await audit({"kind": "command_rejected", **result.model_dump(mode="json")}, coi_id)
-            store.put(Chain(state=chain.state, desk=desk))
+            store.put(Chain(state=chain.state, desk=desk), message.partition)
             return
         state = chain.state.model_copy(
             update={"cases": record_case(chain.state.cases, result.case)}
         )
         await publish([result.case], [], cmd.at)
         await audit({"kind": "case_command", **result.note.model_dump(mode="json")}, coi_id)
-        store.put(Chain(state=state, desk=desk))
-        await project(projection.chain_updated(state))
+        store.put(Chain(state=state, desk=desk), message.partition)
+        dirty_states[state.coi_id] = state
+
+    async def on_chain_record(message: Any) -> None:
+        if message.topic == topics.commands:
+            await on_command(message)
+            return
+        try:
+            event = events_wire.decode(message.value or b"")
+        except SerializationError as exc:
+            await dead_letter(
+                message,
+                Rejection(code="UNDECODABLE_EVENT", reason=str(exc), partner="hub", stage="decode"),
+            )
+            return
+        metrics.events_processed.labels(event.event_type.value).inc()
+        if event.event_type is EventType.CLOCK_TICK:
+            for chain in list(store.due(message.partition, event.occurred_at)):
+                await step(chain, event, message.partition)
+            return
+        if not event.coi_id:
+            await dead_letter(
+                message,
+                Rejection(
+                    code="NO_COI",
+                    reason="event carries no COI and no identifier link resolved it",
+                    partner=event.source.partner,
+                    stage="route",
+                    message_id=event.source.message_id,
+                ),
+            )
+            return
+        known = store.get(event.coi_id)
+        if known is None:
+            known = Chain(state=new_chain(event.coi_id))
+            metrics.chains_by_stage.labels(known.state.stage).inc()
+        await step(known, event, message.partition)
 
     @app.agent(chain_topic, name="chain")
     async def chain_agent(stream: Any) -> None:
-        async for record in stream.events():
-            message = record.message
-            if message.topic == topics.commands:
-                await on_command(message)
-                continue
+        # Records are applied one by one in arrival order (so per chain in partition order);
+        # take_events acknowledges a batch only after this body is done with it.
+        async for records in stream.take_events(CHAIN_BATCH, within=CHAIN_BATCH_WITHIN_S):
             try:
-                event = events_wire.decode(message.value or b"")
-            except SerializationError as exc:
-                await dead_letter(
-                    message,
-                    Rejection(
-                        code="UNDECODABLE_EVENT", reason=str(exc), partner="hub", stage="decode"
-                    ),
-                )
-                continue
-            metrics.events_processed.labels(event.event_type.value).inc()
-            if event.event_type is EventType.CLOCK_TICK:
-                for chain in list(store.due(message.partition, event.occurred_at)):
-                    await step(chain, event, message.partition)
-                continue
-            if not event.coi_id:
-                await dead_letter(
-                    message,
-                    Rejection(
-                        code="NO_COI",
-                        reason="event carries no COI and no identifier link resolved it",
-                        partner=event.source.partner,
-                        stage="route",
-                        message_id=event.source.message_id,
-                    ),
-                )
-                continue
-            known = store.get(event.coi_id)
-            if known is None:
-                known = Chain(state=new_chain(event.coi_id))
-                metrics.chains_by_stage.labels(known.state.stage).inc()
-            await step(known, event, message.partition)
+                for record in records:
+                    await on_chain_record(record.message)
+            finally:
+                await flush_batch()
 
     @app.agent(cases_topic, name="project_cases")
     async def project_cases(stream: Any) -> None:
@@ -513,6 +561,15 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                 await events_topic.send(
                     key=b"", value=events_wire.encode(tick), partition=partition
                 )
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def log_threshold() -> None:
+        """Faust's worker leaves the root logger at DEBUG for its start-up spinner, so every
+        debug call of aiokafka (several per record sent) built a record that no handler
+        printed. Back to the handlers' own threshold: the same output without that cost."""
+        levels = [h.level for h in logging.root.handlers if not isinstance(h, SpinnerHandler)]
+        if levels and min(levels) > logging.root.level:
+            logging.root.setLevel(min(levels))
 
     async def on_revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         store.forget()

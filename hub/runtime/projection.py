@@ -15,6 +15,7 @@ Keys (prefix ``<redis_key_prefix>:<topic_prefix>``, so deployments and test runs
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -64,6 +65,20 @@ def chain_summary(state: ChainState) -> dict[str, Any]:
     }
 
 
+def _timeline_entry(event: Event) -> str:
+    entry = {
+        "event_id": event.event_id,
+        "event_type": event.event_type.value,
+        "occurred_at": event.occurred_at.isoformat(),
+        "recorded_at": event.recorded_at.isoformat(),
+        "partner": event.source.partner,
+        "message_id": event.source.message_id,
+        "actor": event.actor.id if event.actor else None,
+        "location": event.location.id if event.location else None,
+    }
+    return json.dumps(entry, sort_keys=True)
+
+
 class Projection:
     """Writes the read models. Redis is a projection of Kafka, not a system of record: callers
     treat a failed write as a stale read model (logged, counted), never as a lost event."""
@@ -77,10 +92,28 @@ class Projection:
         return ":".join((self.prefix, *parts))
 
     async def chain_updated(self, state: ChainState) -> None:
+        await self.chains_updated([state], [])
+
+    async def chains_updated(self, states: Iterable[ChainState], events: Iterable[Event]) -> None:
+        """A batch in one round trip: the summary of each chain (give each chain's latest state
+        only) and the timeline entries of ``events``. Equal, at rest, to calling
+        :meth:`chain_updated` and :meth:`timeline_add` once per change."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self.key("chain", state.coi_id), json.dumps(chain_summary(state)))
-        pipe.sadd(self.key("chains"), state.coi_id)
-        await pipe.execute()
+        cois = []
+        for state in states:
+            pipe.set(self.key("chain", state.coi_id), json.dumps(chain_summary(state)))
+            cois.append(state.coi_id)
+        if cois:
+            pipe.sadd(self.key("chains"), *cois)
+        entries: dict[str, dict[str, float]] = {}
+        for event in events:
+            entries.setdefault(event.coi_id or "", {})[_timeline_entry(event)] = (
+                event.occurred_at.timestamp()
+            )
+        for coi_id, members in entries.items():
+            pipe.zadd(self.key("chain", coi_id, "timeline"), members)
+        if cois or entries:
+            await pipe.execute()
 
     async def case_updated(self, case: Case) -> None:
         await self._upsert(
@@ -99,20 +132,7 @@ class Projection:
         )
 
     async def timeline_add(self, event: Event) -> None:
-        entry = {
-            "event_id": event.event_id,
-            "event_type": event.event_type.value,
-            "occurred_at": event.occurred_at.isoformat(),
-            "recorded_at": event.recorded_at.isoformat(),
-            "partner": event.source.partner,
-            "message_id": event.source.message_id,
-            "actor": event.actor.id if event.actor else None,
-            "location": event.location.id if event.location else None,
-        }
-        await self.redis.zadd(
-            self.key("chain", event.coi_id or "", "timeline"),
-            {json.dumps(entry, sort_keys=True): event.occurred_at.timestamp()},
-        )
+        await self.chains_updated([], [event])
 
     async def timeline(self, coi_id: str) -> list[dict[str, Any]]:
         raws = await self.redis.zrange(self.key("chain", coi_id, "timeline"), 0, -1)
