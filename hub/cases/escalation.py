@@ -14,7 +14,8 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError
 
-from hub.cases.models import Case, CaseStatus, Escalation, Severity
+from hub.cases.models import Case, CaseStatus, Escalation
+from hub.chain.findings import Severity
 from hub.errors import ConfigurationError
 from hub.events.ids import derive_id
 from hub.events.models import Frozen

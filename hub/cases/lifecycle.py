@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from hub.cases.models import Case, CaseStatus, Severity
+from hub.cases.models import Case, CaseStatus
 from hub.chain.catalogue import lookup
-from hub.chain.findings import Finding
+from hub.chain.findings import Finding, Severity
 from hub.chain.state import CaseRef
 from hub.events.ids import derive_id
 

@@ -8,16 +8,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from hub.chain.findings import Severity
 from hub.events.models import Frozen, UtcDatetime
-
-
-class Severity(StrEnum):
-    """DOMAIN.md section 6: C critical (patient safety, stop), H high, M medium, L low."""
-
-    CRITICAL = "CRITICAL"
-    HIGH = "HIGH"
-    MEDIUM = "MEDIUM"
-    LOW = "LOW"
 
 
 class CaseStatus(StrEnum):

@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hub.cases.models import Severity
-from hub.chain.findings import Finding
+from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline
 from hub.events.models import Event, EventType

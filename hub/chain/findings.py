@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import Field
 
-from hub.cases.models import Severity
 from hub.events.models import Frozen, UtcDatetime
+
+
+class Severity(StrEnum):
+    """DOMAIN.md section 6: C critical (patient safety, stop), H high, M medium, L low."""
+
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
 
 
 class Finding(Frozen):

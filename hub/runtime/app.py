@@ -94,7 +94,8 @@ MAX_PARKED = 10_000
 # batch to fill: a light load waits that long at most, a heavy one gets full batches.
 CHAIN_BATCH = 500
 CHAIN_BATCH_WITHIN_S = 0.01
-# Producer batching: without linger every record went out in its own produce request.
+# Producer batching: without linger every record went out in its own produce request (aiokafka
+# encodes and parses each request in Python, on the worker's one core).
 PRODUCER_LINGER_S = 0.005
 # A chain row is tens of KB (JSON of the whole state): with Faust's default of 1 MiB per
 # partition a restarted worker fetched its changelog a few dozen rows at a time.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hub.cases.models import Severity
 from hub.chain.catalogue import lookup
+from hub.chain.findings import Severity
 from hub.events.identifiers import mod37_2
 from hub.events.models import EventType
 from tests.scenarios.builders import Story

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from hub.cases.models import Severity
+from hub.chain.findings import Severity
 from hub.events.models import EventType, QcResultDetail
 from tests.scenarios.builders import Story
 from tests.scenarios.harness import only, run, run_cases

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -271,6 +272,17 @@ def test_targets_say_met_or_missed_and_by_how_much() -> None:
     assert missed.margin == "over by 250 ms (2.0x the goal)"
     # a latency figure over fewer samples than holds sent is no pass
     assert not {t.name: t for t in _report(100.0, samples=9).targets}["p99 detection latency"].met
+    assert "extrapolated from 10 chains" in targets["RSS with 10k active chains"].margin
+
+
+def test_latency_at_a_lower_load_than_the_targets_is_not_judged() -> None:
+    report = _report(p99_ms=10.0)
+    assert report.latency is not None
+    report.latency = replace(report.latency, offered_events_per_s=300.0)
+    report.check_targets()
+    target = {t.name: t for t in report.targets}["p99 detection latency"]
+    assert not target.met
+    assert target.margin == "not judged: offered 300 events/s"
 
 
 def test_report_json_has_no_nan_and_the_table_every_section(tmp_path) -> None:

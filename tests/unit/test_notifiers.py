@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from hub.cases.models import Escalation, Severity
+from hub.cases.models import Escalation
+from hub.chain.findings import Severity
 from hub.errors import DeliveryError
 from hub.runtime.harness import free_port
 from hub.runtime.notifiers import WebhookNotifier

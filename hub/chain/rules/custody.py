@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hub.cases.models import Severity
 from hub.chain.catalogue import deadline, entry, rule
-from hub.chain.findings import Finding
+from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline, OpenHandover
 from hub.events.models import CustodyDetail, Event, EventType

@@ -8,9 +8,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from hub.cases.models import Severity
 from hub.chain.catalogue import BUSINESS_EVENTS, entry, rule
-from hub.chain.findings import Finding
+from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState
 from hub.events.models import (

@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from hub.cases.models import Severity
 from hub.chain.catalogue import deadline, entry, rule
-from hub.chain.findings import Finding
+from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline, Leg, Mode, ShipmentTrack
 from hub.chain.vocab import CUSTOMS_HOLD as _HOLD_STATUSES

@@ -24,9 +24,8 @@ import math
 from collections.abc import Iterable
 from datetime import datetime
 
-from hub.cases.models import Severity
 from hub.chain.catalogue import CatalogueEntry, deadline, entry, rule
-from hub.chain.findings import Finding
+from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline, Excursion, Mode, ShipmentTrack
 from hub.events.models import Event, EventType, TemperatureDetail

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hub.cases.commands import CaseAction, CaseCommand, CommandApplied, CommandRejected
 from hub.cases.desk import CaseDesk, command, receive_cases, tick
 from hub.cases.escalation import load_policy
-from hub.cases.models import Case, CaseStatus, Severity
+from hub.cases.models import Case, CaseStatus
+from hub.chain.findings import Severity
 from hub.settings import Settings
 
 POLICY = load_policy(Settings().escalation_policy_file)

@@ -17,8 +17,8 @@ from hub.cases.commands import (
 )
 from hub.cases.escalation import escalations_for, load_policy, reescalations_due
 from hub.cases.lifecycle import apply_findings, case_id_for, record_case
-from hub.cases.models import Case, CaseStatus, Severity
-from hub.chain.findings import Finding
+from hub.cases.models import Case, CaseStatus
+from hub.chain.findings import Finding, Severity
 from hub.events.ids import derive_id
 
 T = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hub.cases.models import Case, CaseStatus, Severity
+from hub.cases.models import Case, CaseStatus
+from hub.chain.findings import Severity
 from hub.sim.faults import Injection
 from hub.sim.score import score
 
