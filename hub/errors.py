@@ -6,7 +6,8 @@
     +-- NormalisationError      a partner message cannot become canonical events (-> dead letter)
     |   +-- InvalidIdentifierError   a DIN / COI / other identifier fails its format or check
     |   +-- TimezoneMissingError     a timestamp carries no UTC offset
-    +-- DeliveryError           Kafka did not acknowledge a write
+    +-- DeliveryError           Kafka, a webhook or the registry did not answer (transient: retry)
+        +-- RegistryUnavailableError  no schema from the registry: refused, timeout, 5xx
 
 Every error carries the context a reader needs (partner, message id) and is raised with
 ``raise ... from exc`` when it wraps another.
@@ -68,4 +69,36 @@ class TimezoneMissingError(NormalisationError):
 
 
 class DeliveryError(HubError):
-    """A record was not acknowledged by Kafka."""
+    """A record was not acknowledged by Kafka, a webhook or another service the hub depends on.
+
+    Transient: the record itself is fine. A caller retries it or reports the failure; it never
+    dead-letters the record for this reason.
+    """
+
+
+class RegistryUnavailableError(DeliveryError):
+    """The schema registry could not be asked about a schema: connection refused, a timeout, or
+    an answer that says "not now" (401/403, 408, 429, 5xx).
+
+    Unlike a :class:`SerializationError` this says nothing about the bytes: retry the same record
+    (``hub.serde.retry``) until the registry answers. ``schema_id`` is the id being looked up
+    (``None`` while registering a writer schema under ``subject``); ``status`` is the registry's
+    HTTP status when it answered at all.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        registry_url: str,
+        schema_id: int | None = None,
+        subject: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.registry_url = registry_url
+        self.schema_id = schema_id
+        self.subject = subject
+        self.status = status
+        what = f"schema id {schema_id}" if schema_id is not None else f"subject {subject}"
+        super().__init__(f"schema registry {registry_url} unavailable ({what}): {reason}")
