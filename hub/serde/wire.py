@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from hub.errors import SerializationError
 from hub.serde.avro import AvroCodec
+from hub.serde.registry import display_url, new_registry_client, registry_failure
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -73,16 +74,27 @@ class SingleObjectWireFormat(Generic[M]):
 
 
 class ConfluentWireFormat(Generic[M]):
-    """Confluent framing: the schema is registered under ``subject`` on first encode."""
+    """Confluent framing: the schema is registered under ``subject`` on first encode.
+
+    A writer schema is asked of the registry once per schema id and kept (confluent-kafka's
+    client caches it too); a failed lookup is not kept, so the next call asks again.
+    ``encode`` and ``decode`` raise :class:`~hub.errors.SerializationError` when the bytes or
+    the value are at fault (no magic byte, an id the registry does not know, a body that does
+    not decode) and :class:`~hub.errors.RegistryUnavailableError` when the registry could not
+    answer: retry those (:mod:`hub.serde.retry`), never dead-letter them.
+    """
 
     MAGIC = 0
 
-    def __init__(self, codec: AvroCodec[M], registry: Any, subject: str) -> None:
+    def __init__(
+        self, codec: AvroCodec[M], registry: Any, subject: str, *, registry_url: str | None = None
+    ) -> None:
         from hub.serde.avro import schema_text
 
         self.codec = codec
         self.registry = registry
         self.subject = subject
+        self.registry_url = registry_url or display_url(registry)
         # The full schema text: the parsing canonical form would drop the logical types.
         self._schema_text = schema_text(codec.model)
         self._schema_id: int | None = None
@@ -92,11 +104,38 @@ class ConfluentWireFormat(Generic[M]):
         if self._schema_id is None:
             from confluent_kafka.schema_registry import Schema
 
-            self._schema_id = int(
-                self.registry.register_schema(self.subject, Schema(self._schema_text, "AVRO"))
-            )
+            try:
+                schema_id = self.registry.register_schema(
+                    self.subject, Schema(self._schema_text, "AVRO")
+                )
+            except Exception as exc:
+                raise registry_failure(
+                    exc, registry_url=self.registry_url, subject=self.subject
+                ) from exc
+            self._schema_id = int(schema_id)
             self._writers[self._schema_id] = self.codec.schema
         return self._schema_id
+
+    def _writer(self, schema_id: int) -> dict[str, Any]:
+        writer = self._writers.get(schema_id)
+        if writer is not None:
+            return writer
+        try:
+            registered = self.registry.get_schema(schema_id)
+        except Exception as exc:
+            raise registry_failure(
+                exc, registry_url=self.registry_url, schema_id=schema_id
+            ) from exc
+        try:
+            parsed = fastavro.parse_schema(json.loads(registered.schema_str))
+        except Exception as exc:  # json and fastavro raise several unrelated types
+            raise SerializationError(
+                f"schema id {schema_id} from {self.registry_url} is not a usable Avro schema: {exc}"
+            ) from exc
+        if not isinstance(parsed, dict):
+            raise SerializationError(f"schema id {schema_id} is not an Avro record schema")
+        self._writers[schema_id] = parsed
+        return parsed
 
     def encode(self, obj: M) -> bytes:
         return struct.pack(">bI", self.MAGIC, self._own_id()) + self.codec.encode_body(obj)
@@ -105,16 +144,7 @@ class ConfluentWireFormat(Generic[M]):
         if len(data) < 5 or data[0] != self.MAGIC:
             raise SerializationError("not Confluent wire format (missing magic byte 0)")
         (schema_id,) = struct.unpack(">I", data[1:5])
-        writer = self._writers.get(schema_id)
-        if writer is None:
-            try:
-                registered = self.registry.get_schema(schema_id)
-            except Exception as exc:
-                raise SerializationError(f"schema id {schema_id} unknown to registry") from exc
-            parsed = fastavro.parse_schema(json.loads(registered.schema_str))
-            assert isinstance(parsed, dict)
-            writer = self._writers[schema_id] = parsed
-        return self.codec.decode_body(data[5:], writer)
+        return self.codec.decode_body(data[5:], self._writer(schema_id))
 
     def serializer(self) -> Serializer:
         return _CallableSerializer(lambda obj, _ctx: self.encode(obj))
@@ -143,7 +173,8 @@ def wire_for(
     model: type[M], fmt: str, topic: str, registry_url: str | None = None
 ) -> WireFormat[M]:
     """The configured wire format for ``model`` records on ``topic`` (subject ``<topic>-value``,
-    Confluent's TopicNameStrategy). ``registry_url`` may be ``mock://...`` for tests."""
+    Confluent's TopicNameStrategy). ``registry_url`` may be ``mock://...`` for tests; a real
+    registry is asked with a timeout of ``REGISTRY_TIMEOUT_S`` (``hub.serde.registry``)."""
     from hub.errors import ConfigurationError
     from hub.serde.avro import codec_for
 
@@ -153,8 +184,6 @@ def wire_for(
     if fmt == "confluent":
         if not registry_url:
             raise ConfigurationError("wire_format 'confluent' needs V2V_SCHEMA_REGISTRY_URL")
-        from confluent_kafka.schema_registry import SchemaRegistryClient
-
-        registry = SchemaRegistryClient.new_client({"url": registry_url})
+        registry = new_registry_client(registry_url)
         return ConfluentWireFormat(codec, registry, f"{topic}-value")
     raise ConfigurationError(f"unknown wire format {fmt!r}")
