@@ -1,15 +1,20 @@
 # v2v-hub: the two commands a newcomer needs are `make demo` and `make test`.
+# Two kinds of prerequisites: `venv` (Python only: enough for unit, lint, format) and `install`
+# (venv + infra-deps: Java, Maven and redis-server for the local stack, needed by test,
+# integration, demo and stack-up). unit and lint must never depend on infra-deps.
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WITH_STACK := deploy/local/with-stack.sh
 PYTEST_ARGS ?=
 
-.PHONY: install infra-deps demo test unit integration lint format bench-connectors stack-up stack-down stack-status clean
+.PHONY: venv install infra-deps demo test unit integration lint format bench-connectors stack-up stack-down stack-status clean
 
-install: $(STAMP) infra-deps ## .venv with the project installed editable (+ dev tools), redis-server
+venv: $(STAMP) ## .venv with the project installed editable (+ dev tools); Python only
+
+install: venv infra-deps ## venv, plus what the local stack needs (Java 17, Maven, redis-server)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,22 +40,22 @@ demo: install ## start the local stack and run the simulated network demo (50 pa
 test: install lint ## start the local stack, run the whole suite (unit + integration)
 	$(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)
 
-unit: install ## unit tier only, no broker
+unit: venv ## unit tier only, no broker (no Java, Maven or Redis needed)
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 integration: install ## integration tier only, against the real stack
 	$(WITH_STACK) $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
-lint: install ## ruff (lint + format check) and mypy --strict on hub/ and connectors/
+lint: venv ## ruff (lint + format check) and mypy --strict on hub/ and connectors/
 	$(BIN)/ruff check hub connectors tests deploy
 	$(BIN)/ruff format --check hub connectors tests deploy
 	$(BIN)/mypy
 
-format: install
+format: venv
 	$(BIN)/ruff format hub connectors tests deploy
 	$(BIN)/ruff check --fix hub connectors tests deploy
 
-bench-connectors: install ## messages/s per connector on one core, beside a parse-only baseline
+bench-connectors: venv ## messages/s per connector on one core, beside a parse-only baseline
 	$(BIN)/python -m connectors.bench --seconds 2
 
 stack-up: infra-deps ## start Kafka + Redis on 127.0.0.1 (leave them running)
