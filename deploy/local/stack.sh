@@ -89,7 +89,8 @@ start_kafka() {
     local cluster_id
     cluster_id=$("$PY" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
     log "formatting broker storage (cluster $cluster_id)"
-    java_argv kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/kafka/server.properties"
+    # "=": a random id may start with "-", which the tool's argument parser takes for an option
+    java_argv kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$STATE/kafka/server.properties"
     "${JAVA_ARGV[@]}" \
       >"$STATE/kafka-format.log" 2>&1 || { log "format failed, see $STATE/kafka-format.log"; exit 1; }
   fi
