@@ -9,6 +9,14 @@ v2v ingress [--host H] [--port P] [--max-body-bytes N]
                                      serve HTTP ingress: POST /ingest/{partner} -> raw topic
 v2v filedrop --partner NAME --dir DIR [--interval S] [--once]
                                      watch a folder of partner export files -> raw topic
+v2v replay [--profile-dir D] [--policy F] [--tick 15m] [--until ISO] [--json] FILE...
+                                     recorded traffic through the flow core, offline
+v2v replay --diff --against-profile-dir D2 | --against-policy F2 ... FILE...
+                                     cases that appear, disappear or change between two configs
+v2v record [--from ISO] [--to ISO] --out FILE
+                                     export the raw topics' messages as a replay recording
+v2v record --partner NAME --received-at ISO --out FILE PARTNER-FILE...
+                                     wrap partner files as a replay recording (no broker)
 v2v bench [--quick] [--chains N] [--messages N | --events N] [--rate R] [--report FILE]
                                      benchmark the real stack against a plain Kafka baseline
 """
@@ -19,7 +27,7 @@ import argparse
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hub.errors import HubError
@@ -30,7 +38,7 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from hub.runtime.app import create_app
-    from hub.runtime.topics import ensure_topics
+    from hub.topics import ensure_topics
 
     ensure_topics(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -42,7 +50,7 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _topics(settings: Settings, _args: argparse.Namespace) -> int:
-    from hub.runtime.topics import Topics, ensure_topics
+    from hub.topics import Topics, ensure_topics
 
     created = set(ensure_topics(settings))
     for name in Topics.of(settings).all():
@@ -60,6 +68,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         seed=args.seed,
         report=args.report,
         faults=args.faults.split(",") if args.faults else None,
+        record=args.record,
     )
 
 
@@ -79,8 +88,9 @@ def _normalise(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     suffix = Path(args.file).suffix.lower()
     content_type = EXTENSION_TYPES.get(suffix, "application/json")
+    received = args.received_at or datetime.now(UTC)
     result = connector.process(
-        RawMessage(connector.name, payload, datetime.now(UTC), content_type=content_type)
+        RawMessage(connector.name, payload, received, content_type=content_type)
     )
     if result.rejection is not None:
         r = result.rejection
@@ -89,6 +99,79 @@ def _normalise(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     for event in result.events:
         print(event.model_dump_json(exclude_none=True))
+    return 0
+
+
+def _duration(text: str) -> timedelta:
+    """``15m``, ``1h``, ``30s``, ``2d`` (or plain seconds)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text and text[-1] in units:
+            return timedelta(seconds=float(text[:-1]) * units[text[-1]])
+        return timedelta(seconds=float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 15m, 1h)") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if stamp.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset (e.g. Z or +01:00)")
+    return stamp.astimezone(UTC)
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.flow import FlowCore
+    from hub.replay import render
+    from hub.replay.diff import compare
+    from hub.replay.run import replay
+
+    key = settings.pseudonym_key.get_secret_value().encode()
+    profiles = args.profile_dir or settings.profile_dir
+    policy = args.policy or settings.escalation_policy_file
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        core = FlowCore.from_files(profiles, policy, key)
+        first = replay(args.files, core, args.tick, args.until)
+        if not args.diff:
+            print(json.dumps(first.as_json(), indent=2) if args.json else render.text(first))
+            return 0
+        if args.against_profile_dir is None and args.against_policy is None:
+            print("error: --diff needs --against-profile-dir or --against-policy", file=sys.stderr)
+            return 2
+        other = FlowCore.from_files(
+            args.against_profile_dir or profiles, args.against_policy or policy, key
+        )
+        diff = compare(first, replay(args.files, other, args.tick, args.until))
+    except (HubError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(render.as_dict(diff), indent=2) if args.json else render.diff_text(diff))
+    return 0 if diff.empty else 1
+
+
+def _record(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.replay.record import record_files, record_topics
+
+    try:
+        with args.out.open("w", encoding="utf-8") as out:
+            if args.files:
+                if not args.partner or args.received_at is None:
+                    print("error: files need --partner and --received-at", file=sys.stderr)
+                    return 2
+                count = record_files(args.partner, args.received_at, args.files, out)
+            else:
+                count = record_topics(settings, out, args.start, args.end)
+    except (HubError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{count} messages written to {args.out}")
     return 0
 
 
@@ -122,7 +205,7 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
 
 def _ingress(settings: Settings, args: argparse.Namespace) -> int:
     from hub.ingress.http import run_ingress
-    from hub.runtime.topics import ensure_topics
+    from hub.topics import ensure_topics
 
     try:
         ensure_topics(settings)
@@ -138,7 +221,7 @@ def _filedrop(settings: Settings, args: argparse.Namespace) -> int:
     import threading
 
     from hub.ingress.filedrop import watch
-    from hub.runtime.topics import ensure_topics
+    from hub.topics import ensure_topics
 
     stop = threading.Event()
     # SIGTERM ends the watch between files: a file is moved only after Kafka acknowledged it.
@@ -200,10 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--faults", help="comma-separated faults to inject (default: every code if room)"
     )
+    demo.add_argument(
+        "--record", type=Path, help="also write the partner traffic as a v2v replay recording"
+    )
     demo.set_defaults(fn=_demo)
     norm = sub.add_parser("normalise", help="normalise a partner file offline")
     norm.add_argument("--connector", required=True)
     norm.add_argument("file")
+    norm.add_argument(
+        "--received-at", type=_instant, help="the hub's receipt time to record (default: now)"
+    )
     norm.set_defaults(fn=_normalise)
     cat = sub.add_parser("catalogue", help="print the exception catalogue")
     cat.add_argument("--json", action="store_true")
@@ -224,6 +313,25 @@ def build_parser() -> argparse.ArgumentParser:
     drop.add_argument("--interval", type=float, default=2.0, help="poll interval in seconds")
     drop.add_argument("--once", action="store_true", help="one pass, then exit (1 if pending)")
     drop.set_defaults(fn=_filedrop)
+    rep = sub.add_parser("replay", help="replay recorded traffic through the flow core")
+    rep.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON Lines recordings")
+    rep.add_argument("--profile-dir", type=Path, help="product profiles (default: settings)")
+    rep.add_argument("--policy", type=Path, help="escalation policy (default: settings)")
+    rep.add_argument("--tick", type=_duration, default=timedelta(minutes=15), help="e.g. 15m")
+    rep.add_argument("--until", type=_instant, help="last tick (default: last line + 1 day)")
+    rep.add_argument("--json", action="store_true", help="one JSON object instead of tables")
+    rep.add_argument("--diff", action="store_true", help="compare with a second configuration")
+    rep.add_argument("--against-profile-dir", type=Path, help="with --diff: the other profiles")
+    rep.add_argument("--against-policy", type=Path, help="with --diff: the other policy")
+    rep.set_defaults(fn=_replay)
+    rec = sub.add_parser("record", help="write partner traffic as a replay recording")
+    rec.add_argument("--out", type=Path, required=True, help="the JSON Lines file to write")
+    rec.add_argument("--from", dest="start", type=_instant, help="received at or after")
+    rec.add_argument("--to", dest="end", type=_instant, help="received before")
+    rec.add_argument("--partner", help="with FILEs: the connector they are for")
+    rec.add_argument("--received-at", type=_instant, help="with FILEs: their receipt time")
+    rec.add_argument("files", nargs="*", type=Path, metavar="FILE", help="partner files")
+    rec.set_defaults(fn=_record)
     bench = sub.add_parser("bench", help="benchmark the hub on the real stack")
     bench.add_argument("--quick", action="store_true", help="small CI-sized run (< 1 min)")
     bench.add_argument("--chains", type=int, help="active chains (default 10,000)")

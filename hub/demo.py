@@ -23,13 +23,14 @@ from pathlib import Path
 
 from connectors.registry import CONNECTORS
 from hub.errors import DeliveryError
-from hub.runtime.harness import WorkerProcess, free_port
-from hub.runtime.topics import ensure_topics
+from hub.replay.record import record_topics
 from hub.settings import REPO_ROOT, Settings
 from hub.sim.live import collect, feed
 from hub.sim.offline import run_offline
 from hub.sim.report import RunResult, build_report, render_text
 from hub.sim.scenario import Scenario, build
+from hub.sim.stack import WorkerProcess, free_port
+from hub.topics import ensure_topics
 
 DEFAULT_PATIENTS = 50
 DEFAULT_SEED = 7
@@ -42,6 +43,7 @@ def run_demo(
     seed: int = DEFAULT_SEED,
     report: Path | None = None,
     faults: Sequence[str] | None = None,
+    record: Path | None = None,
 ) -> int:
     """Run the demo on the real stack; 0 when every injected fault was detected exactly."""
     began = time.monotonic()
@@ -88,6 +90,10 @@ def run_demo(
         events.close()
         result = collect(demo, scenario, plan, dlq, lambda: time.monotonic() - began)
         dlq.close()
+        if record is not None:
+            with record.open("w", encoding="utf-8") as out:
+                count = record_topics(demo, out)
+            print(f"recorded {count} partner messages to {record} (v2v replay --tick 1h)")
     finally:
         worker.stop()
     summary, score = build_report(scenario, result)

@@ -10,10 +10,12 @@ v2v_raw_messages_total                 partner                    raw partner me
 v2v_raw_accepted_total                 partner                    ... normalised into events
 v2v_raw_rejected_total                 partner, code              ... dead-lettered (with reason)
 v2v_events_out_total                   partner, event_type        canonical events written
-v2v_events_processed_total             event_type                 events applied by the chain agent
+v2v_events_processed_total             event_type                 events the chain agent finished
+v2v_commands_processed_total           -                          case commands it is done with
 v2v_cases_opened_total                 code, severity             new cases (version 1)
 v2v_case_versions_total                code                       every case version published
-v2v_escalations_total                  severity, level, channel   notifications issued
+v2v_escalations_issued_total           severity, level            escalations the chain agent owed
+v2v_escalations_total                  severity, level, channel   notifications delivered
 v2v_detection_latency_seconds          code                       hub receipt -> case (wall)
 v2v_chains_by_stage                    stage                      chains held by this worker
 v2v_projection_errors_total            -                          Redis read-model writes failed
@@ -21,6 +23,7 @@ v2v_notification_failures_total        channel                    sink gave up (
 v2v_identity_resolved_total            -                          events re-keyed to their COI
 v2v_identity_parked_total              -                          events waiting for an id link
 v2v_link_conflicts_total               -                          an id claimed by a second COI
+v2v_dead_letters_total                 stage, code                records dead-lettered by the hub
 =====================================  =========================  =================================
 
 ``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
@@ -44,6 +47,8 @@ class Metrics:
     cases_opened: Counter
     case_versions: Counter
     escalations: Counter
+    escalations_issued: Counter
+    commands_processed: Counter
     detection_latency: Histogram
     chains_by_stage: Gauge
     projection_errors: Counter
@@ -51,6 +56,7 @@ class Metrics:
     identity_resolved: Counter
     identity_parked: Counter
     link_conflicts: Counter
+    dead_letters: Counter
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -114,6 +120,24 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         link_conflicts=Counter(
             "v2v_link_conflicts", "Ids claimed by a second COI (first link kept)", registry=reg
+        ),
+        escalations_issued=Counter(
+            "v2v_escalations_issued",
+            "Escalations the chain agent wrote to the escalations topic",
+            ["severity", "level"],
+            registry=reg,
+        ),
+        commands_processed=Counter(
+            "v2v_commands_processed",
+            "Case commands the chain agent is done with (applied, rejected or repeated)",
+            registry=reg,
+        ),
+        dead_letters=Counter(
+            "v2v_dead_letters",
+            "Records written to the dead-letter topic, by stage (normalise, route, resolve, "
+            "decode, chain) and code",
+            ["stage", "code"],
+            registry=reg,
         ),
         notification_failures=Counter(
             "v2v_notification_failures",

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.runtime.harness import WorkerProcess, free_port
-from hub.runtime.topics import ensure_topics
 from hub.settings import REPO_ROOT, Settings
+from hub.sim.stack import WorkerProcess, free_port
+from hub.topics import ensure_topics
 
 STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
 
@@ -29,10 +29,15 @@ def _docker_engine() -> bool:
     try:
         import docker
 
-        docker.from_env(timeout=3).ping()
-        return True
+        client = docker.from_env(timeout=3)
     except Exception:
         return False
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ from hub.bench.stats import metric_total, proc_cpu_seconds, vm_rss_bytes
 from hub.bench.workload import BenchMessage
 from hub.errors import DeliveryError
 from hub.headers import RECEIVED_AT_HEADER
-from hub.runtime.harness import WorkerProcess
-from hub.runtime.topics import Topics
 from hub.settings import Settings
+from hub.sim.stack import WorkerProcess
+from hub.topics import Topics
 
 
 class RawSender:

@@ -44,8 +44,6 @@ class Latency:
     p50_ms: float
     p99_ms: float
     max_ms: float
-    p50_detected_ms: float
-    p99_detected_ms: float
     p50_to_event_ms: float
     p99_to_event_ms: float
     drain_s: float
@@ -198,11 +196,6 @@ class Report:
                     "p50 / p99 / max",
                     "",
                     f"{lat.p50_ms:,.0f} / {lat.p99_ms:,.0f} / {lat.max_ms:,.0f} ms",
-                ),
-                _row(
-                    "p50 / p99 to detected_at",
-                    "",
-                    f"{lat.p50_detected_ms:,.0f} / {lat.p99_detected_ms:,.0f} ms",
                 ),
                 _row(
                     "  of which raw -> canonical event (p50 / p99)",

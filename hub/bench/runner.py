@@ -44,10 +44,10 @@ from hub.bench.stats import per_10k, percentile, rate
 from hub.bench.workload import BenchMessage, Workload, bench_coi
 from hub.cases.models import Case
 from hub.events.models import Event
-from hub.runtime.harness import TopicReader, WorkerProcess, free_port
-from hub.runtime.topics import Topics, ensure_topics
 from hub.serde import SingleObjectWireFormat, codec_for
 from hub.settings import Settings
+from hub.sim.stack import TopicReader, WorkerProcess, free_port
+from hub.topics import Topics, ensure_topics
 
 log = logging.getLogger("v2v.bench")
 CASES = SingleObjectWireFormat(codec_for(Case))
@@ -323,7 +323,6 @@ def _latency(run: _Run, say: Any) -> Latency:
         if not cases.poll_until(opened, timeout_s=60):
             say(f"only {_hold_cases(cases.records, sent_at)} of {len(sent_at)} holds raised a case")
         latencies: list[float] = []
-        detected: list[float] = []
         evidence: dict[str, str] = {}  # event id of the hold -> COI
         for record in cases.records:
             case = CASES.decode(record.value())
@@ -334,7 +333,6 @@ def _latency(run: _Run, say: Any) -> Latency:
             evidence[case.evidence_event_ids[0]] = case.coi_id
             produced = sent_at[case.coi_id]
             latencies.append(record.timestamp()[1] - produced)
-            detected.append(case.detected_at.timestamp() * 1000 - produced)
     stamps = _event_stamps(run.settings, run.topics.events, phase_ms, evidence)
     normalised = [stamps[e] - sent_at[coi] for e, coi in evidence.items() if e in stamps]
     return Latency(
@@ -347,8 +345,6 @@ def _latency(run: _Run, say: Any) -> Latency:
         p50_ms=round(percentile(latencies, 50), 1),
         p99_ms=round(percentile(latencies, 99), 1),
         max_ms=round(max(latencies, default=math.nan), 1),
-        p50_detected_ms=round(percentile(detected, 50), 1),
-        p99_detected_ms=round(percentile(detected, 99), 1),
         p50_to_event_ms=round(percentile(normalised, 50), 1),
         p99_to_event_ms=round(percentile(normalised, 99), 1),
         drain_s=round(drain_s, 2),

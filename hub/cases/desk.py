@@ -3,6 +3,8 @@
 The runtime keeps one desk per chain beside the chain state (same table row, same partition),
 so findings, commands and clock ticks of one chain are applied in one order by one worker:
 
+* :func:`receive_findings` turns the engine's findings into case versions (the desk is the
+  chain's one memory of its cases) and returns the level-1 escalations owed;
 * :func:`receive_cases` records new case versions and returns the level-1 escalations owed;
 * :func:`tick` returns the re-escalations that fell due (an unacknowledged case goes up a level);
 * :func:`command` applies a person's command (acknowledge / resolve / assign / comment) once.
@@ -19,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.cases.commands import CaseCommand, CommandApplied, CommandRejected, apply_command
 from hub.cases.escalation import EscalationPolicy, escalations_for, reescalations_due
+from hub.cases.lifecycle import apply_findings
 from hub.cases.models import Case, CaseStatus, Escalation
+from hub.chain.findings import Finding
 from hub.events.models import UtcDatetime
 
 
@@ -50,6 +54,18 @@ class CaseDesk(BaseModel):
                 if wait is not None:
                     due.append(mark.at + timedelta(minutes=wait))
         return min(due, default=None)
+
+
+def receive_findings(
+    desk: CaseDesk, findings: list[Finding], detected_at: datetime, policy: EscalationPolicy
+) -> tuple[CaseDesk, list[Case], list[Escalation]]:
+    """The case versions ``findings`` make (detected at ``detected_at``), recorded on the desk,
+    with the level-1 escalations owed for the cases they open."""
+    if not findings:
+        return desk, [], []
+    cases = apply_findings(desk.cases, findings, detected_at)
+    desk, owed = receive_cases(desk, cases, policy)
+    return desk, cases, owed
 
 
 def receive_cases(

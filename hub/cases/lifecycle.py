@@ -2,20 +2,18 @@
 
 A first finding opens version 1. A later finding for the same case makes a new version when it
 brings new evidence or a higher severity (severity never goes down); status, assignee,
-acknowledgement, resolution and ``opened_at`` are carried over from the case reference.
-Acknowledge / resolve / assign / comment are commands (:mod:`hub.cases.commands`); after
-publishing a command's case version the caller records it with :func:`record_case`.
+acknowledgement, resolution and ``opened_at`` are carried over from the latest version, which
+the chain's case desk (:mod:`hub.cases.desk`) keeps: the one memory of a chain's cases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from hub.cases.models import Case, CaseStatus
 from hub.chain.catalogue import lookup
 from hub.chain.findings import Finding, Severity
-from hub.chain.state import CaseRef
 from hub.events.ids import derive_id
 
 _RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
@@ -25,83 +23,58 @@ def case_id_for(coi_id: str, code: str, subject: str) -> str:
     return derive_id("case", coi_id, code, subject)
 
 
-def ref_for(case: Case) -> CaseRef:
-    """The chain's memory of ``case`` (what the next version must carry over)."""
-    return CaseRef(
-        case_id=case.case_id,
-        version=case.version,
-        status=case.status.value,
-        severity=case.severity.value,
-        evidence_event_ids=list(case.evidence_event_ids),
-        opened_at=case.opened_at,
-        assignee=case.assignee,
-        acknowledged_by=case.acknowledged_by,
-        acknowledged_at=case.acknowledged_at,
-        resolved_by=case.resolved_by,
-        resolved_at=case.resolved_at,
-        resolution=case.resolution,
-    )
-
-
-def record_case(refs: dict[str, CaseRef], case: Case) -> dict[str, CaseRef]:
-    """``refs`` with ``case`` recorded, unless a newer version is already known."""
-    known = refs.get(case.case_id)
-    if known is not None and known.version >= case.version:
-        return refs
-    return {**refs, case.case_id: ref_for(case)}
-
-
 def apply_findings(
-    refs: dict[str, CaseRef], findings: Iterable[Finding], detected_at: datetime
-) -> tuple[dict[str, CaseRef], list[Case]]:
-    """Return the updated case references of a chain and the case versions to publish.
+    cases: Mapping[str, Case], findings: Iterable[Finding], detected_at: datetime
+) -> list[Case]:
+    """The case versions ``findings`` give, against the chain's latest ``cases`` (by id).
 
-    ``detected_at`` is the hub's wall clock when the finding was made (detection latency is
-    ``detected_at - finding.occurred_at``). The input ``refs`` is not modified.
+    ``detected_at`` is the hub's clock when the finding was made: the receipt time of the
+    record that revealed it (or the tick's time), so a replay detects at the same instant.
+    The input mapping is not modified; a case found twice in one call gets two versions.
     """
-    refs = dict(refs)
+    latest = dict(cases)
     emitted: list[Case] = []
     for finding in findings:
         entry = lookup(finding.code)
         severity = finding.severity or entry.severity
         case_id = case_id_for(finding.coi_id, finding.code, finding.subject)
-        ref = refs.get(case_id)
-        if ref is None:
-            ref = CaseRef(case_id=case_id, version=0, status=CaseStatus.OPEN.value, severity="")
+        known = latest.get(case_id)
+        if known is None:
             evidence = list(dict.fromkeys(finding.evidence_event_ids))
+            version, status, opened_at = 1, CaseStatus.OPEN, finding.occurred_at
         else:
             new_evidence = [
-                e for e in finding.evidence_event_ids if e not in ref.evidence_event_ids
+                e for e in finding.evidence_event_ids if e not in known.evidence_event_ids
             ]
-            previous = Severity(ref.severity)
-            raised = _RANK[severity] > _RANK[previous]
+            raised = _RANK[severity] > _RANK[known.severity]
             if not new_evidence and not raised:
                 continue
-            severity = severity if raised else previous
-            evidence = ref.evidence_event_ids + list(dict.fromkeys(new_evidence))
+            severity = severity if raised else known.severity
+            evidence = known.evidence_event_ids + list(dict.fromkeys(new_evidence))
+            version, status, opened_at = known.version + 1, known.status, known.opened_at
         case = Case(
             case_id=case_id,
-            version=ref.version + 1,
+            version=version,
             coi_id=finding.coi_id,
             code=finding.code,
             title=entry.title,
             severity=severity,
             owner_role=entry.owner_role,
-            status=CaseStatus(ref.status),
+            status=status,
             subject=finding.subject,
             summary=finding.summary,
-            opened_at=ref.opened_at or finding.occurred_at,
+            opened_at=opened_at,
             updated_at=finding.occurred_at,
             detected_at=detected_at,
             evidence_event_ids=evidence,
             playbook=list(entry.playbook),
-            assignee=ref.assignee,
-            acknowledged_by=ref.acknowledged_by,
-            acknowledged_at=ref.acknowledged_at,
-            resolved_by=ref.resolved_by,
-            resolved_at=ref.resolved_at,
-            resolution=ref.resolution,
+            assignee=known.assignee if known else None,
+            acknowledged_by=known.acknowledged_by if known else None,
+            acknowledged_at=known.acknowledged_at if known else None,
+            resolved_by=known.resolved_by if known else None,
+            resolved_at=known.resolved_at if known else None,
+            resolution=known.resolution if known else None,
         )
-        refs[case_id] = ref_for(case)
+        latest[case_id] = case
         emitted.append(case)
-    return refs, emitted
+    return emitted

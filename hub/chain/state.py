@@ -9,9 +9,9 @@ Kept in the Faust table ``chains`` (JSON changelog: ``model_dump(mode="json")`` 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.events.models import Frozen, UtcDatetime
 
@@ -82,23 +82,6 @@ class Deadline(Frozen):
     due_at: UtcDatetime
     evidence_event_ids: list[str] = Field(default_factory=list)
     summary: str = ""
-
-
-class CaseRef(Frozen):
-    """The case layer's memory of a case it opened for this chain (see hub.cases.lifecycle)."""
-
-    case_id: str
-    version: int
-    status: str
-    severity: str
-    evidence_event_ids: list[str] = Field(default_factory=list)
-    opened_at: UtcDatetime | None = None
-    assignee: str | None = None
-    acknowledged_by: str | None = None
-    acknowledged_at: UtcDatetime | None = None
-    resolved_by: str | None = None
-    resolved_at: UtcDatetime | None = None
-    resolution: str | None = None
 
 
 class MilestoneSource(Frozen):
@@ -200,6 +183,15 @@ class Readiness(BaseModel):
 class ChainState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_legacy_cases(cls, data: Any) -> Any:
+        """Rows written before the case desk became the chain's one memory of its cases kept
+        a copy here (``cases``); the desk in the same row holds the same versions."""
+        if isinstance(data, dict) and "cases" in data:
+            data = {k: v for k, v in data.items() if k != "cases"}
+        return data
+
     coi_id: str
     product_profile: str | None = None
     partition: int | None = Field(None, description="events-topic partition this chain lives on")
@@ -224,7 +216,6 @@ class ChainState(BaseModel):
     )
     processed_event_ids: list[str] = Field(default_factory=list)
     raised: list[str] = Field(default_factory=list, description="'code|subject' already reported")
-    cases: dict[str, CaseRef] = Field(default_factory=dict)
     event_count: int = 0
     last_event_at: UtcDatetime | None = None
 
@@ -250,7 +241,6 @@ class ChainState(BaseModel):
             business_keys=dict(self.business_keys),
             processed_event_ids=list(self.processed_event_ids),
             raised=list(self.raised),
-            cases=dict(self.cases),
         )
 
     # --- deadlines ------------------------------------------------------------------------

@@ -31,8 +31,8 @@ from hub.headers import (
     INGEST_ID_HEADER,
     RECEIVED_AT_HEADER,
 )
-from hub.runtime.topics import Topics
 from hub.settings import Settings
+from hub.topics import Topics
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 

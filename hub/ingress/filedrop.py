@@ -52,8 +52,8 @@ from hub.ingress.edge import (
     new_ingest_id,
 )
 from hub.ingress.producer import RawProducer
-from hub.runtime.topics import Topics
 from hub.settings import Settings
+from hub.topics import Topics
 
 log = logging.getLogger("v2v.ingress.filedrop")
 

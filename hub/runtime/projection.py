@@ -21,8 +21,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from hub.cases.models import Case, CaseStatus
-from hub.chain.state import ChainState
 from hub.events.models import Event
+from hub.flow import Chain
 from hub.settings import Settings
 
 CASE_STATUSES = tuple(s.value for s in CaseStatus)
@@ -44,25 +44,6 @@ for _, status in ipairs({'OPEN', 'ACKNOWLEDGED', 'RESOLVED'}) do
 end
 return 1
 """
-
-
-def chain_summary(state: ChainState) -> dict[str, Any]:
-    nxt = state.next_deadline
-    return {
-        "coi_id": state.coi_id,
-        "stage": state.stage,
-        "product_profile": state.product_profile,
-        "holder": state.custody.holder,
-        "event_count": state.event_count,
-        "last_event_at": state.last_event_at.isoformat() if state.last_event_at else None,
-        "next_deadline": (
-            {"code": nxt.code, "subject": nxt.subject, "due_at": nxt.due_at.isoformat()}
-            if nxt
-            else None
-        ),
-        "open_cases": sorted(c.case_id for c in state.cases.values() if c.status != "RESOLVED"),
-        "milestones": {k: v.isoformat() for k, v in state.milestones.items()},
-    }
 
 
 def _timeline_entry(event: Event) -> str:
@@ -91,18 +72,18 @@ class Projection:
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
-    async def chain_updated(self, state: ChainState) -> None:
-        await self.chains_updated([state], [])
+    async def chain_updated(self, chain: Chain) -> None:
+        await self.chains_updated([chain], [])
 
-    async def chains_updated(self, states: Iterable[ChainState], events: Iterable[Event]) -> None:
+    async def chains_updated(self, chains: Iterable[Chain], events: Iterable[Event]) -> None:
         """A batch in one round trip: the summary of each chain (give each chain's latest state
         only) and the timeline entries of ``events``. Equal, at rest, to calling
         :meth:`chain_updated` and :meth:`timeline_add` once per change."""
         pipe = self.redis.pipeline(transaction=False)
         cois = []
-        for state in states:
-            pipe.set(self.key("chain", state.coi_id), json.dumps(chain_summary(state)))
-            cois.append(state.coi_id)
+        for chain in chains:
+            pipe.set(self.key("chain", chain.coi_id), json.dumps(chain.summary()))
+            cois.append(chain.coi_id)
         if cois:
             pipe.sadd(self.key("chains"), *cois)
         entries: dict[str, dict[str, float]] = {}

@@ -27,6 +27,12 @@ ACTIONS = {
 def register_views(
     app: faust.App, metrics: Metrics, projection: Projection, commands_topic: Any, wire: Any
 ) -> None:
+    _health(app, metrics)
+    _reads(app, projection)
+    _commands(app, projection, commands_topic, wire)
+
+
+def _health(app: faust.App, metrics: Metrics) -> None:
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
         # aiohttp wants the charset apart from the media type
@@ -39,6 +45,8 @@ def register_views(
         ok = bool(assigned) and not app.rebalancing
         return web.json({"ready": ok, "partitions": len(assigned)}, status=200 if ok else 503)
 
+
+def _reads(app: faust.App, projection: Projection) -> None:
     @app.page("/chains/{coi_id}")
     async def chain_view(web: Any, request: Any, coi_id: str) -> Any:
         summary = await projection.chain(coi_id)
@@ -67,6 +75,8 @@ def register_views(
             return web.json({"error": f"no case {case_id}"}, status=404)
         return web.json(case)
 
+
+def _commands(app: faust.App, projection: Projection, commands_topic: Any, wire: Any) -> None:
     @app.page("/cases/{case_id}/{action}")
     class CaseCommandView(faust.web.View):
         async def post(self, request: Any, case_id: str, action: str) -> Any:

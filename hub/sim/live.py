@@ -18,120 +18,38 @@ from datetime import datetime
 from typing import Any, TextIO
 
 import redis
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 from hub.cases.models import Case, Escalation
+from hub.deadletter import header_dict
 from hub.errors import DeliveryError
-from hub.events.models import Event
-from hub.headers import CONTENT_TYPE_HEADER, RECEIVED_AT_HEADER
-from hub.runtime.app import tick_event
-from hub.runtime.deadletter import header_dict
-from hub.runtime.topics import Topics
+from hub.headers import CONTENT_TYPE_HEADER
 from hub.serde import wire_for
 from hub.settings import Settings
 from hub.sim.offline import DeadLetter, Outcome, Planned
 from hub.sim.report import RunResult
 from hub.sim.scenario import Scenario
+from hub.sim.stack import Feeder, TopicReader
+from hub.topics import Topics
 
 WAVE_TIMEOUT_S = 60.0
-Headers = list[tuple[str, str | bytes | None]]
+COLLECT_TIMEOUT_S = 120.0
 
 
-class Tail:
-    """Reads a whole topic from the beginning (all partitions assigned, no consumer group)."""
-
-    def __init__(self, settings: Settings, topic: str, keep: bool = False) -> None:
-        self.keep = keep
-        self.records: list[Any] = []
-        self.count = self.keyed = 0
-        self._consumer = Consumer(
-            {**settings.kafka_config(), "group.id": "v2v-sim", "enable.auto.commit": False}
-        )
-        meta = self._consumer.list_topics(topic, timeout=10).topics[topic]
-        if meta.error is not None:
-            raise KafkaException(meta.error)
-        self._consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
-
-    def pump(self, timeout: float = 0.02) -> None:
-        for msg in self._consumer.consume(num_messages=1000, timeout=timeout):
-            if msg.error() is not None:
-                continue
-            self.count += 1
-            self.keyed += 1 if msg.key() else 0
-            if self.keep:
-                self.records.append(msg)
-
-    def until(self, done: Callable[[], bool], timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not done():
-            if time.monotonic() > deadline:
-                return False
-            self.pump()
-        return True
-
-    def reach(self, target: int, timeout_s: float, keyed: bool = False) -> bool:
-        """Read until ``target`` records (with a key, when ``keyed``: ticks have none)."""
-        return self.until(lambda: (self.keyed if keyed else self.count) >= target, timeout_s)
-
-    def drain(self, quiet_s: float) -> None:
-        """Read until nothing new arrived for ``quiet_s`` seconds."""
-        last, seen = time.monotonic(), self.count
-        while time.monotonic() - last < quiet_s:
-            self.pump(0.1)
-            if self.count != seen:
-                last, seen = time.monotonic(), self.count
-
-    def close(self) -> None:
-        self._consumer.close()
-
-
-class Sender:
-    """One idempotent producer; ``send`` returns once Kafka acknowledged every record."""
-
-    def __init__(self, settings: Settings, topics: Topics) -> None:
-        self.settings, self.topics = settings, topics
-        self.wire = wire_for(
-            Event, settings.wire_format, topics.events, settings.schema_registry_url
-        )
-        self._producer = Producer(
-            {
-                **settings.kafka_config(),
-                "enable.idempotence": True,
-                "linger.ms": 1,
-                "partitioner": "murmur2_random",  # the partitioner of the hub's own writes
-            }
-        )
-
-    def send(self, ticks: list[datetime], plans: list[Planned]) -> None:
-        errors: list[str] = []
-
-        def delivered(err: Any, _msg: Any) -> None:
-            if err is not None:
-                errors.append(str(err))
-
-        produce = self._producer.produce
-        for at in ticks:
-            for partition in range(self.settings.topic_partitions):
-                tick = self.wire.encode(tick_event(at, partition, "simulated"))
-                produce(
-                    self.topics.events,
-                    key=b"",
-                    value=tick,
-                    partition=partition,
-                    on_delivery=delivered,
-                )
-        for plan in plans:
-            m = plan.message
-            stamp: Headers = [(RECEIVED_AT_HEADER, m.received.isoformat().encode())]
-            if plan.raw:
-                headers: Headers = [(CONTENT_TYPE_HEADER, m.content_type.encode()), *stamp]
-                produce(self.topics.raw[m.partner], key=m.coi.encode(), value=plan.payload,
-                        headers=headers, on_delivery=delivered)  # fmt: skip
-            for event in plan.direct:
-                produce(self.topics.events, key=m.coi.encode(), value=self.wire.encode(event),
-                        headers=stamp, on_delivery=delivered)  # fmt: skip
-        if self._producer.flush(30) or errors:
-            raise DeliveryError(f"{len(errors)} records not acknowledged: {errors[:3]}")
+def send(feeder: Feeder, topics: Topics, ticks: list[datetime], plans: list[Planned]) -> None:
+    """The ticks owed so far, then each planned message (raw, and any events a stand-in writes
+    directly), acknowledged by Kafka before this returns."""
+    for at in ticks:
+        feeder.queue_ticks(topics.events, at)
+    for plan in plans:
+        m = plan.message
+        if plan.raw:
+            headers = [(CONTENT_TYPE_HEADER, m.content_type.encode())]
+            feeder.produce(
+                topics.raw[m.partner], m.coi.encode(), plan.payload, headers, at=m.received
+            )
+        for event in plan.direct:
+            feeder.produce(topics.events, m.coi.encode(), feeder.encode(event), at=m.received)
+    feeder.flush()
 
 
 class Progress:
@@ -161,13 +79,15 @@ class Progress:
             self.stream.flush()
 
 
-def feed(settings: Settings, scenario: Scenario, outcome: Outcome) -> tuple[Tail, Tail]:
+def feed(
+    settings: Settings, scenario: Scenario, outcome: Outcome
+) -> tuple[TopicReader, TopicReader]:
     """Every step through the live hub; returns the events and dead-letter readers."""
     topics = Topics.of(settings)
-    sender, events, dlq = (
-        Sender(settings, topics),
-        Tail(settings, topics.events),
-        Tail(settings, topics.dlq, keep=True),
+    feeder, events, dlq = (
+        Feeder(settings),
+        TopicReader(settings, topics.events, keep=False),
+        TopicReader(settings, topics.dlq),
     )
     hours = int((scenario.horizon - scenario.start).total_seconds() // 3600) + 1
     progress = Progress(hours)
@@ -176,7 +96,7 @@ def feed(settings: Settings, scenario: Scenario, outcome: Outcome) -> tuple[Tail
     for hour, step in enumerate(scenario.steps()):
         for wave in step.waves:
             plans = [outcome.plans[(m.n, m.step)] for m in wave]
-            sender.send(pending, plans)
+            send(feeder, topics, pending, plans)
             pending = []
             sent += len(plans)
             want_events += sum(p.events_out for p in plans)
@@ -192,41 +112,53 @@ def feed(settings: Settings, scenario: Scenario, outcome: Outcome) -> tuple[Tail
                 )
         pending.append(step.at)
         progress.update(hour + 1, step.at, sent, events.keyed)
-    sender.send(pending, [])
+    send(feeder, topics, pending, [])
+    feeder.close()
     progress.close()
     return events, dlq
 
 
-def _cases(settings: Settings, topics: Topics, want: int) -> tuple[list[Case], int]:
-    """The latest version of every case (waiting for ``want`` of them) and the escalations."""
+def _cases(settings: Settings, topics: Topics, outcome: Outcome) -> tuple[list[Case], int]:
+    """The latest version of every case and the distinct escalations, read until the hub wrote
+    every case version and escalation the offline run of the same flow core predicts (or the
+    time is up: then what was read, and the report shows the difference)."""
     registry = settings.schema_registry_url
     case_wire = wire_for(Case, settings.wire_format, topics.cases, registry)
     esc_wire = wire_for(Escalation, settings.wire_format, topics.escalations, registry)
-    cases = Tail(settings, topics.cases, keep=True)
-    escalations = Tail(settings, topics.escalations, keep=True)
+    versions: dict[tuple[str, int], Case] = {}
+    sent: set[str] = set()
+    want_versions = {(c.case_id, c.version) for c in outcome.versions}
+    want_sent = {e.escalation_id for e in outcome.escalations}
+    with (
+        TopicReader(settings, topics.cases) as cases,
+        TopicReader(settings, topics.escalations) as escalations,
+    ):
+
+        def case_versions(records: list[Any]) -> bool:
+            for record in records:
+                case = case_wire.decode(record.value())
+                versions[(case.case_id, case.version)] = case
+            records.clear()
+            return set(versions) >= want_versions
+
+        def escalation_ids(records: list[Any]) -> bool:
+            sent.update(esc_wire.decode(r.value()).escalation_id for r in records)
+            records.clear()
+            return sent >= want_sent
+
+        cases.poll_until(case_versions, COLLECT_TIMEOUT_S)
+        escalations.poll_until(escalation_ids, COLLECT_TIMEOUT_S)
     latest: dict[str, Case] = {}
-
-    def decoded() -> int:
-        for record in cases.records:
-            case = case_wire.decode(record.value())
-            if case.case_id not in latest or latest[case.case_id].version < case.version:
-                latest[case.case_id] = case
-        cases.records.clear()
-        return len(latest)
-
-    cases.until(lambda: decoded() >= want, 120)
-    for tail in (cases, escalations):
-        tail.drain(quiet_s=2.0)
-    decoded()
-    sent = {esc_wire.decode(r.value()).escalation_id for r in escalations.records}
-    cases.close()
-    escalations.close()
+    for case in versions.values():
+        if case.case_id not in latest or latest[case.case_id].version < case.version:
+            latest[case.case_id] = case
     return list(latest.values()), len(sent)
 
 
-def _dead_letters(dlq: Tail, outcome: Outcome) -> list[DeadLetter]:
-    """Every dead-letter record, attributed to its message by its original bytes."""
-    dlq.drain(quiet_s=1.0)
+def _dead_letters(dlq: TopicReader, outcome: Outcome) -> list[DeadLetter]:
+    """Every dead-letter record (the feed waited for all it expected), attributed to its
+    message by its original bytes."""
+    dlq.pump()
     origin = {p.payload: p.message for p in outcome.plans.values() if p.raw}
     dead: list[DeadLetter] = []
     for record in dlq.records:
@@ -245,32 +177,47 @@ def _dead_letters(dlq: Tail, outcome: Outcome) -> list[DeadLetter]:
 
 
 def _chains(
-    settings: Settings, scenario: Scenario
+    settings: Settings, scenario: Scenario, outcome: Outcome
 ) -> tuple[dict[str, str], dict[str, dict[str, datetime]]]:
-    """Stage and milestones of every chain, from the Redis read model."""
+    """Stage and milestones of every chain, from the Redis read model, read once every chain
+    there counts the events the offline run applied to it (or the time is up)."""
     client = redis.Redis.from_url(settings.redis_url)
     prefix = f"{settings.redis_key_prefix}:{settings.topic_prefix}"
-    stages: dict[str, str] = {}
-    milestones: dict[str, dict[str, datetime]] = {}
+    summaries: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + COLLECT_TIMEOUT_S
     try:
-        for chain in scenario.chains:
-            raw = client.get(f"{prefix}:chain:{chain.coi}")
-            summary = json.loads(raw) if raw else {}
-            stages[chain.coi] = summary.get("stage", "-")
-            milestones[chain.coi] = {
-                k: datetime.fromisoformat(v) for k, v in summary.get("milestones", {}).items()
-            }
+        while True:
+            for chain in scenario.chains:
+                raw = client.get(f"{prefix}:chain:{chain.coi}")
+                summaries[chain.coi] = json.loads(raw) if raw else {}
+            behind = [
+                coi
+                for coi, state in outcome.states.items()
+                if summaries.get(coi, {}).get("event_count", 0) < state.event_count
+            ]
+            if not behind or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
     finally:
         client.close()
+    stages = {coi: s.get("stage", "-") for coi, s in summaries.items()}
+    milestones = {
+        coi: {k: datetime.fromisoformat(v) for k, v in s.get("milestones", {}).items()}
+        for coi, s in summaries.items()
+    }
     return stages, milestones
 
 
 def collect(
-    settings: Settings, scenario: Scenario, outcome: Outcome, dlq: Tail, wall_s: Callable[[], float]
+    settings: Settings,
+    scenario: Scenario,
+    outcome: Outcome,
+    dlq: TopicReader,
+    wall_s: Callable[[], float],
 ) -> RunResult:
     """Read what the hub produced: cases, escalations, dead letters (Kafka), chains (Redis)."""
-    cases, escalations = _cases(settings, Topics.of(settings), len(outcome.cases))
-    stages, milestones = _chains(settings, scenario)
+    cases, escalations = _cases(settings, Topics.of(settings), outcome)
+    stages, milestones = _chains(settings, scenario, outcome)
     return RunResult(
         mode="live",
         cases=cases,

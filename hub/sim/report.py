@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.cases.models import Case
+from hub.replay.diff import brief
 from hub.sim.offline import DeadLetter, Outcome
 from hub.sim.scenario import Scenario
 from hub.sim.score import Score, score
@@ -34,7 +35,7 @@ def from_outcome(outcome: Outcome, wall_s: float) -> RunResult:
     return RunResult(
         mode="offline",
         cases=list(outcome.cases.values()),
-        escalations=outcome.escalations,
+        escalations=len({e.escalation_id for e in outcome.escalations}),
         dead_letters=list(outcome.dead_letters),
         stages={coi: s.stage for coi, s in outcome.states.items()},
         milestones={coi: dict(s.milestones) for coi, s in outcome.states.items()},
@@ -90,6 +91,9 @@ def build_report(scenario: Scenario, run: RunResult) -> tuple[dict[str, Any], Sc
         },
         "cases": {
             "total": len(run.cases),
+            "list": sorted(
+                (brief(c) for c in run.cases), key=lambda c: (c["coi_id"], c["code"], c["subject"])
+            ),
             "by_code": {
                 code: {
                     "count": len(items),

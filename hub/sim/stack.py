@@ -1,7 +1,8 @@
-"""Drive a real hub from outside: start a worker process, produce raw messages, read topics.
+"""Drive a real hub from outside: start a worker process, produce records, read topics.
 
-Used by ``v2v demo`` and by the integration tests, so both exercise the same real path:
-a separate worker process (``v2v run``) talking to a real Kafka broker and Redis server.
+Used by ``v2v demo`` (through the live runner), ``v2v bench`` and the integration tests, so all
+of them exercise the same real path: a separate worker process (``v2v run``) talking to a real
+Kafka broker and Redis server.
 """
 
 from __future__ import annotations
@@ -20,15 +21,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from hub.errors import DeliveryError
 from hub.events.models import Event
+from hub.flow.core import tick_event
 from hub.headers import RECEIVED_AT_HEADER
-from hub.runtime.app import tick_event
-from hub.serde import SingleObjectWireFormat, codec_for
+from hub.serde import wire_for
 from hub.settings import Settings
+
+Headers = list[tuple[str, bytes]]
 
 
 def free_port() -> int:
@@ -95,6 +106,31 @@ class WorkerProcess:
             f"worker not ready after {timeout_s}s; see {self.log_path}:\n{self.tail()}"
         )
 
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of a counter or gauge on the worker's ``/metrics`` over the series whose
+        labels include ``labels`` (0 when there is none yet)."""
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    total += sample.value
+        return total
+
+    def wait_metric(
+        self, name: str, at_least: float, timeout_s: float = 60.0, **labels: str
+    ) -> float:
+        """Wait until :meth:`metric` reaches ``at_least``; returns its value, or raises
+        TimeoutError with the worker's log tail."""
+        deadline = time.monotonic() + timeout_s
+        while (value := self.metric(name, **labels)) < at_least:
+            if time.monotonic() > deadline or (self.process and self.process.poll() is not None):
+                raise TimeoutError(f"{name}{labels} = {value} < {at_least}:\n{self.tail()}")
+            time.sleep(0.1)
+        return value
+
     def tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -126,49 +162,74 @@ class Feeder:
             {
                 **settings.kafka_config(),
                 "enable.idempotence": True,
-                "linger.ms": 2,
+                "linger.ms": 1,
                 "partitioner": "murmur2_random",
             }
         )
-        self._wire = SingleObjectWireFormat(codec_for(Event))
+        self._wire = wire_for(
+            Event, settings.wire_format, settings.topic("events"), settings.schema_registry_url
+        )
+        self._errors: list[str] = []
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Headers | None = None,
+        partition: int | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Queue one record; :meth:`flush` waits for it. ``at`` stamps the hub's receipt time
+        (header ``v2v.received_at``): the simulator's clock, so simulated messages are never
+        "late"."""
+        stamp = [(RECEIVED_AT_HEADER, at.isoformat().encode())] if at is not None else []
+        kwargs: dict[str, Any] = {"key": key, "value": value, "headers": [*(headers or []), *stamp]}
+        if partition is not None:
+            kwargs["partition"] = partition
+        self._producer.produce(topic, on_delivery=self._delivered, **kwargs)
+        self._producer.poll(0)
+
+    def _delivered(self, err: Any, _msg: Any) -> None:
+        if err is not None:
+            self._errors.append(str(err))
+
+    def flush(self) -> None:
+        """Wait until Kafka acknowledged every queued record, or raise DeliveryError."""
+        errors, self._errors = self._errors, []
+        if self._producer.flush(30) or errors or self._errors:
+            errors += self._errors
+            self._errors = []
+            raise DeliveryError(f"{len(errors)} records not acknowledged: {errors[:3]}")
 
     def send(
         self,
         topic: str,
-        records: Iterable[tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]],
+        records: Iterable[tuple[bytes | None, bytes, Headers | None]],
         partition: int | None = None,
         at: datetime | None = None,
     ) -> int:
-        """Write and wait for acknowledgement. ``at`` stamps the hub's receipt time (header
-        ``v2v.received_at``): the simulator's clock, so simulated messages are never "late"."""
-        errors: list[str] = []
-
-        def on_delivery(err: Any, _msg: Any) -> None:
-            if err is not None:
-                errors.append(str(err))
-
+        """Write and wait for acknowledgement."""
         count = 0
         for key, value, headers in records:
-            stamp = [(RECEIVED_AT_HEADER, at.isoformat().encode())] if at is not None else []
-            kwargs: dict[str, Any] = {
-                "key": key,
-                "value": value,
-                "headers": [*(headers or []), *stamp],
-            }
-            if partition is not None:
-                kwargs["partition"] = partition
-            self._producer.produce(topic, on_delivery=on_delivery, **kwargs)
-            self._producer.poll(0)
+            self.produce(topic, key, value, headers, partition, at)
             count += 1
-        if self._producer.flush(30) or errors:
-            raise DeliveryError(f"{topic}: {len(errors)} records not acknowledged: {errors[:3]}")
+        self.flush()
         return count
 
-    def ticks(self, topic: str, when: datetime) -> None:
-        """One simulated CLOCK_TICK per events partition (the simulator's clock)."""
+    def encode(self, event: Event) -> bytes:
+        return self._wire.encode(event)
+
+    def queue_ticks(self, topic: str, when: datetime) -> None:
+        """One simulated CLOCK_TICK per events partition (the simulator's clock), queued."""
         for partition in range(self.settings.topic_partitions):
             tick = self._wire.encode(tick_event(when, partition, "simulated"))
-            self.send(topic, [(b"", tick, None)], partition)
+            self.produce(topic, b"", tick, partition=partition)
+
+    def ticks(self, topic: str, when: datetime) -> None:
+        """One simulated CLOCK_TICK per events partition, acknowledged."""
+        self.queue_ticks(topic, when)
+        self.flush()
 
     def close(self) -> None:
         self._producer.flush(30)
@@ -180,15 +241,25 @@ class Feeder:
         self.close()
 
 
+_NO_LEADER_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TIMED_OUT,
+}
+
+
 class TopicReader:
-    """Reads every record of a topic from the beginning, keeping what it has read.
+    """Reads every record of a topic from the beginning; counts them (``count``; ``keyed``:
+    those with a key, as clock ticks have none) and keeps them when ``keep``.
 
     Assigns all partitions directly (no consumer group), so reading never disturbs the hub.
     """
 
-    def __init__(self, settings: Settings, topic: str) -> None:
-        self.topic = topic
+    def __init__(self, settings: Settings, topic: str, keep: bool = True) -> None:
+        self.topic, self.keep = topic, keep
         self.records: list[Any] = []
+        self.count = self.keyed = 0
         self._consumer = Consumer(
             {**settings.kafka_config(), "group.id": "v2v-reader", "enable.auto.commit": False}
         )
@@ -199,26 +270,56 @@ class TopicReader:
             [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
         )
 
+    def pump(self, timeout: float = 0.05) -> int:
+        """Read what is there (waiting up to ``timeout``); returns how many records came."""
+        got = 0
+        for msg in self._consumer.consume(num_messages=1000, timeout=timeout):
+            if msg.error() is not None:
+                continue
+            got += 1
+            self.count += 1
+            self.keyed += 1 if msg.key() else 0
+            if self.keep:
+                self.records.append(msg)
+        return got
+
     def poll_until(self, until: Callable[[list[Any]], bool], timeout_s: float = 60.0) -> bool:
         """Read until ``until(records)`` holds (True) or the timeout passes (False)."""
         deadline = time.monotonic() + timeout_s
         while not until(self.records):
             if time.monotonic() > deadline:
                 return False
-            msg = self._consumer.poll(0.1)
-            if msg is not None and msg.error() is None:
-                self.records.append(msg)
+            self.pump()
         return True
 
-    def drain(self, quiet_s: float = 1.0) -> list[Any]:
-        """Read until nothing new arrived for ``quiet_s`` seconds."""
-        last = time.monotonic()
-        while time.monotonic() - last < quiet_s:
-            msg = self._consumer.poll(0.1)
-            if msg is not None and msg.error() is None:
-                self.records.append(msg)
-                last = time.monotonic()
-        return self.records
+    def reach(self, target: int, timeout_s: float = 60.0, keyed: bool = False) -> bool:
+        """Read until ``target`` records (with a key, when ``keyed``) were read."""
+        deadline = time.monotonic() + timeout_s
+        while (self.keyed if keyed else self.count) < target:
+            if time.monotonic() > deadline:
+                return False
+            self.pump()
+        return True
+
+    def size(self, timeout_s: float = 30.0) -> int:
+        """Records on the topic now (the sum of its partitions' end offsets less their start).
+        A topic created a moment ago may have no leader yet: asked again until it has."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                total = 0
+                for tp in self._consumer.assignment():
+                    low, high = self._consumer.get_watermark_offsets(tp, timeout=10)
+                    total += high - low
+                return total
+            except KafkaException as exc:
+                if exc.args[0].code() not in _NO_LEADER_YET or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def read_all(self, timeout_s: float = 60.0) -> bool:
+        """Read every record the topic holds at the time of the call."""
+        return self.reach(self.size(), timeout_s)
 
     def close(self) -> None:
         self._consumer.close()

@@ -48,7 +48,6 @@ def test_bench_reports_every_figure_and_cleans_up(hub_settings, tmp_path) -> Non
     assert lat["achieved_events_per_s"] > 0
     assert 0 < lat["p50_ms"] <= lat["p99_ms"] <= lat["max_ms"]
     assert 0 < lat["p50_to_event_ms"] <= lat["p99_to_event_ms"]
-    assert lat["p50_detected_ms"] > 0
 
     mem = data["memory"]
     assert mem["chains"] == TINY.chains

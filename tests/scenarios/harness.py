@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from hub.cases.lifecycle import apply_findings
+from hub.cases.escalation import load_policy
 from hub.cases.models import Case
 from hub.chain.engine import apply, new_chain
 from hub.chain.findings import Finding
-from hub.chain.profiles import ProductProfile, load_profiles
-from hub.chain.state import CaseRef, ChainState
+from hub.chain.profiles import DEFAULT_PROFILE, ProductProfile, load_profiles
+from hub.chain.state import ChainState
 from hub.events.ids import derive_id
 from hub.events.models import ClockTickDetail, Event, EventType, Source
+from hub.flow import Chain, FlowCore
+from hub.settings import REPO_ROOT
 
-PROFILE_DIR = Path(__file__).resolve().parents[2] / "hub" / "chain" / "profiles"
+PROFILE_DIR = REPO_ROOT / "hub" / "chain" / "profiles"
 PROFILES = load_profiles(PROFILE_DIR)
+POLICY = load_policy(REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml")
 
 
 def recorded(event: Event) -> datetime:
@@ -57,20 +59,24 @@ def run(
     return state, findings
 
 
-def run_cases(
-    events: Iterable[Event], profile: ProductProfile | str
-) -> tuple[dict[str, CaseRef], list[Case]]:
-    """Findings through the case layer, as the runtime does (fixed detection time)."""
+def run_cases(events: Iterable[Event], profile: ProductProfile | str) -> list[Case]:
+    """Every case version the events make, through the flow core's chain step as the worker
+    takes it (the chain is named by the product ``profile`` whatever its orders say)."""
     prof = PROFILES[profile] if isinstance(profile, str) else profile
-    events = list(events)
-    state = new_chain(next(e.coi_id for e in events if e.coi_id))
-    refs: dict[str, CaseRef] = {}
+    core = FlowCore({}, dict.fromkeys([*PROFILES, DEFAULT_PROFILE], prof), POLICY)
+    chain: Chain | None = None
     cases: list[Case] = []
     for event in events:
-        state, found = apply(state, event, prof)
-        refs, emitted = apply_findings(refs, found, event.occurred_at)
-        cases.extend(emitted)
-    return refs, cases
+        if event.event_type is EventType.CLOCK_TICK:
+            step = core.on_tick(chain, event) if chain is not None else None
+        else:
+            step = core.on_event(chain, event)
+        if step is None:
+            continue
+        assert step.failure is None, step.failure
+        chain = step.chain or chain
+        cases.extend(step.cases)
+    return cases
 
 
 def codes(findings: Iterable[Finding]) -> set[str]:

@@ -11,7 +11,7 @@ from connectors.courier.normalise import CourierConnector
 from hub.chain.engine import apply, new_chain
 from hub.chain.profiles import load_profiles
 from hub.events.models import Event
-from hub.runtime.app import tick_event
+from hub.flow.core import tick_event
 from hub.settings import Settings
 
 SAMPLES = CONNECTORS_DIR / "courier" / "samples"

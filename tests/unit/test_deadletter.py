@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from connectors.base import Rejection
-from hub.runtime.deadletter import deadletter_headers, header_dict
+from hub.deadletter import deadletter_headers, header_dict
 
 
 def test_deadletter_headers_keep_originals_and_say_why() -> None:

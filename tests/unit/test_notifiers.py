@@ -12,8 +12,8 @@ import pytest
 from hub.cases.models import Escalation
 from hub.chain.findings import Severity
 from hub.errors import DeliveryError
-from hub.runtime.harness import free_port
 from hub.runtime.notifiers import WebhookNotifier
+from hub.sim.stack import free_port
 
 ESCALATION = Escalation(
     escalation_id="esc-1", case_id="case-1", case_version=1, coi_id="COI", code="CUSTODY_GAP",

@@ -16,7 +16,7 @@ from hub.cases.commands import (
     apply_command,
 )
 from hub.cases.escalation import escalations_for, load_policy, reescalations_due
-from hub.cases.lifecycle import apply_findings, case_id_for, record_case
+from hub.cases.lifecycle import apply_findings, case_id_for
 from hub.cases.models import Case, CaseStatus
 from hub.chain.findings import Finding, Severity
 from hub.events.ids import derive_id
@@ -40,7 +40,7 @@ def _finding(evidence: list[str], severity: Severity | None = None, at: datetime
 
 
 def _case(**changes: object) -> Case:
-    _, (case,) = apply_findings({}, [_finding(["e1"], Severity.CRITICAL)], T)
+    (case,) = apply_findings({}, [_finding(["e1"], Severity.CRITICAL)], T)
     return case.model_copy(update=changes)
 
 
@@ -59,27 +59,32 @@ def _command(action: CaseAction, minutes: int = 5, **fields: str) -> CaseCommand
 
 
 def test_new_evidence_or_a_raised_severity_makes_a_new_version() -> None:
-    refs, (v1,) = apply_findings({}, [_finding(["e1"])], T)
+    (v1,) = apply_findings({}, [_finding(["e1"])], T)
     assert (v1.version, v1.severity, v1.status) == (1, Severity.HIGH, CaseStatus.OPEN)
     assert v1.case_id == case_id_for("COI1", "RELEASE_EVIDENCE_INCOMPLETE", "certification")
-    same, none = apply_findings(refs, [_finding(["e1"], at=T + timedelta(hours=1))], T)
-    assert (same, none) == (refs, [])
-    refs, (v2,) = apply_findings(refs, [_finding(["e1"], Severity.CRITICAL)], T)
+    cases = {v1.case_id: v1}
+    assert apply_findings(cases, [_finding(["e1"], at=T + timedelta(hours=1))], T) == []
+    (v2,) = apply_findings(cases, [_finding(["e1"], Severity.CRITICAL)], T)
     assert (v2.version, v2.severity) == (2, Severity.CRITICAL)
-    refs, (v3,) = apply_findings(refs, [_finding(["e2"], at=T + timedelta(hours=2))], T)
+    cases[v2.case_id] = v2
+    (v3,) = apply_findings(cases, [_finding(["e2"], at=T + timedelta(hours=2))], T)
     assert (v3.version, v3.severity) == (3, Severity.CRITICAL)  # never lowered
     assert v3.evidence_event_ids == ["e1", "e2"]
     assert v3.opened_at == T  # kept from version 1
     assert v3.updated_at == T + timedelta(hours=2)
 
 
+def test_two_findings_of_one_case_in_one_call_make_two_versions() -> None:
+    v1, v2 = apply_findings({}, [_finding(["e1"]), _finding(["e2"])], T)
+    assert (v1.version, v2.version) == (1, 2)
+    assert v2.evidence_event_ids == ["e1", "e2"]
+
+
 def test_a_new_version_keeps_what_commands_changed() -> None:
-    refs, (v1,) = apply_findings({}, [_finding(["e1"])], T)
+    (v1,) = apply_findings({}, [_finding(["e1"])], T)
     applied = apply_command(v1, _command(CaseAction.ACKNOWLEDGE))
     assert isinstance(applied, CommandApplied)
-    refs = record_case(refs, applied.case)
-    assert record_case(refs, v1) is refs  # an older version does not overwrite
-    _, (v3,) = apply_findings(refs, [_finding(["e2"])], T)
+    (v3,) = apply_findings({v1.case_id: applied.case}, [_finding(["e2"])], T)
     assert v3.version == 3
     assert v3.status is CaseStatus.ACKNOWLEDGED
     assert v3.acknowledged_by == "alice"

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 
 import pytest
 
+from hub.cases.escalation import load_policy
 from hub.chain.catalogue import catalogue
 from hub.sim.faults import ALL, CODES, FAULTS, default_faults
-from hub.sim.offline import Outcome, run_offline
+from hub.sim.offline import POLICY_FILE, Outcome, run_offline
 from hub.sim.scenario import Scenario, build
 from hub.sim.score import Score, score
 
@@ -75,6 +77,22 @@ def test_other_seeds_detect_as_exactly(seed: int) -> None:
     assert {r.code for r in result.codes} == set(CODES)
 
 
-def test_escalations_are_level_one_per_case(full: tuple[Scenario, Outcome]) -> None:
+def test_every_case_is_escalated_once_and_unacknowledged_ones_go_up_in_simulated_time(
+    full: tuple[Scenario, Outcome],
+) -> None:
     _, outcome = full
-    assert outcome.escalations == len(outcome.cases) == len(CODES)
+    first = [e for e in outcome.escalations if e.level == 1]
+    assert sorted(e.case_id for e in first) == sorted(outcome.cases)
+    assert len(first) == len(CODES)
+    opened = {e.case_id: e.issued_at for e in first}
+    policy = load_policy(POLICY_FILE)
+    for escalation in outcome.escalations:
+        case = outcome.cases[escalation.case_id]
+        levels = policy.levels[case.severity]
+        assert escalation.recipient_role == levels[escalation.level - 1].role
+        if escalation.level > 1:  # nobody acknowledges in the simulation: the next level is due
+            assert escalation.issued_at == opened[case.case_id] + timedelta(
+                minutes=sum(lv.ack_within_min or 0 for lv in levels[: escalation.level - 1])
+            )
+    assert len({e.escalation_id for e in outcome.escalations}) == len(outcome.escalations)
+    assert any(e.level > 1 for e in outcome.escalations)

@@ -20,7 +20,7 @@ def test_the_report_of_the_demo_network(full: tuple[Scenario, Outcome]) -> None:
     assert 20 < v2v["median"] <= v2v["p90"] <= v2v["max"] <= 40
     assert {row["code"] for row in report["scores"]} == set(CODES)
     assert all(row["precision"] == row["recall"] == 1.0 for row in report["scores"])
-    assert report["escalations"] == len(CODES)
+    assert report["escalations"] == len(outcome.escalations) > len(CODES)  # re-escalations too
     assert len(report["dead_letters"]) == 3  # two malformed messages, one naive timestamp
     assert report["dead_letters_ok"]
     json.dumps(report)

@@ -1,0 +1,298 @@
+"""The flow core: what each record does, decided once for every driver.
+
+The hub's clock: a record is judged as of the moment the hub received it (an event's
+``source.received_at``, a tick's time, a command's time). Case detection times, escalation times
+and re-escalations follow from that clock, so a replay of the same records reaches the same
+cases, versions and escalations as the live worker did, on any day it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from connectors.base import Connector, ConnectorConfig, RawMessage, Rejection
+from connectors.registry import CONNECTORS, get_connector
+from hub.cases.commands import CaseCommand, CommandRejected
+from hub.cases.desk import command as desk_command
+from hub.cases.desk import receive_findings
+from hub.cases.desk import tick as desk_tick
+from hub.cases.escalation import EscalationPolicy, load_policy
+from hub.chain.engine import apply
+from hub.chain.links import links_taught, routing_key
+from hub.chain.profiles import DEFAULT_PROFILE, ProductProfile, load_profiles
+from hub.chain.state import ChainState
+from hub.events.ids import derive_id
+from hub.events.models import (
+    ClockTickDetail,
+    Event,
+    EventType,
+    Identifiers,
+    IdentityCheckDetail,
+    ScheduleDetail,
+    Source,
+)
+from hub.flow.chain import Chain
+from hub.flow.records import Ingested, Routed, Step, Teach, ToChain, ToResolver
+from hub.settings import Settings
+
+MAX_PARKED = 10_000
+"""Events one secondary id may keep waiting for its COI link; more are dead-lettered."""
+
+CHAIN_FAILURE = "CHAIN_FAILURE"
+
+
+class IdentityIndex(Protocol):
+    """The identifier index (secondary id -> COI) and the events parked until their link."""
+
+    def linked(self, key: str) -> str | None: ...
+
+    def link(self, key: str, coi_id: str) -> None: ...
+
+    def parked_count(self, key: str) -> int: ...
+
+    def park(self, key: str, event: Event) -> None: ...
+
+    def unpark(self, key: str) -> list[Event]: ...
+
+
+def tick_event(when: datetime, partition: int = 0, clock: str = "simulated") -> Event:
+    """A CLOCK_TICK at ``when`` for one events partition (``wall`` or ``simulated`` clock)."""
+    stamp = when.isoformat()
+    return Event(
+        event_id=derive_id("tick", clock, stamp, partition),
+        event_type=EventType.CLOCK_TICK,
+        occurred_at=when,
+        recorded_at=when,
+        source=Source(partner="hub", system="clock", message_id=stamp, received_at=when),
+        detail=ClockTickDetail(clock=clock, partition=partition),
+    )
+
+
+def link_conflict(teach: Teach, known: str) -> Event:
+    """A second COI claims an id already linked: a failed identity check on the claimant's
+    chain, dated by the claiming event (the first link stands; nothing is overwritten)."""
+    kind, _, value = teach.key.partition(":")
+    claimant = teach.coi_id
+    return Event(
+        event_id=derive_id("link-conflict", teach.key, claimant),
+        event_type=EventType.IDENTITY_VERIFIED,
+        occurred_at=teach.occurred_at,
+        recorded_at=teach.received_at,
+        source=Source(
+            partner="hub",
+            system="identity-index",
+            message_id=teach.key,
+            received_at=teach.received_at,
+        ),
+        coi_id=claimant,
+        identifiers=Identifiers(other={"link_conflict": known}),
+        detail=IdentityCheckDetail(
+            checkpoint="identifier-link",
+            expected={kind: f"{value} (linked to {known})"},
+            scanned={kind: f"{value} (claimed by {claimant})"},
+            matched=False,
+        ),
+    )
+
+
+class FlowCore:
+    """Every decision of the pipeline, for one deployment's connectors, profiles and policy."""
+
+    def __init__(
+        self,
+        connectors: Mapping[str, Connector],
+        profiles: Mapping[str, ProductProfile],
+        policy: EscalationPolicy,
+    ) -> None:
+        if DEFAULT_PROFILE not in profiles:
+            raise ValueError(f"the product profiles lack {DEFAULT_PROFILE!r}")
+        self.connectors = dict(connectors)
+        self.profiles = dict(profiles)
+        self.policy = policy
+
+    @classmethod
+    def from_files(
+        cls,
+        profile_dir: Path,
+        policy_file: Path,
+        pseudonym_key: bytes,
+        partners: Iterable[str] | None = None,
+    ) -> FlowCore:
+        """The core for these product profiles, escalation policy and connectors (every
+        connector when ``partners`` is None)."""
+        config = ConnectorConfig(pseudonym_key=pseudonym_key)
+        names = list(partners) if partners is not None else list(CONNECTORS)
+        return cls(
+            {name: get_connector(name, config) for name in names},
+            load_profiles(profile_dir),
+            load_policy(policy_file),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, partners: Iterable[str] | None = None) -> FlowCore:
+        return cls.from_files(
+            settings.profile_dir,
+            settings.escalation_policy_file,
+            settings.pseudonym_key.get_secret_value().encode(),
+            partners,
+        )
+
+    # --- edge and routing --------------------------------------------------------------------
+
+    def ingest(self, raw: RawMessage) -> Ingested:
+        """What one raw partner message becomes: events routed to their chain or the resolver,
+        identifier links to teach, or a dead letter with the connector's reason."""
+        result = self.connectors[raw.partner].process(raw)
+        if result.rejection is not None:
+            return Ingested(raw.partner, dead=(result.rejection,), rejected=True)
+        routed: list[Routed] = []
+        dead: list[Rejection] = []
+        for event in result.events:
+            outcome = self.route(event)
+            if isinstance(outcome, Rejection):
+                dead.append(outcome)
+            else:
+                routed.extend(outcome)
+        return Ingested(raw.partner, tuple(routed), tuple(dead))
+
+    def route(self, event: Event) -> list[Routed] | Rejection:
+        """Events with a COI go to their chain and teach the index every id they link; events
+        with only secondary ids go to the resolver, keyed by the id it resolves them by."""
+        if event.coi_id:
+            teach = [
+                Teach(key, event.coi_id, event.occurred_at, event.source.received_at)
+                for key in links_taught(event)
+            ]
+            return [ToChain(event), *teach]
+        key = routing_key(event)
+        if key is None:
+            return Rejection(
+                code="NO_COI",
+                reason=f"{event.event_type.value} carries neither a COI nor a linkable id",
+                partner=event.source.partner,
+                stage="route",
+                message_id=event.source.message_id,
+            )
+        return [ToResolver(key, event)]
+
+    # --- identity resolution -----------------------------------------------------------------
+
+    def teach(self, index: IdentityIndex, teach: Teach) -> tuple[list[Event], Event | None]:
+        """Record a link. Returns the parked events it releases (re-keyed to their COI) and,
+        when another COI holds the id already, the conflict event for the claimant's chain."""
+        known = index.linked(teach.key)
+        if known is None:
+            index.link(teach.key, teach.coi_id)
+            released = index.unpark(teach.key)
+            return [e.model_copy(update={"coi_id": teach.coi_id}) for e in released], None
+        if known != teach.coi_id:
+            return [], link_conflict(teach, known)
+        return [], None
+
+    def resolve(self, index: IdentityIndex, key: str, event: Event) -> Event | Rejection | None:
+        """An event without COI: re-keyed when ``key`` is linked, else parked (None) until
+        its link arrives, or dead-lettered when too many wait for the same id."""
+        known = index.linked(key)
+        if known is not None:
+            return event.model_copy(update={"coi_id": known})
+        if index.parked_count(key) >= MAX_PARKED:
+            return Rejection(
+                code="UNLINKED_OVERFLOW",
+                reason=f"{key} has {MAX_PARKED} events waiting for a COI link",
+                partner=event.source.partner,
+                stage="resolve",
+                message_id=event.source.message_id,
+            )
+        index.park(key, event)
+        return None
+
+    # --- one chain -----------------------------------------------------------------------------
+
+    def profile_for(self, state: ChainState, event: Event) -> ProductProfile:
+        named = state.product_profile
+        if isinstance(event.detail, ScheduleDetail) and event.detail.product_profile:
+            named = event.detail.product_profile  # the order that names the product counts
+        return self.profiles.get(named or DEFAULT_PROFILE, self.profiles[DEFAULT_PROFILE])
+
+    def on_event(self, chain: Chain | None, event: Event, partition: int | None = None) -> Step:
+        """Apply one event to its chain (None: a chain not seen before). An event on the events
+        topic without a COI (a direct producer's) is refused: it names no chain."""
+        if not event.coi_id:
+            return Step(
+                failure=Rejection(
+                    code="NO_COI",
+                    reason="event carries no COI and no identifier link resolved it",
+                    partner=event.source.partner,
+                    stage="route",
+                    message_id=event.source.message_id,
+                )
+            )
+        known = chain or Chain.new(event.coi_id)
+        try:
+            return self._step(known, event, partition, event.source.received_at)
+        except Exception as exc:  # a rule or engine fault must not stop every other chain
+            return Step(failure=_failure(exc, event))
+
+    def on_tick(self, chain: Chain, tick: Event) -> Step:
+        """A clock tick on a chain with something due: deadlines and re-escalations."""
+        try:
+            return self._step(chain, tick, chain.state.partition, tick.occurred_at)
+        except Exception as exc:
+            return Step(failure=_failure(exc, tick))
+
+    def _step(self, chain: Chain, event: Event, partition: int | None, now: datetime) -> Step:
+        state, findings = apply(chain.state, event, self.profile_for(chain.state, event))
+        desk, cases, escalations = receive_findings(chain.desk, findings, now, self.policy)
+        is_tick = event.event_type is EventType.CLOCK_TICK
+        if is_tick:
+            desk, overdue = desk_tick(desk, event.occurred_at, self.policy)
+            escalations = escalations + overdue
+        if state is chain.state and desk is chain.desk:
+            return Step()
+        if partition is not None and state.partition != partition:
+            state = state.model_copy(update={"partition": partition})
+        return Step(
+            chain=Chain(state=state, desk=desk),
+            cases=tuple(cases),
+            escalations=tuple(escalations),
+            timeline=() if is_tick else (event,),
+        )
+
+    def on_command(self, chain: Chain | None, coi_id: str, cmd: CaseCommand) -> Step:
+        """A person's command on one of the chain's cases: a new case version and its audit
+        note, or a rejection on the audit trail; a command applied before changes nothing."""
+        if chain is None or cmd.case_id not in chain.desk.cases:
+            note = {"kind": "command_rejected", "error": "UNKNOWN_CASE", "coi_id": coi_id}
+            return Step(audit=({**note, **cmd.model_dump(mode="json")},))
+        desk, result = desk_command(chain.desk, cmd)
+        if result is None:
+            return Step()  # this command id was applied before: a replay changes nothing
+        changed = Chain(state=chain.state, desk=desk)
+        if isinstance(result, CommandRejected):
+            return Step(
+                chain=changed,
+                audit=({"kind": "command_rejected", **result.model_dump(mode="json")},),
+            )
+        return Step(
+            chain=changed,
+            cases=(result.case,),
+            audit=({"kind": "case_command", **result.note.model_dump(mode="json")},),
+        )
+
+    def due(self, chain: Chain, now: datetime) -> bool:
+        """Whether a tick at ``now`` has work on ``chain``."""
+        due = chain.due_at(self.policy)
+        return due is not None and due <= now
+
+
+def _failure(exc: Exception, event: Event) -> Rejection:
+    return Rejection(
+        code=CHAIN_FAILURE,
+        reason=f"{type(exc).__name__}: {exc}",
+        partner=event.source.partner,
+        stage="chain",
+        message_id=event.source.message_id,
+    )

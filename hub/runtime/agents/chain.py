@@ -1,0 +1,126 @@
+"""``chain``: events + commands -> chain table -> cases, escalations, audit, read model.
+
+Records are taken in batches and applied one by one in arrival order (so per chain in
+partition order); each changed chain's table row and read model are written once per batch,
+before the batch is acknowledged. A CLOCK_TICK reaches every chain of its partition with a
+deadline or re-escalation due. A record the chain cannot take (a rule or the engine raised) is
+dead-lettered with stage ``chain`` and the exception, and the agent goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.cases.commands import CaseCommand
+from hub.events.models import Event, EventType
+from hub.flow import Chain, Step
+from hub.runtime.chainstore import ChainStore
+from hub.runtime.context import Worker
+
+log = logging.getLogger("v2v.runtime")
+# Up to CHAIN_BATCH records, waiting at most CHAIN_BATCH_WITHIN_S for a batch to fill: a light
+# load waits that long at most, a heavy one gets full batches.
+CHAIN_BATCH = 500
+CHAIN_BATCH_WITHIN_S = 0.01
+
+
+class ChainAgent:
+    def __init__(self, hub: Worker, store: ChainStore) -> None:
+        self.hub, self.store = hub, store
+        self.dirty: dict[str, Chain] = {}  # latest version of each chain this batch changed
+        self.timeline: list[Event] = []
+
+    async def on_record(self, message: Any) -> None:
+        hub = self.hub
+        if message.topic == hub.topics.commands:
+            cmd = await hub.decode(message, hub.wires.commands, "command")
+            if cmd is not None:
+                await self.on_command(message, cmd)
+            hub.metrics.commands_processed.inc()
+            return
+        event = await hub.decode(message, hub.wires.events, "event")
+        if event is None:
+            return
+        await self.on_event(message, event)
+        # Counted once every output of the event was handed to the producer: a reader that
+        # sees the count can wait for exactly that many output records.
+        hub.metrics.events_processed.labels(event.event_type.value).inc()
+
+    async def on_event(self, message: Any, event: Event) -> None:
+        hub = self.hub
+        if event.event_type is EventType.CLOCK_TICK:
+            for chain in list(self.store.due(message.partition, event.occurred_at)):
+                await self.apply(message, hub.core.on_tick(chain, event), message.partition)
+            return
+        known = self.store.get(event.coi_id) if event.coi_id else None
+        step = hub.core.on_event(known, event, message.partition)
+        await self.apply(message, step, message.partition)
+
+    async def on_command(self, message: Any, cmd: CaseCommand) -> None:
+        coi_id = (message.key or b"").decode("utf-8", "replace")
+        step = self.hub.core.on_command(self.store.get(coi_id), coi_id, cmd)
+        await self.apply(message, step, message.partition)
+
+    async def apply(self, message: Any, step: Step, partition: int) -> None:
+        hub = self.hub
+        if step.failure is not None:
+            log.error(
+                "chain failed on %s@%s:%s, dead-lettered: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                step.failure.reason,
+            )
+            await hub.dead_letter(message, step.failure)
+        for case in step.cases:
+            await hub.out.cases.send(
+                key=case.coi_id.encode(), value=await hub.encode(hub.wires.cases, case)
+            )
+            hub.metrics.case_versions.labels(case.code).inc()
+            if case.version == 1:
+                hub.metrics.cases_opened.labels(case.code, case.severity.value).inc()
+                lag = datetime.now(UTC) - case.detected_at
+                hub.metrics.detection_latency.labels(case.code).observe(
+                    max(lag.total_seconds(), 0.0)
+                )
+        for escalation in step.escalations:
+            value = await hub.encode(hub.wires.escalations, escalation)
+            await hub.out.escalations.send(key=escalation.coi_id.encode(), value=value)
+            hub.metrics.escalations_issued.labels(
+                escalation.severity.value, str(escalation.level)
+            ).inc()
+        for note in step.audit:
+            await hub.out.audit.send(key=message.key, value=json.dumps(note).encode())
+        if step.chain is not None:
+            self.store.put(step.chain, partition)
+            self.dirty[step.chain.coi_id] = step.chain
+            self.timeline.extend(step.timeline)
+
+    async def flush(self) -> None:
+        """Table rows, then read models, of every chain the batch changed."""
+        self.store.flush()
+        if self.dirty or self.timeline:
+            chains, events = list(self.dirty.values()), list(self.timeline)
+            self.dirty.clear()
+            self.timeline.clear()
+            await self.hub.project(self.hub.projection.chains_updated(chains, events))
+
+
+def register(hub: Worker, chain_topic: Any, store: ChainStore) -> ChainAgent:
+    agent = ChainAgent(hub, store)
+
+    @hub.app.agent(chain_topic, name="chain")
+    async def chain(stream: Any) -> None:
+        # take_events acknowledges a batch only after this body is done with it.
+        async for records in stream.take_events(CHAIN_BATCH, within=CHAIN_BATCH_WITHIN_S):
+            store.load_all()  # chains recovered from the changelog count from the start
+            try:
+                for record in records:
+                    await agent.on_record(record.message)
+            finally:
+                await agent.flush()
+
+    return agent
