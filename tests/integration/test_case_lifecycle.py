@@ -15,9 +15,9 @@ import pytest
 
 from hub.cases.models import Case, Escalation
 from hub.events.models import Event, EventType
-from hub.runtime.harness import Feeder, TopicReader, WorkerProcess, free_port
-from hub.runtime.topics import Topics, ensure_topics
 from hub.serde import SingleObjectWireFormat, codec_for
+from hub.sim.stack import Feeder, TopicReader, WorkerProcess, free_port
+from hub.topics import Topics, ensure_topics
 from tests.scenarios.builders import Story
 
 pytestmark = pytest.mark.integration
@@ -77,16 +77,18 @@ def oos(records: list, case_id: str | None = None) -> list[Escalation]:
     return [e for e in decoded if e.code == "QC_OUT_OF_SPEC" and case_id in (None, e.case_id)]
 
 
-def feed(feeder: Feeder, topics: Topics, stream: list[Event]) -> int:
-    """Business events keyed by COI, and every tick to every partition, in stream order."""
-    sent = 0
+def feed(feeder: Feeder, topics: Topics, stream: list[Event]) -> tuple[int, int]:
+    """Business events keyed by COI, and every tick to every partition, in stream order.
+    Returns how many records of each went to the events topic."""
+    sent = ticks = 0
     for event in stream:
         if event.event_type is EventType.CLOCK_TICK:
             feeder.ticks(topics.events, event.occurred_at)
+            ticks += feeder.settings.topic_partitions
         else:
             feeder.send(topics.events, [(event.coi_id.encode(), EVENTS.encode(event), None)])
             sent += 1
-    return sent
+    return sent, ticks
 
 
 def test_clean_chain_end_to_end_raises_nothing_and_reaches_infusion(hub) -> None:
@@ -94,15 +96,16 @@ def test_clean_chain_end_to_end_raises_nothing_and_reaches_infusion(hub) -> None
     topics = Topics.of(settings)
     story = Story("cart-fresh-48h", 1).clean()
     with Feeder(settings) as feeder:
-        sent = feed(feeder, topics, story.stream(every=timedelta(hours=6)))
+        sent, ticks = feed(feeder, topics, story.stream(every=timedelta(hours=6)))
 
     def caught_up() -> bool:
         page = httpx.get(f"{worker.url}/chains/{story.coi}", timeout=5)
         return page.status_code == 200 and page.json()["event_count"] == sent
 
+    worker.wait_metric("v2v_events_processed_total", sent + ticks, timeout_s=90)
     with TopicReader(settings, topics.cases) as cases:
         assert cases.poll_until(lambda _: caught_up(), timeout_s=90), worker.tail()
-        cases.drain(quiet_s=2)
+    assert worker.metric("v2v_case_versions_total") == 0
     assert [CASES.decode(r.value()).code for r in cases.records] == []
     chain = httpx.get(f"{worker.url}/chains/{story.coi}", timeout=5).json()
     assert chain["stage"] == "INFUSED"
@@ -120,7 +123,7 @@ def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(hub, re
     story.phase_order()
     story.qc("VIABILITY", story.t.qc_start, value=41.0)  # specification: >= 80 %
     with Feeder(settings) as feeder, TopicReader(settings, topics.escalations) as escalations:
-        feed(feeder, topics, story.events)
+        _, ticks = feed(feeder, topics, story.events)
         assert escalations.poll_until(lambda rs: len(oos(rs)) >= 1, timeout_s=60), worker.tail()
         first = oos(escalations.records)[0]
         assert (first.level, first.recipient_role, first.severity.value) == (
@@ -129,8 +132,9 @@ def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(hub, re
             "CRITICAL",
         )
 
-        # 16 minutes on the wall clock without acknowledgement: level 2, the QP
+        # 16 minutes on the hub's clock without acknowledgement: level 2, the QP
         feeder.ticks(topics.events, first.issued_at + timedelta(minutes=16))
+        ticks += settings.topic_partitions
         assert escalations.poll_until(lambda rs: len(oos(rs, first.case_id)) >= 2, timeout_s=30), (
             worker.tail()
         )
@@ -155,8 +159,13 @@ def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(hub, re
         assert (acked.acknowledged_by, acked.version) == ("qp-anna", 2)
 
         # long past level 2's 30 minutes: an acknowledged case is not escalated again
+        worker.wait_metric("v2v_commands_processed_total", 1)
         feeder.ticks(topics.events, first.issued_at + timedelta(hours=3))
-        escalations.drain(quiet_s=3)
+        ticks += settings.topic_partitions
+        worker.wait_metric("v2v_events_processed_total", ticks, event_type="CLOCK_TICK")
+        owed = worker.metric("v2v_escalations_issued_total")
+        assert escalations.reach(int(owed), timeout_s=30)
+    assert escalations.count == owed
     assert [e.level for e in oos(escalations.records, first.case_id)] == [1, 2]
 
     page = httpx.get(f"{worker.url}/cases/{first.case_id}", timeout=5).json()

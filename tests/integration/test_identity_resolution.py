@@ -11,9 +11,9 @@ import pytest
 
 from connectors.conformance import sample_files
 from hub.cases.models import Case
-from hub.runtime.harness import Feeder, TopicReader, WorkerProcess
-from hub.runtime.topics import Topics, ensure_topics
 from hub.serde import SingleObjectWireFormat, codec_for
+from hub.sim.stack import Feeder, TopicReader, WorkerProcess
+from hub.topics import Topics, ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -53,9 +53,10 @@ def test_readings_reach_the_chain_once_the_shipment_is_linked(hub, link_first) -
         first, second = (pickup, csv) if link_first else (csv, pickup)
         feeder.send(topics.raw["courier" if link_first else "logger"], first)
         if not link_first:
-            # nothing reaches the events topic while the shipment is unknown
-            events.drain(quiet_s=3)
-            assert events.records == []
+            # every reading waits while the shipment is unknown: none reaches the events topic
+            worker.wait_metric("v2v_identity_parked_total", READINGS)
+            assert worker.metric("v2v_identity_resolved_total") == 0
+            assert events.pump() == 0
         feeder.send(topics.raw["logger" if link_first else "courier"], second)
         assert events.poll_until(lambda _: events_of(worker, coi) >= READINGS + 2, timeout_s=60), (
             worker.tail()
@@ -74,10 +75,9 @@ def test_a_second_coi_claiming_a_linked_shipment_is_an_identity_case(hub) -> Non
         feeder.send(topics.raw["courier"], [(None, json.dumps(PICKUP).encode(), None)])
         assert cases.poll_until(lambda _: events_of(worker, PICKUP["coi"]) >= 2, timeout_s=60)
         feeder.send(topics.raw["courier"], [(None, json.dumps(other).encode(), None)])
-        assert cases.poll_until(
-            lambda rs: any(CASES.decode(r.value()).coi_id == other["coi"] for r in rs), timeout_s=60
-        ), worker.tail()
-        cases.drain(quiet_s=2)
+        worker.wait_metric("v2v_link_conflicts_total", 1)
+        worker.wait_metric("v2v_events_processed_total", 5)  # 2 + 2 + the conflict
+        assert cases.reach(int(worker.metric("v2v_case_versions_total")), timeout_s=60)
     claimant = [CASES.decode(r.value()) for r in cases.records]
     mismatch = [
         c for c in claimant if c.coi_id == other["coi"] and c.code.startswith("COI_MISMATCH")

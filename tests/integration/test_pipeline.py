@@ -16,18 +16,21 @@ from connectors.conformance import sample_files
 from connectors.courier.normalise import CourierConnector
 from hub.cases.models import Case, Escalation
 from hub.chain.profiles import load_profiles
+from hub.deadletter import header_dict
 from hub.events.models import Event, EventType
-from hub.runtime.deadletter import header_dict
-from hub.runtime.harness import Feeder, TopicReader, WorkerProcess
-from hub.runtime.topics import Topics
 from hub.serde import SingleObjectWireFormat, codec_for
+from hub.sim.stack import Feeder, TopicReader, WorkerProcess
+from hub.topics import Topics
 
 pytestmark = pytest.mark.integration
 
 EVENTS = SingleObjectWireFormat(codec_for(Event))
 CASES = SingleObjectWireFormat(codec_for(Case))
 ESCALATIONS = SingleObjectWireFormat(codec_for(Escalation))
-AFTER_SAMPLES = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def event_time(payload: bytes) -> datetime:
+    return datetime.fromisoformat(json.loads(payload)["event_time"]).astimezone(UTC)
 
 
 def expected_events(payloads: list[bytes]) -> int:
@@ -38,9 +41,7 @@ def expected_events(payloads: list[bytes]) -> int:
 
 def send_in_event_time(feeder: Feeder, topic: str, payloads: list[bytes], **kw) -> None:
     """Each message received a minute after it happened, in event-time order."""
-    timed = sorted(
-        (datetime.fromisoformat(json.loads(p)["event_time"]).astimezone(UTC), p) for p in payloads
-    )
+    timed = sorted((event_time(p), p) for p in payloads)
     for at, payload in timed:
         feeder.send(
             topic, [(kw.get("key"), payload, kw.get("headers"))], at=at + timedelta(minutes=1)
@@ -55,10 +56,16 @@ def test_courier_samples_become_events_cases_and_escalations(hub_settings, worke
     topics = Topics.of(hub_settings)
     payloads = [p.read_bytes() for p in sample_files("courier")]
     want = expected_events(payloads)
+    # Three days after the last sample on the hub's clock (the receipt times stamped below),
+    # whatever today's date: nobody acknowledged the cases, so they go up a level.
+    after_samples = max(event_time(p) for p in payloads) + timedelta(days=3)
+    ticks = hub_settings.topic_partitions
     with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.events) as events:
         send_in_event_time(feeder, topics.raw["courier"], payloads)
-        assert events.poll_until(lambda rs: len(non_tick(rs)) >= want, timeout_s=60)
-        feeder.ticks(topics.events, AFTER_SAMPLES)
+        assert events.reach(want, timeout_s=60, keyed=True)
+        feeder.ticks(topics.events, after_samples)
+        worker.wait_metric("v2v_events_processed_total", want + ticks)
+        worker.wait_metric("v2v_events_processed_total", ticks, event_type="CLOCK_TICK")
     decoded = [EVENTS.decode(r.value()) for r in non_tick(events.records)]
     assert len(decoded) == want
     assert all(r.key() == b"V2VSAMPLE000001T" for r in non_tick(events.records))
@@ -70,9 +77,10 @@ def test_courier_samples_become_events_cases_and_escalations(hub_settings, worke
         EventType.SHIPMENT_ETA_UPDATED,
     }
 
+    written = int(worker.metric("v2v_case_versions_total"))
     with TopicReader(hub_settings, topics.cases) as cases:
-        assert cases.poll_until(lambda rs: len(rs) >= 2, timeout_s=60)
-        cases.drain(quiet_s=3)
+        assert cases.reach(written, timeout_s=60)
+    assert cases.count == written >= 2
     opened = [CASES.decode(r.value()) for r in cases.records]
     # 05 (held) and 07 (refused) are two shipments; the signed delivery closed SHP-240001's
     # handover, so the tick after the samples raises no CUSTODY_GAP.
@@ -81,16 +89,16 @@ def test_courier_samples_become_events_cases_and_escalations(hub_settings, worke
         "SHP-240078",
     ]
     assert "CUSTODY_GAP" not in {c.code for c in opened}
-    new_cases = sum(1 for c in opened if c.version == 1)
+    owed = int(worker.metric("v2v_escalations_issued_total"))
     with TopicReader(hub_settings, topics.escalations) as escalations:
-        assert escalations.poll_until(lambda rs: len(rs) >= new_cases + 2, timeout_s=30)
-        escalations.drain(quiet_s=1)
+        assert escalations.reach(owed, timeout_s=30)
+    assert escalations.count == owed
     sent = [ESCALATIONS.decode(r.value()) for r in escalations.records]
     first = [e for e in sent if e.level == 1]
     assert sorted(e.case_id for e in first) == sorted(c.case_id for c in opened if c.version == 1)
     assert {e.recipient_role for e in first if e.code == "CUSTOMS_HOLD"} == {"operations-on-call"}
-    # The tick after the samples lies days past the (wall-clock) escalation: nobody acknowledged
-    # the HIGH customs cases within 60 min, so they went up to level 2.
+    # The tick after the samples lies days past the escalation (hub clock: receipt time):
+    # nobody acknowledged the HIGH customs cases within 60 min, so they went up to level 2.
     second = {e.case_id: e for e in sent if e.level == 2}
     for case in opened:
         if case.code == "CUSTOMS_HOLD":
@@ -121,18 +129,20 @@ def test_unaccepted_handover_raises_custody_gap_only_after_turnaround_and_grace(
     released = datetime.fromisoformat(pickup["event_time"]).astimezone(UTC)
     profile = load_profiles(hub_settings.profile_dir)["default"]
     window = profile.turnaround(pickup["lane"]) + profile.custody_grace
-    with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.events) as events:
+    ticks = hub_settings.topic_partitions
+    with Feeder(hub_settings) as feeder:
         send_in_event_time(feeder, topics.raw["courier"], [json.dumps(pickup).encode()])
-        assert events.poll_until(lambda rs: len(non_tick(rs)) >= 2, timeout_s=60)
+        worker.wait_metric("v2v_events_processed_total", 2)
         # a tick a minute inside the lane turnaround + grace raises nothing ...
         feeder.ticks(topics.events, released + window - timedelta(minutes=1))
-        with TopicReader(hub_settings, topics.cases) as cases:
-            cases.drain(quiet_s=3)
-            assert cases.records == []
-            # ... one at its end raises the gap.
-            feeder.ticks(topics.events, released + window)
-            assert cases.poll_until(lambda rs: len(rs) >= 1, timeout_s=30)
-            cases.drain(quiet_s=1)
+        worker.wait_metric("v2v_events_processed_total", ticks, event_type="CLOCK_TICK")
+        assert worker.metric("v2v_case_versions_total") == 0
+        # ... one at its end raises the gap.
+        feeder.ticks(topics.events, released + window)
+        worker.wait_metric("v2v_events_processed_total", 2 * ticks, event_type="CLOCK_TICK")
+    assert worker.metric("v2v_case_versions_total") == 1
+    with TopicReader(hub_settings, topics.cases) as cases:
+        assert cases.reach(1, timeout_s=30)
     [case] = [CASES.decode(r.value()) for r in cases.records]
     assert (case.code, case.subject, case.severity.value) == ("CUSTODY_GAP", "SHP-240001", "HIGH")
     assert case.opened_at == released + window
@@ -148,9 +158,9 @@ def test_malformed_messages_are_dead_lettered_with_original_bytes_and_counts_rec
     headers = [("traceparent", b"00-abc-def-01")]
     with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.dlq) as dlq:
         feeder.send(topics.raw["courier"], [(b"k", p, headers) for p in [*good, *bad.values()]])
-        assert dlq.poll_until(lambda rs: len(rs) >= len(bad), timeout_s=60)
-        dlq.drain(quiet_s=2)
-    assert len(dlq.records) == len(bad)
+        worker.wait_metric("v2v_raw_messages_total", len(good) + len(bad), partner="courier")
+        assert dlq.reach(len(bad), timeout_s=60)
+    assert worker.metric("v2v_dead_letters_total") == len(bad) == len(dlq.records)
     by_value = {r.value(): header_dict(r.headers()) for r in dlq.records}
     assert set(by_value) == set(bad.values())  # original bytes, untouched
     for record in dlq.records:
@@ -183,17 +193,26 @@ def test_deadlines_survive_a_worker_restart(hub_settings, worker, tmp_path) -> N
     topics = Topics.of(hub_settings)
     pickup = sample_files("courier")[0].read_bytes()
     released = datetime.fromisoformat(json.loads(pickup)["event_time"]).astimezone(UTC)
-    with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.events) as events:
+    with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.cases) as cases:
         send_in_event_time(feeder, topics.raw["courier"], [pickup])
-        assert events.poll_until(lambda rs: len(non_tick(rs)) >= 2, timeout_s=60)
-        with TopicReader(hub_settings, topics.cases) as cases:
-            cases.drain(quiet_s=2)  # let the chain agent apply the release before the restart
-            assert worker.stop() is not None
-            restarted = WorkerProcess(hub_settings, tmp_path / "worker2.log").start()
-            try:
-                restarted.wait_ready()
-                feeder.ticks(topics.events, released + timedelta(days=3))
-                assert cases.poll_until(lambda rs: len(rs) >= 1, timeout_s=60), restarted.tail()
-            finally:
-                restarted.stop()
+        worker.wait_metric("v2v_events_processed_total", 2)  # the release is on the chain
+        assert worker.metric("v2v_chains_by_stage") == 1
+        assert worker.stop() is not None
+        restarted = WorkerProcess(hub_settings, tmp_path / "worker2.log").start()
+        try:
+            restarted.wait_ready()
+            feeder.ticks(topics.events, released + timedelta(days=3))
+            restarted.wait_metric(
+                "v2v_events_processed_total", hub_settings.topic_partitions, event_type="CLOCK_TICK"
+            )
+            assert cases.reach(1, timeout_s=60), restarted.tail()
+            # the chain recovered from the changelog counts in the stage gauge, once
+            text = httpx.get(f"{restarted.url}/metrics", timeout=5).text
+            stages = re.findall(r'^v2v_chains_by_stage\{stage="([^"]+)"\} (\S+)$', text, re.M)
+            assert {stage: float(n) for stage, n in stages if float(n)} == {
+                "IN_TRANSIT_TO_MANUFACTURING": 1.0
+            }
+            assert all(float(n) >= 0 for _, n in stages)
+        finally:
+            restarted.stop()
     assert CASES.decode(cases.records[0].value()).code == "CUSTODY_GAP"
