@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from hub.errors import InvalidIdentifierError, NormalisationError, TimezoneMissingError
+from connectors.timestamps import parse_timestamp
+from hub.errors import InvalidIdentifierError, NormalisationError
 from hub.events.identifiers import DEFAULT_COI_PATTERN, parse_din, validate_coi
 
 
@@ -145,27 +146,3 @@ class Fields:
         value = self.time(name)
         assert value is not None
         return value
-
-
-def parse_timestamp(text: str, name: str, partner: str, message_id: str | None = None) -> datetime:
-    """ISO 8601 with an explicit offset -> aware UTC datetime; no offset is TIMEZONE_MISSING."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        if value.tzinfo is not None:
-            value.astimezone(UTC)  # year 1 minus an offset overflows here, not later
-    except (ValueError, OverflowError) as exc:
-        raise NormalisationError(
-            f"'{name}' is not an ISO 8601 timestamp: {text!r}",
-            partner=partner,
-            message_id=message_id,
-            field=name,
-            code="BAD_TIMESTAMP",
-        ) from exc
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise TimezoneMissingError(
-            f"'{name}' has no UTC offset: {text!r}",
-            partner=partner,
-            message_id=message_id,
-            field=name,
-        )
-    return value.astimezone(UTC)

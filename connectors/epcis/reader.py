@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connectors.fields import parse_json_object
-from hub.errors import NormalisationError, TimezoneMissingError
+from connectors.timestamps import parse_timestamp
+from hub.errors import NormalisationError
 
 
 def join(path: str, key: str | int) -> str:
@@ -40,37 +41,6 @@ def load_document(payload: bytes, partner: str) -> dict[str, Any]:
 def canonical_json(value: Any) -> str:
     """Key-sorted compact JSON: the same content always gives the same text."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def parse_instant(text: str, path: str, partner: str, message_id: str | None) -> datetime:
-    """ISO 8601 with an explicit offset -> aware UTC; no offset is TIMEZONE_MISSING."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise NormalisationError(
-            f"'{path}' is not an ISO 8601 timestamp: {text!r}",
-            partner=partner,
-            message_id=message_id,
-            field=path,
-            code="BAD_TIMESTAMP",
-        ) from exc
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise TimezoneMissingError(
-            f"'{path}' has no UTC offset: {text!r}",
-            partner=partner,
-            message_id=message_id,
-            field=path,
-        )
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise NormalisationError(
-            f"'{path}' is outside the representable time range: {text!r}",
-            partner=partner,
-            message_id=message_id,
-            field=path,
-            code="BAD_TIMESTAMP",
-        ) from exc
 
 
 class Reader:
@@ -183,10 +153,10 @@ class Reader:
         text = self.text(parent, key, path, required=required)
         if text is None:
             return None
-        return parse_instant(text, join(path, key), self.partner, self.message_id)
+        return parse_timestamp(text, join(path, key), self.partner, self.message_id)
 
     def req_time(self, parent: dict[str, Any], key: str, path: str) -> datetime:
         """A required timestamp with an explicit offset, in UTC."""
-        return parse_instant(
+        return parse_timestamp(
             self.req(parent, key, path), join(path, key), self.partner, self.message_id
         )

@@ -12,14 +12,14 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connectors.fields import parse_json_object
+from connectors.timestamps import parse_timestamp
 from hub.errors import NormalisationError, TimezoneMissingError
 
 _DATE_ONLY = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-_NO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
 def join(path: str, key: str | int) -> str:
@@ -127,35 +127,14 @@ class Reader:
         if text is None:
             return None
         where = join(path, key)
-        stripped = text.strip()
-        if _DATE_ONLY.match(stripped):
+        if _DATE_ONLY.match(text.strip()):
             raise TimezoneMissingError(
                 f"'{where}' is a date without a time of day and UTC offset",
                 partner=self.partner,
                 message_id=self.message_id,
                 field=where,
             )
-        if _NO_OFFSET.match(stripped):
-            raise TimezoneMissingError(
-                f"'{where}' has no UTC offset",
-                partner=self.partner,
-                message_id=self.message_id,
-                field=where,
-            )
-        try:
-            value = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise TimezoneMissingError(
-                    f"'{where}' has no UTC offset",
-                    partner=self.partner,
-                    message_id=self.message_id,
-                    field=where,
-                )
-            return value.astimezone(UTC)
-        except (ValueError, OverflowError) as exc:
-            raise self.error(
-                f"'{where}' is not a FHIR dateTime with a time and offset", where, "BAD_TIMESTAMP"
-            ) from exc
+        return parse_timestamp(text, where, self.partner, self.message_id, quote=False)
 
     def codings(self, concept: dict[str, Any] | None, path: str) -> list[tuple[str | None, str]]:
         """(system, code) of a CodeableConcept's codings that have a code."""

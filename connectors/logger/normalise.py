@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
 
 from connectors.base import Connector, RawMessage
 from connectors.csvsupport import CsvTable, decode_text
+from connectors.timestamps import BadTimestamp, instant
 from hub.errors import NormalisationError
 from hub.events.ids import event_id
 from hub.events.models import Event, EventType, Identifiers, Source, TemperatureDetail
@@ -235,20 +236,11 @@ class _FileParser:
 
     def _time(self, text: str, name: str, row: int, line: int) -> datetime:
         try:
-            value = datetime.fromisoformat(text)
-            if value.tzinfo is not None and value.utcoffset() is not None:
-                return value.astimezone(UTC)
-        except (ValueError, OverflowError):
+            return instant(text)
+        except BadTimestamp as exc:
             raise self.table.error(
-                row,
-                line,
-                f"'{name}' is not an ISO 8601 timestamp: {text!r}",
-                code="BAD_TIMESTAMP",
-                field=name,
-            ) from None
-        raise self.table.error(
-            row, line, f"'{name}' has no UTC offset: {text!r}", code="TIMEZONE_MISSING", field=name
-        )
+                row, line, exc.reason(name, text), code=exc.code, field=name
+            ) from exc
 
     def _logging_interval(self, cells: list[str], row: int, line: int) -> int | None:
         if self.interval_col is None:

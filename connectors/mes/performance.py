@@ -17,8 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from connectors.fields import parse_timestamp
 from connectors.mes.b2mml import Document, nouns, properties, quantity, scope_id
+from connectors.timestamps import parse_timestamp
 from connectors.xmlsupport import (
     Element,
     children,

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from connectors.fields import parse_timestamp
 from connectors.mes.b2mml import Document, nouns, properties, quantity, scope_id
+from connectors.timestamps import parse_timestamp
 from connectors.xmlsupport import Element, path_of
 from hub.errors import InvalidIdentifierError
 from hub.events.identifiers import parse_din

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.base import Connector, RawMessage
@@ -97,7 +96,7 @@ class QmsConnector(Connector):
                 "record_type",
                 "UNKNOWN_TYPE",
             )
-        occurred_at = self._time(f, "event_time")
+        occurred_at = f.req_time("event_time")
         return [
             Event(
                 event_id=event_id(self.name, message_id, 0),
@@ -138,17 +137,6 @@ class QmsConnector(Connector):
         return NormalisationError(
             reason, partner=self.name, message_id=message_id, field=field, code=code
         )
-
-    def _time(self, f: Fields, name: str) -> datetime:
-        try:
-            return f.req_time(name)
-        except OverflowError as exc:  # a year-1 time with a positive offset has no UTC value
-            raise self._error(
-                f"'{name}' is outside the representable range",
-                f.message_id or "",
-                name,
-                "BAD_TIMESTAMP",
-            ) from exc
 
     def _deviation(
         self, f: Fields, batch_id: str | None

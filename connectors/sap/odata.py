@@ -18,9 +18,10 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from connectors.fields import Fields, parse_timestamp
+from connectors.fields import Fields
 from connectors.sap.idoc import alpha_out
 from connectors.sap.timezones import LocalTimes
+from connectors.timestamps import parse_timestamp
 from hub.errors import NormalisationError
 from hub.events.ids import event_id
 from hub.events.models import (
