@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from connectors.base import Connector, RawMessage
@@ -38,8 +39,7 @@ from connectors.fhir.privacy import REDACTED, Redactor, sensitive_tokens
 from connectors.fhir.reader import Reader, canonical_json, join, load_document
 from connectors.fhir.resources import HANDLERS, Scope
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
-from hub.events.models import Event, Source
+from hub.events.models import Event
 
 log = logging.getLogger(__name__)
 
@@ -141,26 +141,16 @@ class FhirConnector(Connector):
             drafts = handler(scope)
             if not drafts:
                 ignored[kind] += 1
-            source = Source(
-                partner=self.name,
-                system=self.system,
-                message_id=key,
-                received_at=message.received_at,
-            )
+            envelope = self.envelope(message, key)
             events.extend(
-                Event(
-                    event_id=event_id(self.name, key, i),
-                    event_type=d.event_type,
-                    occurred_at=d.occurred_at,
-                    recorded_at=message.received_at,
-                    source=source,
+                replace(
+                    envelope,
                     coi_id=d.coi,
                     patient_ref=d.patient_ref,
                     identifiers=d.identifiers,
                     actor=d.actor,
                     location=d.location,
-                    detail=d.detail,
-                )
+                ).event(i, d.event_type, d.occurred_at, d.detail)
                 for i, d in enumerate(drafts)
             )
         if not events:

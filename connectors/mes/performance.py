@@ -14,6 +14,7 @@ are keyed by the ProductionResponse ID and SegmentResponse ID, not by the report
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -146,19 +147,15 @@ def _response(doc: Document, response: Element, perf: Element | None) -> list[Ev
         actor: Actor | None,
         biz_step: str | None = None,
     ) -> Event:
-        return doc.event(
-            key,
-            index,
-            event_type,
-            when,
-            detail,
-            coi=r.coi,
+        return replace(
+            doc.envelope,
+            coi_id=r.coi,
             identifiers=r.identifiers,
             actor=actor,
             location=r.location,
             biz_step=biz_step,
             disposition="in_progress",
-        )
+        ).event(index, event_type, when, detail, key=key)
 
     events: list[Event] = []
     seg_starts = [t for s in segments if (t := f.time(s, "ActualStartTime")) is not None]

@@ -14,6 +14,7 @@ Event ids are keyed by the material lot ID (one receipt per lot), with a fixed i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from connectors.mes.b2mml import Document, nouns, properties, quantity, scope_id
@@ -130,19 +131,15 @@ def _lot(doc: Document, lot: Element) -> list[Event]:
         biz_step: str,
         disposition: str,
     ) -> Event:
-        return doc.event(
-            key,
-            index,
-            event_type,
-            received_at,
-            detail,
-            coi=coi,
+        return replace(
+            doc.envelope,
+            coi_id=coi,
             identifiers=identifiers,
             actor=actor,
             location=location,
             biz_step=biz_step,
             disposition=disposition,
-        )
+        ).event(index, event_type, received_at, detail, key=key)
 
     material = MaterialDetail(
         material_type=f.text(lot, "MaterialDefinitionID") or "starting_material",

@@ -20,15 +20,14 @@ deviation per id whose latest status wins, and "is any deviation still open" sta
 
 from __future__ import annotations
 
-import hashlib
 import json
+from dataclasses import replace
 from typing import Any, ClassVar
 
-from connectors.base import Connector, RawMessage
+from connectors.base import Connector, RawMessage, payload_id
 from connectors.csvsupport import decode_text
 from connectors.fields import Fields
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
 from hub.events.models import (
     Actor,
     DeviationDetail,
@@ -37,7 +36,6 @@ from hub.events.models import (
     Identifiers,
     Location,
     QualityDecisionDetail,
-    Source,
 )
 
 # action -> (event type, status)
@@ -69,9 +67,7 @@ class QmsConnector(Connector):
     def normalise(self, message: RawMessage) -> list[Event]:
         data = self._parse(message.payload)
         f = Fields(data, self.name)
-        message_id = f.text("message_id", required=False) or (
-            "sha256:" + hashlib.sha256(message.payload).hexdigest()
-        )
+        message_id = f.text("message_id", required=False) or payload_id(message.payload)
         f.message_id = message_id
         record_type = f.req("record_type").strip().lower()
         coi = f.coi("coi", required=False, pattern=self.config.coi_pattern)
@@ -97,25 +93,14 @@ class QmsConnector(Connector):
                 "UNKNOWN_TYPE",
             )
         occurred_at = f.req_time("event_time")
-        return [
-            Event(
-                event_id=event_id(self.name, message_id, 0),
-                event_type=event_type,
-                occurred_at=occurred_at,
-                recorded_at=message.received_at,
-                source=Source(
-                    partner=self.name,
-                    system=self.system,
-                    message_id=message_id,
-                    received_at=message.received_at,
-                ),
-                coi_id=coi,
-                identifiers=ids,
-                actor=self._actor(f, data.get("user")),
-                location=self._location(f, data.get("site")),
-                detail=detail,
-            )
-        ]
+        envelope = replace(
+            self.envelope(message, message_id),
+            coi_id=coi,
+            identifiers=ids,
+            actor=self._actor(f, data.get("user")),
+            location=self._location(f, data.get("site")),
+        )
+        return [envelope.event(0, event_type, occurred_at, detail)]
 
     def _parse(self, payload: bytes) -> dict[str, Any]:
         text = decode_text(payload, self.name)

@@ -87,9 +87,7 @@ class SapConnector(Connector):
                     code="UNSUPPORTED_IDOC_TYPE",
                 )
             ctx = IdocContext(
-                partner=self.name,
-                system=self.system,
-                received_at=message.received_at,
+                envelope=self.envelope(message, control.docnum),
                 idoc=idoc,
                 control=control,
                 coi_pattern=self.config.coi_pattern,
