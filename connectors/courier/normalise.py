@@ -27,7 +27,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.base import Connector, RawMessage
-from connectors.fields import Fields, parse_json_object
+from connectors.fields import Fields
+from connectors.jsonreader import parse_json_object
 from hub.errors import NormalisationError
 from hub.events.models import (
     Actor,

@@ -30,7 +30,6 @@ from typing import Any, ClassVar
 
 from connectors.base import Connector, Envelope, RawMessage
 from connectors.epcis.objects import What, describe, v2v_prefixes
-from connectors.epcis.reader import Reader, canonical_json, join, load_document
 from connectors.epcis.sensors import temperature_readings
 from connectors.epcis.vocabulary import (
     BIZSTEP_EVENTS,
@@ -38,6 +37,7 @@ from connectors.epcis.vocabulary import (
     StepMapping,
     cbv_term,
 )
+from connectors.jsonreader import JsonReader, canonical_json, join, parse_json_object
 from hub.errors import NormalisationError
 from hub.events.models import (
     Actor,
@@ -109,9 +109,9 @@ class EpcisConnector(Connector):
 
     def convert(self, message: RawMessage) -> Conversion:
         """Like :meth:`normalise`, also naming the EPCIS events that yielded nothing."""
-        doc = load_document(message.payload, self.name)
+        doc = parse_json_object(message.payload, self.name)
         doc_id = doc.get("id") if isinstance(doc.get("id"), str) else None
-        r = Reader(self.name, doc_id)
+        r = JsonReader(self.name, doc_id)
         entries = self._entries(doc, r)
         events: list[Event] = []
         skipped: list[str] = []
@@ -147,7 +147,7 @@ class EpcisConnector(Connector):
             )
         return Conversion(tuple(events), tuple(skipped))
 
-    def _entries(self, doc: dict[str, Any], r: Reader) -> list[tuple[str, Any]]:
+    def _entries(self, doc: dict[str, Any], r: JsonReader) -> list[tuple[str, Any]]:
         kind = r.text(doc, "type", "", required=True)
         if kind == "EPCISDocument":
             body = r.req_obj(doc, "epcisBody", "")
@@ -170,7 +170,7 @@ class EpcisConnector(Connector):
             )
         return [(join(base, i), item) for i, item in enumerate(items)]
 
-    def _key(self, entry: dict[str, Any], path: str, r: Reader) -> str:
+    def _key(self, entry: dict[str, Any], path: str, r: JsonReader) -> str:
         given = r.text(entry, "eventID", path)
         if given is not None and given.strip():
             return given.strip()
@@ -180,8 +180,8 @@ class EpcisConnector(Connector):
     def _event(
         self, entry: dict[str, Any], path: str, prefixes: frozenset[str], message: RawMessage
     ) -> tuple[str, list[Event]]:
-        key = self._key(entry, path, Reader(self.name))
-        r = Reader(self.name, key)
+        key = self._key(entry, path, JsonReader(self.name))
+        r = JsonReader(self.name, key)
         kind = r.req(entry, "type", path)
         event_time = r.req_time(entry, "eventTime", path)
         offset = r.text(entry, "eventTimeZoneOffset", path)
@@ -235,7 +235,7 @@ class EpcisConnector(Connector):
         return key, events
 
     def _location(
-        self, entry: dict[str, Any], path: str, r: Reader
+        self, entry: dict[str, Any], path: str, r: JsonReader
     ) -> tuple[Location | None, str | None]:
         """bizLocation (where the objects are now) is the location, else the readPoint;
         a readPoint beside a bizLocation is kept in ``identifiers.other["read_point"]``."""
@@ -327,7 +327,7 @@ class EpcisConnector(Connector):
         return kind, detail, actor
 
     def _correction(
-        self, declaration: dict[str, Any], path: str, ctx: _Context, r: Reader
+        self, declaration: dict[str, Any], path: str, ctx: _Context, r: JsonReader
     ) -> tuple[str, list[Event]]:
         declared_at = r.req_time(declaration, "declarationTime", path)
         reason = r.text(declaration, "reason", path)

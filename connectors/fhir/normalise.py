@@ -36,8 +36,9 @@ from connectors.fhir.directory import Directory, Entry, resource_key
 from connectors.fhir.patients import Patients
 from connectors.fhir.prepare import Pseudonymiser, dump
 from connectors.fhir.privacy import REDACTED, Redactor, sensitive_tokens
-from connectors.fhir.reader import Reader, canonical_json, join, load_document
+from connectors.fhir.reader import Reader
 from connectors.fhir.resources import HANDLERS, Scope
+from connectors.jsonreader import canonical_json, join, parse_json_object
 from hub.errors import NormalisationError
 from hub.events.models import Event
 
@@ -56,7 +57,7 @@ class FhirConnector(Connector):
         """The message with every patient identity pseudonymised (``prepare.py``), for the edge
         to write to Kafka instead of the original; ``NormalisationError`` if that cannot be done
         safely (not a JSON FHIR resource, an unreadable patient identifier, ...). Idempotent."""
-        doc = load_document(payload, self.name)  # its errors quote nothing
+        doc = parse_json_object(payload, self.name)  # its errors quote nothing
         redactor: Redactor | None = None
         try:
             redactor = Redactor(sensitive_tokens(doc))
@@ -68,7 +69,7 @@ class FhirConnector(Connector):
             raise _withheld(self.name, exc) from None
 
     def normalise(self, message: RawMessage) -> list[Event]:
-        doc = load_document(message.payload, self.name)  # its errors quote nothing
+        doc = parse_json_object(message.payload, self.name)  # its errors quote nothing
         redactor = Redactor(sensitive_tokens(doc))
         try:
             # Events are made from the copy prepare_raw writes to Kafka (the same one, when the
@@ -93,10 +94,10 @@ class FhirConnector(Connector):
         if bundle:
             r.message_id = doc.get("id") if isinstance(doc.get("id"), str) else None
             entries = []
-            for entry_path, entry in r.objects(doc, "entry", ""):
-                resource = r.obj(entry, "resource", entry_path)
+            for entry_path, item in r.objects(doc, "entry", ""):
+                resource = r.obj(item, "resource", entry_path)
                 if resource is not None:
-                    full_url = r.text(entry, "fullUrl", entry_path)
+                    full_url = r.text(item, "fullUrl", entry_path)
                     entries.append(Entry(join(entry_path, "resource"), resource, full_url))
         else:
             entries = [Entry("", doc)]

@@ -20,13 +20,12 @@ deviation per id whose latest status wins, and "is any deviation still open" sta
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from connectors.base import Connector, RawMessage, payload_id
-from connectors.csvsupport import decode_text
 from connectors.fields import Fields
+from connectors.jsonreader import parse_json_object
 from hub.errors import NormalisationError
 from hub.events.models import (
     Actor,
@@ -65,7 +64,7 @@ class QmsConnector(Connector):
     system: ClassVar[str] = "qms"
 
     def normalise(self, message: RawMessage) -> list[Event]:
-        data = self._parse(message.payload)
+        data = parse_json_object(message.payload, self.name)
         f = Fields(data, self.name)
         message_id = f.text("message_id", required=False) or payload_id(message.payload)
         f.message_id = message_id
@@ -101,22 +100,6 @@ class QmsConnector(Connector):
             location=self._location(f, data.get("site")),
         )
         return [envelope.event(0, event_type, occurred_at, detail)]
-
-    def _parse(self, payload: bytes) -> dict[str, Any]:
-        text = decode_text(payload, self.name)
-        try:
-            value = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise NormalisationError(
-                f"payload is not JSON: {exc}", partner=self.name, code="NOT_JSON"
-            ) from exc
-        if not isinstance(value, dict):
-            raise NormalisationError(
-                f"payload is a JSON {type(value).__name__}, expected an object",
-                partner=self.name,
-                code="NOT_AN_OBJECT",
-            )
-        return value
 
     def _error(self, reason: str, message_id: str, field: str, code: str) -> NormalisationError:
         return NormalisationError(

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from connectors.base import Connector, RawMessage, unique_events
-from connectors.fields import parse_json_object
+from connectors.jsonreader import parse_json_object
 from connectors.sap.idoc import IdocContext, read_control
 from connectors.sap.messages import MAPPERS
 from connectors.sap.odata import UsageDecisions
