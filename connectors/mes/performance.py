@@ -137,6 +137,13 @@ def _response(doc: Document, response: Element, perf: Element | None) -> list[Ev
     r = _Response(doc, response, perf)
     segments = _segments(response)
     system_actor = doc.system_actor(r.site)
+    shared = replace(
+        doc.envelope,
+        coi_id=r.coi,
+        identifiers=r.identifiers,
+        location=r.location,
+        disposition="in_progress",
+    )
 
     def make(
         key: str,
@@ -147,15 +154,8 @@ def _response(doc: Document, response: Element, perf: Element | None) -> list[Ev
         actor: Actor | None,
         biz_step: str | None = None,
     ) -> Event:
-        return replace(
-            doc.envelope,
-            coi_id=r.coi,
-            identifiers=r.identifiers,
-            actor=actor,
-            location=r.location,
-            biz_step=biz_step,
-            disposition="in_progress",
-        ).event(index, event_type, when, detail, key=key)
+        envelope = replace(shared, actor=actor, biz_step=biz_step)
+        return envelope.event(index, event_type, when, detail, key=key)
 
     events: list[Event] = []
     seg_starts = [t for s in segments if (t := f.time(s, "ActualStartTime")) is not None]

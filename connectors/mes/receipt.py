@@ -122,6 +122,7 @@ def _lot(doc: Document, lot: Element) -> list[Event]:
     receiver = p.text("ReceivedBy")
     amount, unit = quantity(lot, f)
     key = f"{lot_id}/receipt"
+    shared = replace(doc.envelope, coi_id=coi, identifiers=identifiers, location=location)
 
     def make(
         index: int,
@@ -131,15 +132,8 @@ def _lot(doc: Document, lot: Element) -> list[Event]:
         biz_step: str,
         disposition: str,
     ) -> Event:
-        return replace(
-            doc.envelope,
-            coi_id=coi,
-            identifiers=identifiers,
-            actor=actor,
-            location=location,
-            biz_step=biz_step,
-            disposition=disposition,
-        ).event(index, event_type, received_at, detail, key=key)
+        envelope = replace(shared, actor=actor, biz_step=biz_step, disposition=disposition)
+        return envelope.event(index, event_type, received_at, detail, key=key)
 
     material = MaterialDetail(
         material_type=f.text(lot, "MaterialDefinitionID") or "starting_material",

@@ -217,6 +217,9 @@ def desadv(ctx: IdocContext) -> list[Event]:
     actor = ctx.actor("shipping", ship_from)
     goods_issue = _deadline_time(ctx, _deadline(ctx, header, _GOODS_ISSUE), actual=True)
     eta = _deadline_time(ctx, _deadline(ctx, header, _DELIVERY), actual=False)
+    shared = replace(
+        ctx.envelope, coi_id=coi, identifiers=identifiers, actor=actor, location=location
+    )
 
     def make(
         index: int,
@@ -226,15 +229,8 @@ def desadv(ctx: IdocContext) -> list[Event]:
         biz_step: str,
         disposition: str,
     ) -> Event:
-        return replace(
-            ctx.envelope,
-            coi_id=coi,
-            identifiers=identifiers,
-            actor=actor,
-            location=location,
-            biz_step=biz_step,
-            disposition=disposition,
-        ).event(index, event_type, occurred_at, detail)
+        envelope = replace(shared, biz_step=biz_step, disposition=disposition)
+        return envelope.event(index, event_type, occurred_at, detail)
 
     if goods_issue is None:
         notice = ShipmentDetail(status="ANNOUNCED", carrier=carrier, lane=lane, eta=eta)
