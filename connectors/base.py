@@ -9,6 +9,7 @@ to the dead-letter topic together with the original bytes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -18,7 +19,8 @@ from typing import ClassVar
 
 from hub.errors import NormalisationError
 from hub.events.identifiers import DEFAULT_COI_PATTERN
-from hub.events.models import Event
+from hub.events.ids import event_id
+from hub.events.models import Actor, Detail, Event, EventType, Identifiers, Location, Source
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,73 @@ class ConnectorConfig:
     coi_pattern: str = DEFAULT_COI_PATTERN
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """What the events from one partner message share, and the one place their ids are made.
+
+    The id of an event is ``event_id(partner, key, index)`` (:mod:`hub.events.ids`): ``key`` is
+    the source message id unless the event is about a business object with a key of its own
+    (an EPCIS sensor report, a B2MML material lot), ``index`` its position among that key's
+    events. The same message therefore always yields the same ids, which is what makes a
+    replayed or re-sent message a harmless duplicate downstream. Ids already on topics must
+    never change: ``tests/unit/test_event_ids_pinned.py`` holds some of them.
+
+    Fields the events share (COI, identifiers, actor, ...) are set with
+    :func:`dataclasses.replace`; an event that differs in one of them gets its own copy.
+    """
+
+    source: Source
+    coi_id: str | None = None
+    patient_ref: str | None = None
+    identifiers: Identifiers = field(default_factory=Identifiers)
+    actor: Actor | None = None
+    location: Location | None = None
+    biz_step: str | None = None
+    disposition: str | None = None
+
+    @classmethod
+    def of(cls, partner: str, system: str, message_id: str, received_at: datetime) -> Envelope:
+        """An envelope for the message ``message_id`` of ``partner``, received at ``received_at``
+        (also every event's ``recorded_at``)."""
+        source = Source(
+            partner=partner, system=system, message_id=message_id, received_at=received_at
+        )
+        return cls(source)
+
+    def event(
+        self,
+        index: int,
+        event_type: EventType,
+        occurred_at: datetime,
+        detail: Detail | None = None,
+        *,
+        key: str | None = None,
+    ) -> Event:
+        """The ``index``-th event about ``key`` (default: the source message id)."""
+        source = self.source
+        return Event(
+            event_id=event_id(source.partner, source.message_id if key is None else key, index),
+            event_type=event_type,
+            occurred_at=occurred_at,
+            recorded_at=source.received_at,
+            source=source,
+            coi_id=self.coi_id,
+            patient_ref=self.patient_ref,
+            identifiers=self.identifiers,
+            actor=self.actor,
+            location=self.location,
+            biz_step=self.biz_step,
+            disposition=self.disposition,
+            detail=detail,
+        )
+
+
+def payload_id(payload: bytes) -> str:
+    """The message id of a message that names none: its content hash, so a re-sent copy keeps
+    its event ids."""
+    return "sha256:" + hashlib.sha256(payload).hexdigest()
+
+
 class Connector(ABC):
     """Base of every partner connector.
 
@@ -104,6 +173,11 @@ class Connector(ABC):
         the reason (HTTP 4xx / ``failed/``) instead of writing identities to Kafka.
         """
         return payload
+
+    def envelope(self, message: RawMessage, message_id: str) -> Envelope:
+        """The envelope of the events this connector reads from ``message`` under
+        ``message_id`` (the partner's id for the message, or for the record it reports)."""
+        return Envelope.of(self.name, self.system, message_id, message.received_at)
 
     @abstractmethod
     def normalise(self, message: RawMessage) -> list[Event]:

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from connectors.fields import parse_timestamp
+from connectors.timestamps import parse_timestamp
 from hub.errors import InvalidIdentifierError, NormalisationError
 from hub.events.identifiers import DEFAULT_COI_PATTERN, parse_din, validate_coi
 

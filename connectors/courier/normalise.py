@@ -22,13 +22,14 @@ the receiving site's own system accepts it, or the hub raises CUSTODY_GAP.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.base import Connector, RawMessage
-from connectors.fields import Fields, parse_json_object
+from connectors.fields import Fields
+from connectors.jsonreader import parse_json_object
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
 from hub.events.models import (
     Actor,
     CustodyDetail,
@@ -38,7 +39,6 @@ from hub.events.models import (
     Identifiers,
     Location,
     ShipmentDetail,
-    Source,
 )
 
 REC24_STATUS: dict[str, str] = {
@@ -110,31 +110,20 @@ class CourierConnector(Connector):
         eta = f.time("eta", required=kind == "eta_update")
         loc = self._location(data.get("location"), f)
         biz_step, disposition = _CBV[status]
-        source = Source(
-            partner=self.name,
-            system=self.system,
-            message_id=message_id,
-            received_at=message.received_at,
+        envelope = replace(
+            self.envelope(message, message_id),
+            coi_id=coi,
+            identifiers=identifiers,
+            location=loc,
+            biz_step=biz_step,
+            disposition=disposition,
         )
         courier_actor = Actor(
             id=f.text("agent.id", required=False) or carrier, role="courier", organisation=carrier
         )
 
         def make(index: int, event_type: EventType, detail: Detail, actor: Actor) -> Event:
-            return Event(
-                event_id=event_id(self.name, message_id, index),
-                event_type=event_type,
-                occurred_at=occurred_at,
-                recorded_at=message.received_at,
-                source=source,
-                coi_id=coi,
-                identifiers=identifiers,
-                actor=actor,
-                location=loc,
-                biz_step=biz_step,
-                disposition=disposition,
-                detail=detail,
-            )
+            return replace(envelope, actor=actor).event(index, event_type, occurred_at, detail)
 
         shipment = ShipmentDetail(
             status_code=None if code == "ETA" else code,

@@ -25,13 +25,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from connectors.base import Connector, RawMessage
+from connectors.base import Connector, Envelope, RawMessage
 from connectors.epcis.objects import What, describe, v2v_prefixes
-from connectors.epcis.reader import Reader, canonical_json, join, load_document
 from connectors.epcis.sensors import temperature_readings
 from connectors.epcis.vocabulary import (
     BIZSTEP_EVENTS,
@@ -39,8 +37,8 @@ from connectors.epcis.vocabulary import (
     StepMapping,
     cbv_term,
 )
+from connectors.jsonreader import JsonReader, canonical_json, join, parse_json_object
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
 from hub.events.models import (
     Actor,
     ClinicalDetail,
@@ -50,13 +48,11 @@ from hub.events.models import (
     DeviationDetail,
     Event,
     EventType,
-    Identifiers,
     LinkDetail,
     Location,
     ManufacturingDetail,
     MaterialDetail,
     ShipmentDetail,
-    Source,
 )
 
 log = logging.getLogger(__name__)
@@ -92,13 +88,8 @@ class _Context:
     """What every canonical event built from one EPCIS event shares."""
 
     key: str
-    source: Source
-    recorded_at: datetime
     what: What
-    identifiers: Identifiers
-    location: Location | None
-    biz_step: str | None
-    disposition: str | None
+    envelope: Envelope
 
 
 class EpcisConnector(Connector):
@@ -118,9 +109,9 @@ class EpcisConnector(Connector):
 
     def convert(self, message: RawMessage) -> Conversion:
         """Like :meth:`normalise`, also naming the EPCIS events that yielded nothing."""
-        doc = load_document(message.payload, self.name)
+        doc = parse_json_object(message.payload, self.name)
         doc_id = doc.get("id") if isinstance(doc.get("id"), str) else None
-        r = Reader(self.name, doc_id)
+        r = JsonReader(self.name, doc_id)
         entries = self._entries(doc, r)
         events: list[Event] = []
         skipped: list[str] = []
@@ -156,7 +147,7 @@ class EpcisConnector(Connector):
             )
         return Conversion(tuple(events), tuple(skipped))
 
-    def _entries(self, doc: dict[str, Any], r: Reader) -> list[tuple[str, Any]]:
+    def _entries(self, doc: dict[str, Any], r: JsonReader) -> list[tuple[str, Any]]:
         kind = r.text(doc, "type", "", required=True)
         if kind == "EPCISDocument":
             body = r.req_obj(doc, "epcisBody", "")
@@ -179,7 +170,7 @@ class EpcisConnector(Connector):
             )
         return [(join(base, i), item) for i, item in enumerate(items)]
 
-    def _key(self, entry: dict[str, Any], path: str, r: Reader) -> str:
+    def _key(self, entry: dict[str, Any], path: str, r: JsonReader) -> str:
         given = r.text(entry, "eventID", path)
         if given is not None and given.strip():
             return given.strip()
@@ -189,8 +180,8 @@ class EpcisConnector(Connector):
     def _event(
         self, entry: dict[str, Any], path: str, prefixes: frozenset[str], message: RawMessage
     ) -> tuple[str, list[Event]]:
-        key = self._key(entry, path, Reader(self.name))
-        r = Reader(self.name, key)
+        key = self._key(entry, path, JsonReader(self.name))
+        r = JsonReader(self.name, key)
         kind = r.req(entry, "type", path)
         event_time = r.req_time(entry, "eventTime", path)
         offset = r.text(entry, "eventTimeZoneOffset", path)
@@ -208,52 +199,43 @@ class EpcisConnector(Connector):
             other["action"] = action
         step = r.text(entry, "bizStep", path)
         disposition = r.text(entry, "disposition", path)
-        ctx = _Context(
-            key=key,
-            source=Source(
-                partner=self.name,
-                system=self.system,
-                message_id=key,
-                received_at=message.received_at,
-            ),
-            recorded_at=message.received_at,
-            what=what,
+        envelope = replace(
+            self.envelope(message, key),
+            coi_id=what.coi,
             identifiers=what.identifiers.model_copy(update={"other": other}),
             location=location,
             biz_step=cbv_term(step, "bizstep") if step else None,
             disposition=cbv_term(disposition, "disp") if disposition else None,
         )
+        ctx = _Context(key=key, what=what, envelope=envelope)
         declaration = r.obj(entry, "errorDeclaration", path)
         if declaration is not None:
             return self._correction(declaration, join(path, "errorDeclaration"), ctx, r)
 
         events = [
-            _make(ctx, ctx.key, i, event_type, event_time, detail, actor)
+            replace(envelope, actor=actor).event(i, event_type, event_time, detail)
             for i, (event_type, detail, actor) in enumerate(self._business(kind, ctx))
         ]
         for i, reading in enumerate(temperature_readings(entry, path, event_time, r)):
             extra = dict(other)
             if reading.exception is not None:
                 extra["sensor_exception"] = reading.exception
-            ids = ctx.identifiers.model_copy(
+            ids = envelope.identifiers.model_copy(
                 update={"logger_id": reading.device_id, "other": extra}
             )
             events.append(
-                _make(
-                    ctx,
-                    f"{key}#sensor",
+                replace(envelope, identifiers=ids).event(
                     i,
                     EventType.TEMPERATURE_READING,
                     reading.occurred_at,
                     reading.detail,
-                    None,
-                    ids,
+                    key=f"{key}#sensor",
                 )
             )
         return key, events
 
     def _location(
-        self, entry: dict[str, Any], path: str, r: Reader
+        self, entry: dict[str, Any], path: str, r: JsonReader
     ) -> tuple[Location | None, str | None]:
         """bizLocation (where the objects are now) is the location, else the readPoint;
         a readPoint beside a bizLocation is kept in ``identifiers.other["read_point"]``."""
@@ -273,17 +255,17 @@ class EpcisConnector(Connector):
 
     def _business(self, kind: str, ctx: _Context) -> list[tuple[EventType, Detail, Actor | None]]:
         out: list[tuple[EventType, Detail, Actor | None]] = []
-        mapping = BIZSTEP_EVENTS.get(ctx.biz_step or "")
+        mapping = BIZSTEP_EVENTS.get(ctx.envelope.biz_step or "")
         if mapping is not None:
             out.append(self._mapped(mapping, ctx))
         elif kind == "TransformationEvent":
             detail = ManufacturingDetail(
-                step=ctx.biz_step or "transformation",
-                status=ctx.disposition,
-                material_lot=ctx.identifiers.batch_id,
+                step=ctx.envelope.biz_step or "transformation",
+                status=ctx.envelope.disposition,
+                material_lot=ctx.envelope.identifiers.batch_id,
             )
             out.append((EventType.MANUFACTURING_STEP_COMPLETED, detail, None))
-        if ctx.what.coi and (ctx.biz_step in LINKING_STEPS or kind == "AssociationEvent"):
+        if ctx.what.coi and (ctx.envelope.biz_step in LINKING_STEPS or kind == "AssociationEvent"):
             for epc in ctx.what.epcs:
                 link = LinkDetail(id_kind="epc", id_value=epc)
                 out.append((EventType.IDENTIFIER_LINKED, link, None))
@@ -317,19 +299,19 @@ class EpcisConnector(Connector):
                 material_type=what.material_type or "unspecified",
                 quantity=quantity,
                 unit=unit,
-                container_id=ctx.identifiers.other.get("parent_id")
+                container_id=ctx.envelope.identifiers.other.get("parent_id")
                 or (what.epcs[0] if len(what.epcs) == 1 else None),
             )
             actor = _actor(receiver, "receiver")
         elif kind in (EventType.CUSTODY_ACCEPTED, EventType.CUSTODY_RELEASED):
             accepting = kind is EventType.CUSTODY_ACCEPTED
             detail = CustodyDetail(
-                handover_id=ctx.identifiers.shipment_id
-                or ctx.identifiers.other.get("parent_id")
+                handover_id=ctx.envelope.identifiers.shipment_id
+                or ctx.envelope.identifiers.other.get("parent_id")
                 or (what.epcs[0] if what.epcs else ctx.key),
                 releasing_party=sender,
                 receiving_party=receiver
-                or (ctx.location.id if accepting and ctx.location else None),
+                or (ctx.envelope.location.id if accepting and ctx.envelope.location else None),
                 # An EPCIS event observes instance identifiers: reading them is the scan.
                 identity_scanned=True if what.epcs else None,
             )
@@ -339,12 +321,13 @@ class EpcisConnector(Connector):
                 deviation_id=f"epcis:{ctx.key}",
                 classification="MATERIAL_DESTROYED",
                 status="OPEN",
-                description=f"EPCIS destroying event (disposition {ctx.disposition or 'none'})",
+                description="EPCIS destroying event "
+                f"(disposition {ctx.envelope.disposition or 'none'})",
             )
         return kind, detail, actor
 
     def _correction(
-        self, declaration: dict[str, Any], path: str, ctx: _Context, r: Reader
+        self, declaration: dict[str, Any], path: str, ctx: _Context, r: JsonReader
     ) -> tuple[str, list[Event]]:
         declared_at = r.req_time(declaration, "declarationTime", path)
         reason = r.text(declaration, "reason", path)
@@ -355,38 +338,14 @@ class EpcisConnector(Connector):
             reason=cbv_term(reason, "er") if reason else None,
         )
         message_key = f"{ctx.key}#errorDeclaration@{declared_at.isoformat()}"
-        event = _make(ctx, message_key, 0, EventType.RECORD_CORRECTED, declared_at, detail, None)
+        event = ctx.envelope.event(
+            0, EventType.RECORD_CORRECTED, declared_at, detail, key=message_key
+        )
         return message_key, [event]
 
 
 def _actor(party: str | None, role: str) -> Actor | None:
     return Actor(id=party, role=role) if party else None
-
-
-def _make(
-    ctx: _Context,
-    message_key: str,
-    index: int,
-    event_type: EventType,
-    occurred_at: datetime,
-    detail: Detail,
-    actor: Actor | None,
-    identifiers: Identifiers | None = None,
-) -> Event:
-    return Event(
-        event_id=event_id(EpcisConnector.name, message_key, index),
-        event_type=event_type,
-        occurred_at=occurred_at,
-        recorded_at=ctx.recorded_at,
-        source=ctx.source,
-        coi_id=ctx.what.coi,
-        identifiers=identifiers or ctx.identifiers,
-        actor=actor,
-        location=ctx.location,
-        biz_step=ctx.biz_step,
-        disposition=ctx.disposition,
-        detail=detail,
-    )
 
 
 CONNECTOR = EpcisConnector

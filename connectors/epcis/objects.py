@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.epcis.reader import Reader, canonical_json, join
 from connectors.epcis.vocabulary import cbv_term
+from connectors.jsonreader import JsonReader, canonical_json, join
 from hub.errors import NormalisationError
 from hub.events.identifiers import parse_din, validate_coi
 from hub.events.models import Identifiers
@@ -122,7 +122,7 @@ class What:
 
 
 def describe(
-    event: dict[str, Any], path: str, r: Reader, prefixes: frozenset[str], coi_pattern: str
+    event: dict[str, Any], path: str, r: JsonReader, prefixes: frozenset[str], coi_pattern: str
 ) -> What:
     other: dict[str, str] = {}
     epcs: list[str] = []
@@ -181,7 +181,7 @@ def describe(
 
 
 def _quantities(
-    event: dict[str, Any], path: str, r: Reader
+    event: dict[str, Any], path: str, r: JsonReader
 ) -> tuple[list[str], list[tuple[float, str | None]]]:
     classes: list[str] = []
     quantities: list[tuple[float, str | None]] = []
@@ -195,7 +195,7 @@ def _quantities(
 
 
 def _transactions(
-    event: dict[str, Any], path: str, r: Reader, prefixes: frozenset[str]
+    event: dict[str, Any], path: str, r: JsonReader, prefixes: frozenset[str]
 ) -> list[tuple[str, str, str]]:
     """(type, value, path); the type as its CBV short word, the hub's COI type as ``coi``."""
     out: list[tuple[str, str, str]] = []
@@ -209,7 +209,7 @@ def _transactions(
 
 
 def _parties(
-    event: dict[str, Any], key: str, value_key: str, path: str, r: Reader
+    event: dict[str, Any], key: str, value_key: str, path: str, r: JsonReader
 ) -> tuple[Party, ...]:
     parties: list[Party] = []
     for item_path, item in r.objects(event, key, path):
@@ -221,7 +221,7 @@ def _parties(
 def _hub_fields(
     event: dict[str, Any],
     path: str,
-    r: Reader,
+    r: JsonReader,
     prefixes: frozenset[str],
     other: dict[str, str],
 ) -> dict[str, list[tuple[str, Any]]]:
@@ -257,7 +257,7 @@ def _agreed(
     candidates: list[tuple[str, Any]],
     label: str,
     clean: Callable[[str], str],
-    r: Reader,
+    r: JsonReader,
 ) -> str | None:
     """The one value all ``candidates`` agree on (after ``clean``), or None if there are none;
     disagreement is ``<LABEL>_CONFLICT``, a value ``clean`` refuses keeps its own error."""
@@ -285,7 +285,7 @@ def _agreed(
 def _coi(
     hub: dict[str, list[tuple[str, Any]]],
     transactions: list[tuple[str, str, str]],
-    r: Reader,
+    r: JsonReader,
     pattern: str,
 ) -> str | None:
     candidates = list(hub.get("coi", []))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.epcis.reader import Reader, join
 from connectors.epcis.vocabulary import is_temperature, to_celsius
+from connectors.jsonreader import JsonReader, join
 from hub.events.models import TemperatureDetail
 
 
@@ -28,7 +28,7 @@ class Reading:
 
 
 def temperature_readings(
-    event: dict[str, Any], path: str, event_time: datetime, r: Reader
+    event: dict[str, Any], path: str, event_time: datetime, r: JsonReader
 ) -> list[Reading]:
     readings: list[Reading] = []
     for element_path, element in r.objects(event, "sensorElementList", path):
@@ -53,7 +53,7 @@ def temperature_readings(
 def _reading(
     report: dict[str, Any],
     path: str,
-    r: Reader,
+    r: JsonReader,
     meta_time: datetime | None,
     start: datetime | None,
     end: datetime | None,

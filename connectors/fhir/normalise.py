@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from connectors.base import Connector, RawMessage
@@ -35,11 +36,11 @@ from connectors.fhir.directory import Directory, Entry, resource_key
 from connectors.fhir.patients import Patients
 from connectors.fhir.prepare import Pseudonymiser, dump
 from connectors.fhir.privacy import REDACTED, Redactor, sensitive_tokens
-from connectors.fhir.reader import Reader, canonical_json, join, load_document
+from connectors.fhir.reader import Reader
 from connectors.fhir.resources import HANDLERS, Scope
+from connectors.jsonreader import canonical_json, join, parse_json_object
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
-from hub.events.models import Event, Source
+from hub.events.models import Event
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class FhirConnector(Connector):
         """The message with every patient identity pseudonymised (``prepare.py``), for the edge
         to write to Kafka instead of the original; ``NormalisationError`` if that cannot be done
         safely (not a JSON FHIR resource, an unreadable patient identifier, ...). Idempotent."""
-        doc = load_document(payload, self.name)  # its errors quote nothing
+        doc = parse_json_object(payload, self.name)  # its errors quote nothing
         redactor: Redactor | None = None
         try:
             redactor = Redactor(sensitive_tokens(doc))
@@ -68,7 +69,7 @@ class FhirConnector(Connector):
             raise _withheld(self.name, exc) from None
 
     def normalise(self, message: RawMessage) -> list[Event]:
-        doc = load_document(message.payload, self.name)  # its errors quote nothing
+        doc = parse_json_object(message.payload, self.name)  # its errors quote nothing
         redactor = Redactor(sensitive_tokens(doc))
         try:
             # Events are made from the copy prepare_raw writes to Kafka (the same one, when the
@@ -93,10 +94,10 @@ class FhirConnector(Connector):
         if bundle:
             r.message_id = doc.get("id") if isinstance(doc.get("id"), str) else None
             entries = []
-            for entry_path, entry in r.objects(doc, "entry", ""):
-                resource = r.obj(entry, "resource", entry_path)
+            for entry_path, item in r.objects(doc, "entry", ""):
+                resource = r.obj(item, "resource", entry_path)
                 if resource is not None:
-                    full_url = r.text(entry, "fullUrl", entry_path)
+                    full_url = r.text(item, "fullUrl", entry_path)
                     entries.append(Entry(join(entry_path, "resource"), resource, full_url))
         else:
             entries = [Entry("", doc)]
@@ -141,26 +142,16 @@ class FhirConnector(Connector):
             drafts = handler(scope)
             if not drafts:
                 ignored[kind] += 1
-            source = Source(
-                partner=self.name,
-                system=self.system,
-                message_id=key,
-                received_at=message.received_at,
-            )
+            envelope = self.envelope(message, key)
             events.extend(
-                Event(
-                    event_id=event_id(self.name, key, i),
-                    event_type=d.event_type,
-                    occurred_at=d.occurred_at,
-                    recorded_at=message.received_at,
-                    source=source,
+                replace(
+                    envelope,
                     coi_id=d.coi,
                     patient_ref=d.patient_ref,
                     identifiers=d.identifiers,
                     actor=d.actor,
                     location=d.location,
-                    detail=d.detail,
-                )
+                ).event(i, d.event_type, d.occurred_at, d.detail)
                 for i, d in enumerate(drafts)
             )
         if not events:

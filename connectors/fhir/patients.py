@@ -19,7 +19,8 @@ from typing import Any
 
 from connectors.fhir.codes import IDENTIFIER_TYPE_SYSTEM, MRN_TYPE, PSEUDONYM_SYSTEM
 from connectors.fhir.directory import Directory, Entry
-from connectors.fhir.reader import Ident, Reader, join
+from connectors.fhir.reader import Ident, Reader
+from connectors.jsonreader import join
 from hub.events.models import Actor, Location
 from hub.events.pseudonym import pseudonymise
 

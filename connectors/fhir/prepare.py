@@ -61,8 +61,9 @@ from connectors.fhir.privacy import (
     is_person,
     sensitive_tokens,
 )
-from connectors.fhir.reader import Ident, Reader, join
+from connectors.fhir.reader import Ident, Reader
 from connectors.fhir.resources import HANDLERS
+from connectors.jsonreader import join
 from hub.errors import NormalisationError
 
 _PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/")

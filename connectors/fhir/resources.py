@@ -22,8 +22,9 @@ from connectors.fhir.codes import (
 )
 from connectors.fhir.directory import Directory, Entry
 from connectors.fhir.patients import Patients
-from connectors.fhir.reader import Ident, Reader, join
+from connectors.fhir.reader import Ident, Reader
 from connectors.fhir.versions import detect_version
+from connectors.jsonreader import join
 from hub.errors import InvalidIdentifierError, NormalisationError
 from hub.events.identifiers import parse_din, validate_coi
 from hub.events.models import (

@@ -13,17 +13,16 @@ sample and COI in an export), so later results for the sample alone can be re-ke
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import ClassVar
 
-from connectors.base import Connector, RawMessage
+from connectors.base import Connector, Envelope, RawMessage, payload_id
 from connectors.csvsupport import CsvTable, column_key, decode_text, row_label
 from connectors.lims import qc
 from connectors.lims.rows import ResultRow
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
 from hub.events.models import (
     Actor,
     Event,
@@ -31,7 +30,6 @@ from hub.events.models import (
     Identifiers,
     LinkDetail,
     QcResultDetail,
-    Source,
 )
 
 COLUMNS = frozenset(
@@ -111,7 +109,7 @@ class LimsConnector(Connector):
 
     def _csv_rows(self, text: str, message: RawMessage) -> Iterator[ResultRow]:
         table = CsvTable(text, self.name, known=COLUMNS, aliases=ALIASES)
-        message_id = table.metadata.get("export_id") or _digest(message.payload)
+        message_id = table.metadata.get("export_id") or payload_id(message.payload)
         table.message_id = message_id
         table.require(*REQUIRED)
         names = [(name, pos) for name, pos in table.columns.items() if name in COLUMNS]
@@ -134,7 +132,7 @@ class LimsConnector(Connector):
         if isinstance(doc, dict):
             head = _flatten(doc)
             export_id = ResultRow(head, "export", self.name, "").text("export_id")
-            message_id = export_id or _digest(message.payload)
+            message_id = export_id or payload_id(message.payload)
             results = doc.get("results")
             if not isinstance(results, list):
                 raise NormalisationError(
@@ -146,7 +144,7 @@ class LimsConnector(Connector):
                 )
             defaults = {k: v for k, v in head.items() if k in EXPORT_DEFAULTS}
         elif isinstance(doc, list):
-            message_id, results = _digest(message.payload), doc
+            message_id, results = payload_id(message.payload), doc
         else:
             raise NormalisationError(
                 f"JSON payload is a {type(doc).__name__}, expected an export object or a list",
@@ -169,16 +167,11 @@ class LimsConnector(Connector):
     def _events(self, rows: Iterator[ResultRow], message: RawMessage) -> list[Event]:
         events: list[Event] = []
         linked: set[tuple[str, str]] = set()
-        sources: dict[str, Source] = {}
+        envelopes: dict[str, Envelope] = {}
         for row in rows:
-            source = sources.get(row.message_id)
-            if source is None:
-                source = sources[row.message_id] = Source(
-                    partner=self.name,
-                    system=self.system,
-                    message_id=row.message_id,
-                    received_at=message.received_at,
-                )
+            envelope = envelopes.get(row.message_id)
+            if envelope is None:
+                envelope = envelopes[row.message_id] = self.envelope(message, row.message_id)
             coi = row.coi("coi", self.config.coi_pattern)
             sample_id = row.req("sample_id")
             detail = self._detail(row)
@@ -187,12 +180,9 @@ class LimsConnector(Connector):
                 row.text("reviewer"),
                 row.text("result_id"),
             )
-            base = Event(
-                event_id=event_id(self.name, row.message_id, len(events)),
-                event_type=EventType.QC_RESULT_RECORDED,
-                occurred_at=row.time("result_time"),
-                recorded_at=message.received_at,
-                source=source,
+            occurred_at = row.time("result_time")
+            shared = replace(
+                envelope,
                 coi_id=coi,
                 identifiers=Identifiers(
                     batch_id=row.text("batch_id"),
@@ -207,22 +197,16 @@ class LimsConnector(Connector):
                 if analyst
                 else None,
                 biz_step="inspecting",
-                detail=detail,
             )
             if coi is not None and (coi, sample_id) not in linked:
                 linked.add((coi, sample_id))
+                link = LinkDetail(id_kind="sample_id", id_value=sample_id)
                 events.append(
-                    base.model_copy(
-                        update={
-                            "event_type": EventType.IDENTIFIER_LINKED,
-                            "detail": LinkDetail(id_kind="sample_id", id_value=sample_id),
-                        }
-                    )
+                    shared.event(len(events), EventType.IDENTIFIER_LINKED, occurred_at, link)
                 )
-                base = base.model_copy(
-                    update={"event_id": event_id(self.name, row.message_id, len(events))}
-                )
-            events.append(base)
+            events.append(
+                shared.event(len(events), EventType.QC_RESULT_RECORDED, occurred_at, detail)
+            )
         return events
 
     def _detail(self, row: ResultRow) -> QcResultDetail:
@@ -286,10 +270,6 @@ def _is_json(text: str, content_type: str | None) -> bool:
     if head.isalnum() or head in ('"', "#", "_"):
         return False
     return "json" in (content_type or "").lower()
-
-
-def _digest(payload: bytes) -> str:
-    return "sha256:" + hashlib.sha256(payload).hexdigest()
 
 
 def _flatten(obj: dict[str, object]) -> dict[str, object]:

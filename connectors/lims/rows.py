@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from connectors.csvsupport import labelled_error
 from connectors.lims import qc
+from connectors.timestamps import BadTimestamp, instant
 from hub.errors import InvalidIdentifierError, NormalisationError
 from hub.events.identifiers import validate_coi
 
@@ -85,18 +86,9 @@ class ResultRow:
     def time(self, name: str) -> datetime:
         text = self.req(name)
         try:
-            value = datetime.fromisoformat(text)
-            if value.tzinfo is not None and value.utcoffset() is not None:
-                return value.astimezone(UTC)
-        except (ValueError, OverflowError):
-            raise self.error(
-                f"'{name}' is not an ISO 8601 timestamp: {text!r}",
-                code="BAD_TIMESTAMP",
-                field=name,
-            ) from None
-        raise self.error(
-            f"'{name}' has no UTC offset: {text!r}", code="TIMEZONE_MISSING", field=name
-        )
+            return instant(text)
+        except BadTimestamp as exc:
+            raise self.error(exc.reason(name, text), code=exc.code, field=name) from exc
 
     def coi(self, name: str, pattern: str) -> str | None:
         raw = self.text(name)

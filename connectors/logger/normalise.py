@@ -11,17 +11,17 @@ number), so a partial series never reaches the chain and a corrected re-export r
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from typing import ClassVar
 
-from connectors.base import Connector, RawMessage
+from connectors.base import Connector, RawMessage, payload_id
 from connectors.csvsupport import CsvTable, decode_text
+from connectors.timestamps import BadTimestamp, instant
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
-from hub.events.models import Event, EventType, Identifiers, Source, TemperatureDetail
+from hub.events.models import Event, EventType, Identifiers, TemperatureDetail
 
 # unit as exported (lower case) -> (subtrahend, factor): celsius = (value - subtrahend) * factor
 UNITS: dict[str, tuple[float, float]] = {
@@ -96,9 +96,7 @@ class LoggerConnector(Connector):
         text = decode_text(message.payload, self.name)
         table = CsvTable(text, self.name, known=KNOWN, aliases=ALIASES)
         meta = table.metadata
-        message_id = meta.get("export_id") or (
-            "sha256:" + hashlib.sha256(message.payload).hexdigest()
-        )
+        message_id = meta.get("export_id") or payload_id(message.payload)
         table.message_id = message_id
         return _FileParser(self, table, message, message_id).events()
 
@@ -112,12 +110,8 @@ class _FileParser:
         self.partner = connector.name
         self.table = table
         self.message_id = message_id
-        self.received_at = message.received_at
-        self.source = Source(
-            partner=connector.name,
-            system=connector.system,
-            message_id=message_id,
-            received_at=message.received_at,
+        self.envelope = replace(
+            connector.envelope(message, message_id), biz_step="sensor_reporting"
         )
         meta = table.metadata
         self.logger_col = self._column_or_meta("logger_id")
@@ -235,20 +229,11 @@ class _FileParser:
 
     def _time(self, text: str, name: str, row: int, line: int) -> datetime:
         try:
-            value = datetime.fromisoformat(text)
-            if value.tzinfo is not None and value.utcoffset() is not None:
-                return value.astimezone(UTC)
-        except (ValueError, OverflowError):
+            return instant(text)
+        except BadTimestamp as exc:
             raise self.table.error(
-                row,
-                line,
-                f"'{name}' is not an ISO 8601 timestamp: {text!r}",
-                code="BAD_TIMESTAMP",
-                field=name,
-            ) from None
-        raise self.table.error(
-            row, line, f"'{name}' has no UTC offset: {text!r}", code="TIMEZONE_MISSING", field=name
-        )
+                row, line, exc.reason(name, text), code=exc.code, field=name
+            ) from exc
 
     def _logging_interval(self, cells: list[str], row: int, line: int) -> int | None:
         if self.interval_col is None:
@@ -258,16 +243,8 @@ class _FileParser:
     def _event(
         self, index: int, at: datetime, ids: Identifiers, detail: TemperatureDetail
     ) -> Event:
-        return Event(
-            event_id=event_id(self.partner, self.message_id, index),
-            event_type=EventType.TEMPERATURE_READING,
-            occurred_at=at,
-            recorded_at=self.received_at,
-            source=self.source,
-            identifiers=ids,
-            biz_step="sensor_reporting",
-            detail=detail,
-        )
+        shared = replace(self.envelope, identifiers=ids)
+        return shared.event(index, EventType.TEMPERATURE_READING, at, detail)
 
     # --- the two file kinds -------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from connectors.base import Envelope
 from connectors.xmlsupport import (
     Element,
     XmlFields,
@@ -24,8 +25,7 @@ from connectors.xmlsupport import (
     text_of,
 )
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
-from hub.events.models import Actor, Detail, Event, EventType, Identifiers, Location, Source
+from hub.events.models import Actor
 
 B2MML_NAMESPACE = "http://www.mesa.org/xml/B2MML"
 VERBS = ("Process", "Notify", "Sync")
@@ -137,7 +137,7 @@ class Document:
     message_id: str = ""
     sender: str | None = None
     created_at: datetime | None = None
-    _source: Source | None = field(default=None, repr=False)
+    _envelope: Envelope | None = field(default=None, repr=False)
 
     @classmethod
     def read(
@@ -158,18 +158,17 @@ class Document:
         if not self.message_id:
             self.message_id = message_id
             self.f.message_id = message_id
-        self._source = None
+        self._envelope = None
 
     @property
-    def source(self) -> Source:
-        if self._source is None:
-            self._source = Source(
-                partner=self.partner,
-                system=self.system,
-                message_id=self.message_id,
-                received_at=self.received_at,
+    def envelope(self) -> Envelope:
+        """The message's envelope; event keys are business objects (a segment response, a
+        material lot), so a cumulative or re-sent report of the same fact keeps its event id."""
+        if self._envelope is None:
+            self._envelope = Envelope.of(
+                self.partner, self.system, self.message_id, self.received_at
             )
-        return self._source
+        return self._envelope
 
     def coi(self, raw: str, where: str) -> str:
         return self.f.coi(raw, where, self.coi_pattern)
@@ -178,35 +177,3 @@ class Document:
         if self.sender is None:
             return None
         return Actor(id=self.sender, role="system", organisation=organisation)
-
-    def event(
-        self,
-        key: str,
-        index: int,
-        event_type: EventType,
-        occurred_at: datetime,
-        detail: Detail,
-        *,
-        coi: str | None,
-        identifiers: Identifiers,
-        actor: Actor | None,
-        location: Location | None,
-        biz_step: str | None = None,
-        disposition: str | None = None,
-    ) -> Event:
-        """``key`` is the business object the event is about (a segment response, a material
-        lot), so a cumulative or re-sent report of the same fact keeps its event id."""
-        return Event(
-            event_id=event_id(self.partner, key, index),
-            event_type=event_type,
-            occurred_at=occurred_at,
-            recorded_at=self.received_at,
-            source=self.source,
-            coi_id=coi,
-            identifiers=identifiers,
-            actor=actor,
-            location=location,
-            biz_step=biz_step,
-            disposition=disposition,
-            detail=detail,
-        )

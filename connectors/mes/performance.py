@@ -14,11 +14,12 @@ are keyed by the ProductionResponse ID and SegmentResponse ID, not by the report
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from connectors.fields import parse_timestamp
 from connectors.mes.b2mml import Document, nouns, properties, quantity, scope_id
+from connectors.timestamps import parse_timestamp
 from connectors.xmlsupport import (
     Element,
     children,
@@ -136,6 +137,13 @@ def _response(doc: Document, response: Element, perf: Element | None) -> list[Ev
     r = _Response(doc, response, perf)
     segments = _segments(response)
     system_actor = doc.system_actor(r.site)
+    shared = replace(
+        doc.envelope,
+        coi_id=r.coi,
+        identifiers=r.identifiers,
+        location=r.location,
+        disposition="in_progress",
+    )
 
     def make(
         key: str,
@@ -146,19 +154,8 @@ def _response(doc: Document, response: Element, perf: Element | None) -> list[Ev
         actor: Actor | None,
         biz_step: str | None = None,
     ) -> Event:
-        return doc.event(
-            key,
-            index,
-            event_type,
-            when,
-            detail,
-            coi=r.coi,
-            identifiers=r.identifiers,
-            actor=actor,
-            location=r.location,
-            biz_step=biz_step,
-            disposition="in_progress",
-        )
+        envelope = replace(shared, actor=actor, biz_step=biz_step)
+        return envelope.event(index, event_type, when, detail, key=key)
 
     events: list[Event] = []
     seg_starts = [t for s in segments if (t := f.time(s, "ActualStartTime")) is not None]

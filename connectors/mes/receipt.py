@@ -14,10 +14,11 @@ Event ids are keyed by the material lot ID (one receipt per lot), with a fixed i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from connectors.fields import parse_timestamp
 from connectors.mes.b2mml import Document, nouns, properties, quantity, scope_id
+from connectors.timestamps import parse_timestamp
 from connectors.xmlsupport import Element, path_of
 from hub.errors import InvalidIdentifierError
 from hub.events.identifiers import parse_din
@@ -121,6 +122,7 @@ def _lot(doc: Document, lot: Element) -> list[Event]:
     receiver = p.text("ReceivedBy")
     amount, unit = quantity(lot, f)
     key = f"{lot_id}/receipt"
+    shared = replace(doc.envelope, coi_id=coi, identifiers=identifiers, location=location)
 
     def make(
         index: int,
@@ -130,19 +132,8 @@ def _lot(doc: Document, lot: Element) -> list[Event]:
         biz_step: str,
         disposition: str,
     ) -> Event:
-        return doc.event(
-            key,
-            index,
-            event_type,
-            received_at,
-            detail,
-            coi=coi,
-            identifiers=identifiers,
-            actor=actor,
-            location=location,
-            biz_step=biz_step,
-            disposition=disposition,
-        )
+        envelope = replace(shared, actor=actor, biz_step=biz_step, disposition=disposition)
+        return envelope.event(index, event_type, received_at, detail, key=key)
 
     material = MaterialDetail(
         material_type=f.text(lot, "MaterialDefinitionID") or "starting_material",

@@ -20,16 +20,13 @@ deviation per id whose latest status wins, and "is any deviation still open" sta
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import datetime
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import ClassVar
 
-from connectors.base import Connector, RawMessage
-from connectors.csvsupport import decode_text
+from connectors.base import Connector, RawMessage, payload_id
 from connectors.fields import Fields
+from connectors.jsonreader import parse_json_object
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
 from hub.events.models import (
     Actor,
     DeviationDetail,
@@ -38,7 +35,6 @@ from hub.events.models import (
     Identifiers,
     Location,
     QualityDecisionDetail,
-    Source,
 )
 
 # action -> (event type, status)
@@ -68,11 +64,9 @@ class QmsConnector(Connector):
     system: ClassVar[str] = "qms"
 
     def normalise(self, message: RawMessage) -> list[Event]:
-        data = self._parse(message.payload)
+        data = parse_json_object(message.payload, self.name)
         f = Fields(data, self.name)
-        message_id = f.text("message_id", required=False) or (
-            "sha256:" + hashlib.sha256(message.payload).hexdigest()
-        )
+        message_id = f.text("message_id", required=False) or payload_id(message.payload)
         f.message_id = message_id
         record_type = f.req("record_type").strip().lower()
         coi = f.coi("coi", required=False, pattern=self.config.coi_pattern)
@@ -97,58 +91,20 @@ class QmsConnector(Connector):
                 "record_type",
                 "UNKNOWN_TYPE",
             )
-        occurred_at = self._time(f, "event_time")
-        return [
-            Event(
-                event_id=event_id(self.name, message_id, 0),
-                event_type=event_type,
-                occurred_at=occurred_at,
-                recorded_at=message.received_at,
-                source=Source(
-                    partner=self.name,
-                    system=self.system,
-                    message_id=message_id,
-                    received_at=message.received_at,
-                ),
-                coi_id=coi,
-                identifiers=ids,
-                actor=self._actor(f, data.get("user")),
-                location=self._location(f, data.get("site")),
-                detail=detail,
-            )
-        ]
-
-    def _parse(self, payload: bytes) -> dict[str, Any]:
-        text = decode_text(payload, self.name)
-        try:
-            value = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise NormalisationError(
-                f"payload is not JSON: {exc}", partner=self.name, code="NOT_JSON"
-            ) from exc
-        if not isinstance(value, dict):
-            raise NormalisationError(
-                f"payload is a JSON {type(value).__name__}, expected an object",
-                partner=self.name,
-                code="NOT_AN_OBJECT",
-            )
-        return value
+        occurred_at = f.req_time("event_time")
+        envelope = replace(
+            self.envelope(message, message_id),
+            coi_id=coi,
+            identifiers=ids,
+            actor=self._actor(f, data.get("user")),
+            location=self._location(f, data.get("site")),
+        )
+        return [envelope.event(0, event_type, occurred_at, detail)]
 
     def _error(self, reason: str, message_id: str, field: str, code: str) -> NormalisationError:
         return NormalisationError(
             reason, partner=self.name, message_id=message_id, field=field, code=code
         )
-
-    def _time(self, f: Fields, name: str) -> datetime:
-        try:
-            return f.req_time(name)
-        except OverflowError as exc:  # a year-1 time with a positive offset has no UTC value
-            raise self._error(
-                f"'{name}' is outside the representable range",
-                f.message_id or "",
-                name,
-                "BAD_TIMESTAMP",
-            ) from exc
 
     def _deviation(
         self, f: Fields, batch_id: str | None

@@ -17,18 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from connectors.base import Envelope
 from connectors.sap.timezones import LocalTimes
 from connectors.xmlsupport import Element, XmlFields, child, descendants, path_of, text_of
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
 from hub.events.models import (
     Actor,
-    Detail,
     Event,
-    EventType,
-    Identifiers,
-    Location,
-    Source,
 )
 
 EXTENSION_SEGMENT = "Z1V2VHUB"
@@ -80,23 +75,20 @@ class IdocContext:
     def __init__(
         self,
         *,
-        partner: str,
-        system: str,
-        received_at: datetime,
+        envelope: Envelope,
         idoc: Element,
         control: Control,
         coi_pattern: str,
     ) -> None:
+        """``envelope`` is the IDoc's: its message id is the IDoc number (``DOCNUM``)."""
+        partner = envelope.source.partner
         self.partner = partner
+        self.envelope = envelope
         self.idoc = idoc
         self.control = control
         self.coi_pattern = coi_pattern
         self.f = XmlFields(partner, control.docnum)
         self.times = LocalTimes(partner, control.docnum)
-        self.received_at = received_at
-        self.source = Source(
-            partner=partner, system=system, message_id=control.docnum, received_at=received_at
-        )
         found = descendants(idoc, EXTENSION_SEGMENT)
         self.ext: Element | None = found[0] if found else None
         tz = self.ext_text("TZONE")
@@ -174,35 +166,6 @@ class IdocContext:
         if user is not None:
             return Actor(id=user, role=role, organisation=organisation)
         return Actor(id=self.control.sender or "sap", role="system", organisation=organisation)
-
-    def event(
-        self,
-        index: int,
-        event_type: EventType,
-        occurred_at: datetime,
-        detail: Detail,
-        *,
-        coi: str | None,
-        identifiers: Identifiers,
-        actor: Actor | None,
-        location: Location | None,
-        biz_step: str | None = None,
-        disposition: str | None = None,
-    ) -> Event:
-        return Event(
-            event_id=event_id(self.partner, self.control.docnum, index),
-            event_type=event_type,
-            occurred_at=occurred_at,
-            recorded_at=self.received_at,
-            source=self.source,
-            coi_id=coi,
-            identifiers=identifiers,
-            actor=actor,
-            location=location,
-            biz_step=biz_step,
-            disposition=disposition,
-            detail=detail,
-        )
 
 
 Mapper = Callable[[IdocContext], list[Event]]

@@ -6,6 +6,7 @@ index), so a re-delivered IDoc yields the same ids. Field-level mapping: README.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from connectors.sap.idoc import EXTENSION_SEGMENT, IdocContext, Mapper, alpha_out
@@ -76,17 +77,12 @@ def loipro(ctx: IdocContext) -> list[Event]:
         reason=ctx.ext_text("CHGRSN") if action == _CHANGE else None,
     )
 
+    envelope = replace(
+        ctx.envelope, coi_id=coi, identifiers=identifiers, actor=actor, location=location
+    )
+
     def make(index: int, event_type: EventType, detail: ScheduleDetail) -> Event:
-        return ctx.event(
-            index,
-            event_type,
-            occurred_at,
-            detail,
-            coi=coi,
-            identifiers=identifiers,
-            actor=actor,
-            location=location,
-        )
+        return envelope.event(index, event_type, occurred_at, detail)
 
     if action == _CHANGE:
         return [make(0, EventType.SLOT_RESCHEDULED, slot)]
@@ -134,19 +130,17 @@ def batmas(ctx: IdocContext) -> list[Event]:
         expiry = ctx.times.parse_date(ctx.f.text(attributes, "EXPIRYDATE"), field)
         if expiry is not None:
             other["expiry_date"] = expiry.isoformat()
-    return [
-        ctx.event(
-            0,
-            EventType.IDENTIFIER_LINKED,
-            ctx.created_at(),
-            LinkDetail(id_kind="batch_id", id_value=batch),
-            coi=coi,
-            identifiers=Identifiers(batch_id=batch, other=other),
-            actor=ctx.actor("batch_management", plant),
-            location=Location(id=plant) if plant else None,
-            biz_step="commissioning",
-        )
-    ]
+    created = ctx.created_at()
+    envelope = replace(
+        ctx.envelope,
+        coi_id=coi,
+        identifiers=Identifiers(batch_id=batch, other=other),
+        actor=ctx.actor("batch_management", plant),
+        location=Location(id=plant) if plant else None,
+        biz_step="commissioning",
+    )
+    link = LinkDetail(id_kind="batch_id", id_value=batch)
+    return [envelope.event(0, EventType.IDENTIFIER_LINKED, created, link)]
 
 
 def _partner(ctx: IdocContext, header: Element, qualifier: str) -> str | None:
@@ -223,6 +217,9 @@ def desadv(ctx: IdocContext) -> list[Event]:
     actor = ctx.actor("shipping", ship_from)
     goods_issue = _deadline_time(ctx, _deadline(ctx, header, _GOODS_ISSUE), actual=True)
     eta = _deadline_time(ctx, _deadline(ctx, header, _DELIVERY), actual=False)
+    shared = replace(
+        ctx.envelope, coi_id=coi, identifiers=identifiers, actor=actor, location=location
+    )
 
     def make(
         index: int,
@@ -232,18 +229,8 @@ def desadv(ctx: IdocContext) -> list[Event]:
         biz_step: str,
         disposition: str,
     ) -> Event:
-        return ctx.event(
-            index,
-            event_type,
-            occurred_at,
-            detail,
-            coi=coi,
-            identifiers=identifiers,
-            actor=actor,
-            location=location,
-            biz_step=biz_step,
-            disposition=disposition,
-        )
+        envelope = replace(shared, biz_step=biz_step, disposition=disposition)
+        return envelope.event(index, event_type, occurred_at, detail)
 
     if goods_issue is None:
         notice = ShipmentDetail(status="ANNOUNCED", carrier=carrier, lane=lane, eta=eta)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from connectors.base import Connector, RawMessage, unique_events
-from connectors.fields import parse_json_object
+from connectors.jsonreader import parse_json_object
 from connectors.sap.idoc import IdocContext, read_control
 from connectors.sap.messages import MAPPERS
 from connectors.sap.odata import UsageDecisions
@@ -87,9 +87,7 @@ class SapConnector(Connector):
                     code="UNSUPPORTED_IDOC_TYPE",
                 )
             ctx = IdocContext(
-                partner=self.name,
-                system=self.system,
-                received_at=message.received_at,
+                envelope=self.envelope(message, control.docnum),
                 idoc=idoc,
                 control=control,
                 coi_pattern=self.config.coi_pattern,

@@ -15,14 +15,16 @@ the same event id, a changed decision (new time) a new one.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from connectors.fields import Fields, parse_timestamp
+from connectors.base import Envelope
+from connectors.fields import Fields
 from connectors.sap.idoc import alpha_out
 from connectors.sap.timezones import LocalTimes
+from connectors.timestamps import parse_timestamp
 from hub.errors import NormalisationError
-from hub.events.ids import event_id
 from hub.events.models import (
     Actor,
     Event,
@@ -30,7 +32,6 @@ from hub.events.models import (
     Identifiers,
     Location,
     QualityDecisionDetail,
-    Source,
 )
 
 _V2_DATE = re.compile(r"^/Date\((-?\d{1,15})(?:([+-])(\d{4}))?\)/$")
@@ -164,30 +165,22 @@ class UsageDecisions:
             other["material"] = material
         user = _first(f, CHANGED_BY) or _first(f, DECIDED_BY)
         label, disposition = decision
-        return Event(
-            event_id=event_id(self.partner, message_id, 0),
-            event_type=EventType.RELEASE_DECIDED,
-            occurred_at=occurred_at,
-            recorded_at=self.received_at,
-            source=Source(
-                partner=self.partner,
-                system=self.system,
-                message_id=message_id,
-                received_at=self.received_at,
-            ),
+        envelope = replace(
+            Envelope.of(self.partner, self.system, message_id, self.received_at),
             coi_id=coi,
             identifiers=Identifiers(batch_id=batch, other=other),
             actor=Actor(id=user, role="quality_assurance", organisation=plant) if user else None,
             location=Location(id=plant) if plant else None,
             biz_step="inspecting",
             disposition=disposition,
-            detail=QualityDecisionDetail(
-                decision=label,
-                decision_code=code,
-                reference=lot,
-                reason=f.text("YY1_UDReason", required=False),
-            ),
         )
+        detail = QualityDecisionDetail(
+            decision=label,
+            decision_code=code,
+            reference=lot,
+            reason=f.text("YY1_UDReason", required=False),
+        )
+        return envelope.event(0, EventType.RELEASE_DECIDED, occurred_at, detail)
 
     def _decided_at(self, f: Fields) -> datetime:
         """``ChangedDateTime`` (Edm.DateTimeOffset) when sent; else the local decision date and

@@ -17,9 +17,10 @@ A local time that a daylight-saving change makes ambiguous (it happens twice) or
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
+from connectors.timestamps import BadTimestamp, localise, rejection
 from hub.errors import NormalisationError
 
 # SAP TTZZ codes -> IANA zones with the same rule (the common codes in pharma ERP landscapes).
@@ -119,29 +120,11 @@ class LocalTimes:
             ) from exc
 
     def to_utc(self, day: date, clock: time, zone: tzinfo | None, field: str) -> datetime:
-        """A local date and time in ``zone`` -> UTC. No zone is TIMEZONE_MISSING."""
-        if zone is None:
-            raise self._error(
-                f"'{field}' is an SAP local time and the message names no time zone "
-                "(the hub never guesses one)",
-                field,
-                "TIMEZONE_MISSING",
-            )
-        naive = datetime.combine(day, clock)
-        local = naive.replace(tzinfo=zone)
-        if local.utcoffset() != local.replace(fold=1).utcoffset():
-            raise self._error(
-                f"'{field}' {naive.isoformat()} is ambiguous or does not exist in time zone "
-                f"{zone} (daylight-saving change)",
-                field,
-                "AMBIGUOUS_LOCAL_TIME",
-            )
+        """A local date and time in ``zone`` -> UTC (:func:`connectors.timestamps.localise`)."""
         try:
-            return local.astimezone(UTC)
-        except OverflowError as exc:
-            raise self._error(
-                f"'{field}' {naive.isoformat()} is out of range", field, "BAD_TIMESTAMP"
-            ) from exc
+            return localise(datetime.combine(day, clock), zone)
+        except BadTimestamp as exc:
+            raise rejection(exc, field, self.partner, self.message_id) from exc
 
     def combine(
         self,
