@@ -50,6 +50,7 @@ lint: venv ## ruff (lint + format check) and mypy --strict on hub/ and connector
 	$(BIN)/ruff check hub connectors tests deploy
 	$(BIN)/ruff format --check hub connectors tests deploy
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff format hub connectors tests deploy
