@@ -84,7 +84,7 @@ def replay(
         elif isinstance(line, MessageLine) and line.message.partner not in core.connectors:
             known = ", ".join(sorted(core.connectors))
             result.bad.append(
-                BadLine(line.where, f"no connector {line.message.partner!r} ({known})")
+                BadLine(line.where, f"no connector {line.message.partner!r} (known: {known})")
             )
         else:
             good.append((line.received_at, len(good), line))
