@@ -169,12 +169,8 @@ class FlowCore:
             return [ToChain(event), *teach]
         key = routing_key(event)
         if key is None:
-            return Rejection(
-                code="NO_COI",
-                reason=f"{event.event_type.value} carries neither a COI nor a linkable id",
-                partner=event.source.partner,
-                stage="route",
-                message_id=event.source.message_id,
+            return _no_coi(
+                event, f"{event.event_type.value} carries neither a COI nor a linkable id"
             )
         return [ToResolver(key, event)]
 
@@ -221,15 +217,7 @@ class FlowCore:
         """Apply one event to its chain (None: a chain not seen before). An event on the events
         topic without a COI (a direct producer's) is refused: it names no chain."""
         if not event.coi_id:
-            return Step(
-                failure=Rejection(
-                    code="NO_COI",
-                    reason="event carries no COI and no identifier link resolved it",
-                    partner=event.source.partner,
-                    stage="route",
-                    message_id=event.source.message_id,
-                )
-            )
+            return Step(failure=_no_coi(event, "no COI, and no identifier link resolved one"))
         known = chain or Chain.new(event.coi_id)
         try:
             return self._step(known, event, partition, event.source.received_at)
@@ -286,6 +274,16 @@ class FlowCore:
         """Whether a tick at ``now`` has work on ``chain``."""
         due = chain.due_at(self.policy)
         return due is not None and due <= now
+
+
+def _no_coi(event: Event, reason: str) -> Rejection:
+    return Rejection(
+        code="NO_COI",
+        reason=reason,
+        partner=event.source.partner,
+        stage="route",
+        message_id=event.source.message_id,
+    )
 
 
 def _failure(exc: Exception, event: Event) -> Rejection:

@@ -8,6 +8,7 @@ and a clock tick reaches every chain with something due.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from hub.cases.models import Case, Escalation
 from hub.events.models import Event
 from hub.flow.chain import Chain
 from hub.flow.core import FlowCore, tick_event
-from hub.flow.records import Step, Teach, ToChain, ToResolver
+from hub.flow.records import Routed, Step, Teach, ToChain, ToResolver
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,7 @@ class MemoryHub:
         ingested = self.core.ingest(raw)
         for rejection in ingested.dead:
             self.dead_letters.append(DeadRecord(rejection, raw=raw))
-        events = 0
-        for routed in ingested.routed:
-            if isinstance(routed, ToChain):
-                events += self._to_chain(routed.event)
-            elif isinstance(routed, ToResolver):
-                events += self._resolve(routed.key, routed.event)
-            else:
-                events += self._teach(routed)
-        return Written(events, len(ingested.dead))
+        return Written(self._route(ingested.routed), len(ingested.dead))
 
     def inject(self, event: Event, *, route: bool = True) -> Written:
         """A canonical event written to the hub directly: routed like a connector's output
@@ -101,15 +94,7 @@ class MemoryHub:
         if isinstance(outcome, Rejection):
             self.dead_letters.append(DeadRecord(outcome, event=event))
             return Written(0, 1)
-        events = 0
-        for routed in outcome:
-            if isinstance(routed, ToChain):
-                events += self._to_chain(routed.event)
-            elif isinstance(routed, ToResolver):
-                events += self._resolve(routed.key, routed.event)
-            else:
-                events += self._teach(routed)
-        return Written(events, 0)
+        return Written(self._route(outcome), 0)
 
     def tick(self, at: datetime, partition: int = 0) -> None:
         """A simulated clock tick: every chain with a deadline or re-escalation due by ``at``."""
@@ -133,6 +118,18 @@ class MemoryHub:
     def _advance(self, at: datetime) -> None:
         if self.clock is None or at > self.clock:
             self.clock = at
+
+    def _route(self, routed: Iterable[Routed]) -> int:
+        """Each routed record where the worker would write it; returns the events written."""
+        events = 0
+        for record in routed:
+            if isinstance(record, ToChain):
+                events += self._to_chain(record.event)
+            elif isinstance(record, ToResolver):
+                events += self._resolve(record.key, record.event)
+            else:
+                events += self._teach(record)
+        return events
 
     def _to_chain(self, event: Event) -> int:
         known = self.chains.get(event.coi_id) if event.coi_id else None
