@@ -137,12 +137,13 @@ def _check(case: Case, command: CaseCommand) -> tuple[CommandError, str] | None:
         return CommandError.MISSING_REASON, f"{action.value.lower()} needs a reason"
     if action is CaseAction.ASSIGN and not (command.assignee or "").strip():
         return CommandError.MISSING_ASSIGNEE, "assign needs an assignee"
-    if case.status is CaseStatus.RESOLVED and action is not CaseAction.COMMENT:
+    if case.status.closed and action is not CaseAction.COMMENT:
         code = CommandError.ALREADY_RESOLVED
         if action is not CaseAction.RESOLVE:
             code = CommandError.CASE_RESOLVED
+        how = "withdrawn" if case.status is CaseStatus.WITHDRAWN else "resolved"
         return code, (
-            f"case {case.case_id} was resolved by {case.resolved_by} at "
+            f"case {case.case_id} was {how} by {case.resolved_by} at "
             f"{case.resolved_at.isoformat() if case.resolved_at else 'unknown time'}"
         )
     if action is CaseAction.ACKNOWLEDGE and case.status is CaseStatus.ACKNOWLEDGED:

@@ -13,9 +13,17 @@ from hub.events.models import Frozen, UtcDatetime
 
 
 class CaseStatus(StrEnum):
+    """``WITHDRAWN``: the hub itself closed the case because evidence that arrived later
+    disproved it (actor ``hub:event-time``); a person closes a case as ``RESOLVED``."""
+
     OPEN = "OPEN"
     ACKNOWLEDGED = "ACKNOWLEDGED"
     RESOLVED = "RESOLVED"
+    WITHDRAWN = "WITHDRAWN"
+
+    @property
+    def closed(self) -> bool:
+        return self in (CaseStatus.RESOLVED, CaseStatus.WITHDRAWN)
 
 
 class Case(Frozen):

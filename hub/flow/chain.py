@@ -13,7 +13,6 @@ from typing import Any
 
 from hub.cases.desk import CaseDesk
 from hub.cases.escalation import EscalationPolicy
-from hub.cases.models import CaseStatus
 from hub.chain.engine import new_chain
 from hub.chain.state import ChainState
 
@@ -57,7 +56,7 @@ class Chain:
                 else None
             ),
             "open_cases": sorted(
-                c.case_id for c in self.desk.cases.values() if c.status is not CaseStatus.RESOLVED
+                c.case_id for c in self.desk.cases.values() if not c.status.closed
             ),
             "milestones": {k: v.isoformat() for k, v in state.milestones.items()},
         }

@@ -7,7 +7,7 @@ Keys (prefix ``<redis_key_prefix>:<topic_prefix>``, so deployments and test runs
 * ``chain:<coi>:timeline``   sorted set (score: occurred_at) of the chain's events, in brief
 * ``case:<case_id>``         JSON of the latest case version
 * ``cases:open``             set of open or acknowledged case ids
-* ``cases:status:<STATUS>``  set of case ids per status (OPEN, ACKNOWLEDGED, RESOLVED)
+* ``cases:status:<STATUS>``  set of case ids per status (OPEN, ACKNOWLEDGED, RESOLVED, WITHDRAWN)
 * ``chain:<coi>:cases``      set of the chain's case ids
 * ``notified:<escalation>``  idempotency key: set once a notification was delivered
 """
@@ -34,10 +34,10 @@ if current then
   if v and tonumber(v) > tonumber(ARGV[2]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1])
-if ARGV[3] == 'RESOLVED' then redis.call('SREM', KEYS[2], ARGV[4])
+if ARGV[3] == 'RESOLVED' or ARGV[3] == 'WITHDRAWN' then redis.call('SREM', KEYS[2], ARGV[4])
 else redis.call('SADD', KEYS[2], ARGV[4]) end
 redis.call('SADD', KEYS[3], ARGV[4])
-for _, status in ipairs({'OPEN', 'ACKNOWLEDGED', 'RESOLVED'}) do
+for _, status in ipairs({'OPEN', 'ACKNOWLEDGED', 'RESOLVED', 'WITHDRAWN'}) do
   local key = ARGV[5] .. status
   if status == ARGV[3] then redis.call('SADD', key, ARGV[4])
   else redis.call('SREM', key, ARGV[4]) end
@@ -132,6 +132,7 @@ class Projection:
 
     async def cases(self, status: str) -> list[dict[str, Any]]:
         """Cases by status: ``OPEN`` (open or acknowledged), ``ACKNOWLEDGED``, ``RESOLVED``,
+        ``WITHDRAWN``,
         ``ALL``; the latest version of each."""
         if status == "OPEN":
             key = self.key("cases", "open")

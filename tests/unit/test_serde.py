@@ -203,3 +203,30 @@ def test_event_types_of_the_design_catalogue_exist() -> None:
         "RECORD_CORRECTED",
     ):
         assert required in names
+
+
+def test_cases_written_before_withdrawal_existed_still_read() -> None:
+    """WITHDRAWN joined the status enum with a default, so a reader of today's schema reads
+    every case written before it, and a reader with a later symbol falls back to OPEN."""
+    new = load_schema("case")
+    status = next(f for f in new["fields"] if f["name"] == "status")["type"]
+    assert status["symbols"][-1] == "WITHDRAWN"
+    assert status["default"] == "OPEN"
+    old = copy.deepcopy(new)
+    old_status = next(f for f in old["fields"] if f["name"] == "status")["type"]
+    old_status["symbols"] = ["OPEN", "ACKNOWLEDGED", "RESOLVED"]
+    del old_status["default"]
+    case = filled(Case)
+    record = codec_for(Case).to_record(case)  # type: ignore[arg-type]
+    record["status"] = "ACKNOWLEDGED"
+    body = fastavro_body(fastavro.parse_schema(old), record)
+    data = b"\xc3\x01" + _fingerprint(fastavro.parse_schema(old)) + body
+    reader = SingleObjectWireFormat(codec_for(Case), known_writers=[fastavro.parse_schema(old)])
+    assert reader.decode(data).status.value == "ACKNOWLEDGED"
+    later = copy.deepcopy(new)
+    next(f for f in later["fields"] if f["name"] == "status")["type"]["symbols"].append("MERGED")
+    record["status"] = "MERGED"
+    body = fastavro_body(fastavro.parse_schema(later), record)
+    data = b"\xc3\x01" + _fingerprint(fastavro.parse_schema(later)) + body
+    reader = SingleObjectWireFormat(codec_for(Case), known_writers=[fastavro.parse_schema(later)])
+    assert reader.decode(data).status.value == "OPEN"
