@@ -190,6 +190,9 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
                         "owner_role": e.owner_role,
                         "evidence": list(e.evidence),
                         "playbook": list(e.playbook),
+                        "timing": e.timing.value,
+                        "awaits": [t.value for t in e.awaits],
+                        "ends_with_chain": e.ends_with_chain,
                     }
                     for e in entries
                 ],
@@ -197,9 +200,17 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"{'CODE':<28} {'SEVERITY':<9} {'OWNER':<30} TITLE")
+    print(f"{'CODE':<28} {'SEVERITY':<9} {'TIMING':<15} {'OWNER':<30} TITLE")
     for e in entries:
-        print(f"{e.code:<28} {e.severity.value:<9} {e.owner_role:<30} {e.title}")
+        print(
+            f"{e.code:<28} {e.severity.value:<9} {e.timing.value:<15} {e.owner_role:<30} {e.title}"
+        )
+    print(
+        "\ntiming: alarm-at-once = a case when the record arrives, withdrawn by the hub if the "
+        "record judged in event-time order does not bear it out; after-lateness = judged in "
+        "event-time order once every record that may still arrive within its feeds' allowed "
+        "lateness is in"
+    )
     return 0
 
 

@@ -5,7 +5,8 @@ so findings, commands and clock ticks of one chain are applied in one order by o
 
 * :func:`receive_findings` turns the engine's findings into case versions (the desk is the
   chain's one memory of its cases) and returns the level-1 escalations owed;
-* :func:`receive_cases` records new case versions and returns the level-1 escalations owed;
+* :func:`receive_cases` records new case versions and returns the level-1 escalations owed
+  (and, for a case the hub withdrew, a withdrawal notice to every level it reached);
 * :func:`tick` returns the re-escalations that fell due (an unacknowledged case goes up a level);
 * :func:`command` applies a person's command (acknowledge / resolve / assign / comment) once.
 
@@ -20,7 +21,12 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.cases.commands import CaseCommand, CommandApplied, CommandRejected, apply_command
-from hub.cases.escalation import EscalationPolicy, escalations_for, reescalations_due
+from hub.cases.escalation import (
+    EscalationPolicy,
+    escalations_for,
+    reescalations_due,
+    withdrawals_for,
+)
 from hub.cases.lifecycle import apply_findings
 from hub.cases.models import Case, CaseStatus, Escalation
 from hub.chain.findings import Finding
@@ -81,6 +87,10 @@ def receive_cases(
         if known is not None and known.version >= case.version:
             continue
         new.cases[case.case_id] = case
+        mark = new.escalated.get(case.case_id)
+        if case.status is CaseStatus.WITHDRAWN and mark is not None:
+            owed.extend(withdrawals_for(case, mark.level, policy))
+            continue
         if case.case_id not in new.escalated:
             first = escalations_for(case, policy)
             if first:

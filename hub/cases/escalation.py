@@ -122,3 +122,29 @@ def reescalations_due(
         )
         since = due
     return owed
+
+
+def withdrawals_for(case: Case, reached: int, policy: EscalationPolicy) -> list[Escalation]:
+    """A withdrawn case: everyone notified about it (levels 1 to ``reached``) is told, on the
+    channel they were notified on. Ids derive from (case, level), so a replay notifies once."""
+    levels = policy.levels.get(case.severity) or []
+    return [
+        Escalation(
+            escalation_id=derive_id("withdrawal", case.case_id, level),
+            case_id=case.case_id,
+            case_version=case.version,
+            coi_id=case.coi_id,
+            code=case.code,
+            severity=case.severity,
+            level=level,
+            recipient_role=target.role,
+            channel=target.channel,
+            reason="WITHDRAWN",
+            issued_at=case.resolved_at or case.detected_at,
+            message=(
+                f"[{case.severity.value}] {case.code} on chain {case.coi_id} WITHDRAWN by the "
+                f"hub: {case.resolution or case.summary}"
+            ),
+        )
+        for level, target in enumerate(levels[:reached], start=1)
+    ]

@@ -3,7 +3,9 @@
 A first finding opens version 1. A later finding for the same case makes a new version when it
 brings new evidence or a higher severity (severity never goes down); status, assignee,
 acknowledgement, resolution and ``opened_at`` are carried over from the latest version, which
-the chain's case desk (:mod:`hub.cases.desk`) keeps: the one memory of a chain's cases.
+the chain's case desk (:mod:`hub.cases.desk`) keeps: the one memory of a chain's cases. A
+withdrawn finding (evidence judged in event time disproves it) makes a WITHDRAWN version of an
+open case, by ``hub:event-time``, with the disproving record as evidence.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def apply_findings(
     latest = dict(cases)
     emitted: list[Case] = []
     for finding in findings:
+        if finding.withdrawn:
+            withdrawn = _withdraw(latest, finding, detected_at)
+            if withdrawn is not None:
+                latest[withdrawn.case_id] = withdrawn
+                emitted.append(withdrawn)
+            continue
         entry = lookup(finding.code)
         severity = finding.severity or entry.severity
         case_id = case_id_for(finding.coi_id, finding.code, finding.subject)
@@ -52,6 +60,8 @@ def apply_findings(
             severity = severity if raised else known.severity
             evidence = known.evidence_event_ids + list(dict.fromkeys(new_evidence))
             version, status, opened_at = known.version + 1, known.status, known.opened_at
+            if status is CaseStatus.WITHDRAWN:  # evidence bears it out again
+                status = CaseStatus.OPEN
         case = Case(
             case_id=case_id,
             version=version,
@@ -78,3 +88,26 @@ def apply_findings(
         latest[case_id] = case
         emitted.append(case)
     return emitted
+
+
+WITHDRAWN_BY = "hub:event-time"
+
+
+def _withdraw(cases: Mapping[str, Case], finding: Finding, at: datetime) -> Case | None:
+    """The next version of the case ``finding`` withdraws, or None when there is none open."""
+    known = cases.get(case_id_for(finding.coi_id, finding.code, finding.subject))
+    if known is None or known.status.closed:
+        return None
+    new_evidence = [e for e in finding.evidence_event_ids if e not in known.evidence_event_ids]
+    return known.model_copy(
+        update={
+            "version": known.version + 1,
+            "status": CaseStatus.WITHDRAWN,
+            "updated_at": finding.occurred_at,
+            "detected_at": at,
+            "evidence_event_ids": known.evidence_event_ids + new_evidence,
+            "resolved_by": WITHDRAWN_BY,
+            "resolved_at": at,
+            "resolution": finding.summary,
+        }
+    )

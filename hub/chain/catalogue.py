@@ -8,12 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 
 from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline
 from hub.events.models import Event, EventType
+
+
+class Timing(StrEnum):
+    """When a rule's finding becomes a case (chosen per rule, for patient safety).
+
+    * ``alarm-at-once``: decided by the record itself (a mismatching scan, an out-of-spec
+      result): a case as soon as the record arrives; withdrawn by the hub if the record, judged
+      in event-time order once its feeds' allowed lateness has passed, does not bear it out.
+    * ``after-lateness``: depends on the order of events or on an absence: judged in event-time
+      order once every record that may still arrive within its feeds' allowed lateness is in, so
+      a record still in flight never raises a false case.
+    """
+
+    AT_ONCE = "alarm-at-once"
+    AFTER_LATENESS = "after-lateness"
 
 
 @dataclass(frozen=True)
@@ -24,6 +40,18 @@ class CatalogueEntry:
     owner_role: str
     evidence: tuple[str, ...]
     playbook: tuple[str, ...]
+    timing: Timing = Timing.AFTER_LATENESS
+    awaits: tuple[EventType, ...] = ()
+    """For an absence rule: the event types whose arrival it waits for; its deadline is judged
+    once their allowed lateness has passed (at least the chain's own)."""
+    ends_with_chain: bool = False
+    """A clock of the therapy (slot, release readiness, vein-to-vein...): stops when the clinic
+    ends the chain (patient withdrawn, ineligible, deceased, order revoked)."""
+
+    def lateness(self, profile: ProductProfile) -> timedelta:
+        """How long after its deadline, on the hub's clock, this code's absence is judged."""
+        waits = [profile.late_sla(t) for t in self.awaits]
+        return max([profile.allowed_lateness, *waits])
 
     def finding(
         self,
@@ -82,9 +110,23 @@ def entry(
     owner_role: str,
     evidence: Iterable[str],
     playbook: Iterable[str],
+    *,
+    timing: Timing,
+    awaits: Iterable[EventType] = (),
+    ends_with_chain: bool = False,
 ) -> CatalogueEntry:
     """Declare a catalogue entry once (module level, next to its rule)."""
-    item = CatalogueEntry(code, title, severity, owner_role, tuple(evidence), tuple(playbook))
+    item = CatalogueEntry(
+        code,
+        title,
+        severity,
+        owner_role,
+        tuple(evidence),
+        tuple(playbook),
+        timing,
+        tuple(awaits),
+        ends_with_chain,
+    )
     REGISTRY.add(item)
     return item
 

@@ -1,26 +1,55 @@
-"""``apply(state, event, profile) -> (state, findings)``: pure, total and idempotent.
+"""``apply(state, event, profile) -> (state, findings)``: pure, total and idempotent, judged in
+event time.
 
-* pure: no I/O, no clock; time comes from the event (a CLOCK_TICK for absence-of-event rules).
-  The input state is never mutated: the engine works on :meth:`ChainState.clone` (a copy of
-  the mutable containers only; frozen records are shared), and returns the input object itself
-  when nothing changed (an already-processed event, a tick with nothing due);
-* total: partner data never makes it raise; rules skip what they cannot use;
-* idempotent: an event id already processed returns the state unchanged and no findings; an
-  event whose business key and content equal an earlier one's (a partner resent it under a new
-  message id) is recorded as processed and changes nothing else.
+Partner feeds do not arrive in event order: each partner's own feed is in order, but feeds run
+at different speeds. The engine therefore judges a chain in **event time** (the model of
+watermarks and allowed lateness of Akidau et al., "The Dataflow Model", VLDB 2015):
+
+* The hub's clock is the receipt time of the record (a tick's time for a CLOCK_TICK). The
+  chain's allowed lateness ``L`` is its profile's (``late_event.sla_min``).
+* A record is first kept **pending**. Once the hub's clock passes ``occurred_at + L`` nothing
+  dated before it may still arrive within lateness, so pending records are judged then, in
+  event-time order, with every deadline falling due in between fired at its place in that order:
+  the **frontier** (``clock - L``) is how far the chain has judged. Every rule thus sees the
+  chain as it happened, whatever order the feeds delivered it in.
+* An absence rule's deadline ``T`` is judged once the frontier passes ``T`` and the lateness of
+  the records it waits for (its catalogue entry's ``awaits``) has passed: ``T + lateness``.
+* A rule whose code is **alarm-at-once** (decided by the record itself: an identity mismatch,
+  an out-of-spec result, a cryo excursion) also runs when the record arrives, against the chain
+  as judged so far, so its case opens at once; when the record is judged in order and does not
+  bear the finding out, the engine reports it withdrawn.
+* A record later than the allowed lateness (dated before the frontier) is still judged, at
+  once, out of order; its partner is told by LATE_EVENT.
+* When the clinic ends the chain (patient withdrawn, ineligible, deceased, order revoked), the
+  therapy's clocks stop: deadlines of codes that ``end with the chain`` due after the end are
+  dropped and never armed again.
+
+Pure: no I/O, no clock of its own. Total: partner data never makes it raise. Idempotent: an
+event id already pending or judged changes nothing; an event whose business key and content
+equal an earlier one's (a resend under a new message id) is recorded and changes nothing else.
+The input state is never mutated (the engine works on :meth:`ChainState.clone`), and a tick with
+nothing to do returns the input object itself.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from hub.chain import rules as _rules  # noqa: F401  (registers every rule)
-from hub.chain.catalogue import REGISTRY
+from hub.chain.catalogue import REGISTRY, Timing, lookup
 from hub.chain.findings import Finding
 from hub.chain.profiles import ProductProfile
 from hub.chain.rules.data_quality import screen_duplicate
 from hub.chain.stages import next_stage
-from hub.chain.state import ChainState, MilestoneSource
-from hub.chain.vocab import is_certified
-from hub.events.models import Event, EventType, QualityDecisionDetail, ScheduleDetail
+from hub.chain.state import ChainState, Deadline, MilestoneSource
+from hub.chain.vocab import PATIENT_END, is_certified, norm
+from hub.events.models import (
+    Event,
+    EventType,
+    PatientStatusDetail,
+    QualityDecisionDetail,
+    ScheduleDetail,
+)
 
 _ID_FIELDS = ("din", "batch_id", "shipment_id", "order_id", "logger_id", "sample_id")
 
@@ -33,21 +62,189 @@ def apply(
     state: ChainState, event: Event, profile: ProductProfile
 ) -> tuple[ChainState, list[Finding]]:
     if event.event_type is EventType.CLOCK_TICK:
-        return _tick(state, event, profile)
-    if event.event_id in state.processed_event_ids:
+        return _tick(state, event.occurred_at, profile)
+    if event.event_id in state.processed_event_ids or any(
+        p.event_id == event.event_id for p in state.pending
+    ):
         return state, []
     new = state.clone()
-    new.processed_event_ids.append(event.event_id)
-    new.event_count += 1
+    new.event_count += 1  # taken: judged now or once its lateness passed
     if new.last_event_at is None or event.occurred_at > new.last_event_at:
         new.last_event_at = event.occurred_at
-    absorbed, findings = screen_duplicate(new, event)
-    if absorbed:
-        return new, []
-    _record(new, event)
-    for fn in REGISTRY.by_event.get(event.event_type, ()):
-        findings.extend(fn(new, event, profile))
-    return new, _first_reports(new, findings)
+    received = event.source.received_at
+    new.clock = received if state.clock is None else max(state.clock, received)
+    partner = event.source.partner
+    if partner != "hub" and (partner not in new.feeds or event.occurred_at > new.feeds[partner]):
+        new.feeds[partner] = event.occurred_at
+    findings = _alarm_at_once(state, new, event, profile)
+    _hold(new, event)
+    findings += _advance(new, profile)
+    new.wake_at = wake_at(new, profile)
+    return new, findings
+
+
+def wake_at(state: ChainState, profile: ProductProfile) -> datetime | None:
+    """When the hub's clock next gives this chain work: a pending record's lateness passes, or
+    a deadline's."""
+    lateness = profile.allowed_lateness
+    times = [p.occurred_at + lateness for p in state.pending]
+    times += [_judged_at(d, profile) for d in state.deadlines]
+    return min(times, default=None)
+
+
+def _tick(
+    state: ChainState, now: datetime, profile: ProductProfile
+) -> tuple[ChainState, list[Finding]]:
+    wake = state.wake_at if state.wake_at is not None else wake_at(state, profile)
+    if wake is None or wake > now:
+        return state, []
+    new = state.clone()
+    new.clock = now if state.clock is None else max(state.clock, now)
+    findings = _advance(new, profile)
+    new.wake_at = wake_at(new, profile)
+    return new, findings
+
+
+def _judged_at(deadline: Deadline, profile: ProductProfile) -> datetime:
+    entry = REGISTRY.entries.get(deadline.code)
+    lateness = entry.lateness(profile) if entry is not None else profile.allowed_lateness
+    return deadline.due_at + lateness
+
+
+def _hold(state: ChainState, event: Event) -> None:
+    """Keep ``event`` pending, in event-time order (ties: partner, message, arrival)."""
+    key = _order(event)
+    at = len(state.pending)
+    while at > 0 and _order(state.pending[at - 1]) > key:
+        at -= 1
+    state.pending.insert(at, event)
+
+
+def _order(event: Event) -> tuple[datetime, str, str]:
+    return event.occurred_at, event.source.partner, event.source.message_id
+
+
+def _alarm_at_once(
+    judged: ChainState, new: ChainState, event: Event, profile: ProductProfile
+) -> list[Finding]:
+    """The alarm-at-once findings of ``event`` against the chain as the hub knows it now (a
+    throwaway copy of the judged chain with the pending records dated before ``event``
+    applied); remembered as provisional until the event is judged in order."""
+    if new.frontier is not None and event.occurred_at <= new.frontier:
+        return []  # later than allowed lateness: judged in full right away
+    probe = judged.clone()
+    for earlier in judged.pending:
+        if _order(earlier) > _order(event):
+            break
+        _judge(probe, earlier, profile)
+    found = [f for f in _judge(probe, event, profile) if lookup(f.code).timing is Timing.AT_ONCE]
+    for finding in found:
+        new.provisional.setdefault(finding.key, event.event_id)
+    return found
+
+
+def _advance(state: ChainState, profile: ProductProfile) -> list[Finding]:
+    """Judge, in event-time order, every pending record and deadline the hub's clock allows."""
+    assert state.clock is not None
+    target = state.clock - profile.allowed_lateness
+    if state.frontier is not None and target < state.frontier:
+        target = state.frontier
+    ready = [p for p in state.pending if p.occurred_at <= target]
+    state.pending = [p for p in state.pending if p.occurred_at > target]
+    findings: list[Finding] = []
+    for event in ready:
+        findings += _fire(state, profile, event.occurred_at, inclusive=False)
+        findings += _judge(state, event, profile)
+    findings += _fire(state, profile, target, inclusive=True)
+    state.frontier = target
+    return findings
+
+
+def _fire(
+    state: ChainState, profile: ProductProfile, until: datetime, *, inclusive: bool
+) -> list[Finding]:
+    """Fire the deadlines due before ``until`` (or at it, when ``inclusive``) whose lateness
+    has passed on the hub's clock. A record at a deadline's very instant counts as in time."""
+    assert state.clock is not None
+    now = state.clock
+    due = [
+        d
+        for d in state.deadlines
+        if (d.due_at <= until if inclusive else d.due_at < until) and _judged_at(d, profile) <= now
+    ]
+    if not due:
+        return []
+    fired = {id(d) for d in due}
+    state.deadlines = [d for d in state.deadlines if id(d) not in fired]
+    findings: list[Finding] = []
+    for item in sorted(due, key=lambda d: (d.due_at, d.code, d.subject)):
+        handler = REGISTRY.on_deadline.get(item.code)
+        if handler is not None:
+            findings.extend(handler(state, item, profile))
+    return _first_reports(state, findings)
+
+
+def _judge(state: ChainState, event: Event, profile: ProductProfile) -> list[Finding]:
+    """One record through every rule, in place, as the chain stands in event time."""
+    if event.event_id in state.processed_event_ids:
+        return []
+    state.processed_event_ids.append(event.event_id)
+    absorbed, findings = screen_duplicate(state, event)
+    if not absorbed:
+        _record(state, event)
+        for fn in REGISTRY.by_event.get(event.event_type, ()):
+            findings.extend(fn(state, event, profile))
+    _end(state, event)
+    findings = _first_reports(state, findings)
+    return _confirm(state, event, findings)
+
+
+def _confirm(state: ChainState, event: Event, judged: list[Finding]) -> list[Finding]:
+    """``judged`` less what was already alarmed at once for ``event`` (reported then), plus a
+    withdrawal of each such alarm its judgement in order does not bear out."""
+    mine = {k for k, e in state.provisional.items() if e == event.event_id}
+    if not mine:
+        return judged
+    borne = {f.key for f in judged}
+    withdrawn: list[Finding] = []
+    for key in sorted(mine):
+        del state.provisional[key]
+        if key in borne:
+            continue
+        code, _, subject = key.partition("|")
+        withdrawn.append(
+            Finding(
+                code=code,
+                coi_id=state.coi_id,
+                subject=subject,
+                occurred_at=event.occurred_at,
+                summary=(
+                    f"withdrawn: {event.event_type.value} from {event.source.partner} "
+                    f"(message {event.source.message_id}), judged in event-time order with "
+                    "every record of its time, does not bear the alarm out"
+                ),
+                evidence_event_ids=[event.event_id],
+                withdrawn=True,
+            )
+        )
+    return [f for f in judged if f.key not in mine] + withdrawn
+
+
+def _end(state: ChainState, event: Event) -> None:
+    """The clinic ended the chain: the therapy's clocks stop (material disposition does not)."""
+    detail = event.detail
+    if (
+        event.event_type is EventType.PATIENT_STATUS_CHANGED
+        and isinstance(detail, PatientStatusDetail)
+        and norm(detail.status) in PATIENT_END
+        and (state.ended_at is None or event.occurred_at < state.ended_at)
+    ):
+        state.ended_at = event.occurred_at
+    if state.ended_at is not None:
+        ended = state.ended_at
+        state.deadlines = [
+            d for d in state.deadlines if not (lookup(d.code).ends_with_chain and d.due_at >= ended)
+        ]
 
 
 def _record(state: ChainState, event: Event) -> None:
@@ -82,30 +279,10 @@ def _record(state: ChainState, event: Event) -> None:
     )
 
 
-def _tick(
-    state: ChainState, event: Event, profile: ProductProfile
-) -> tuple[ChainState, list[Finding]]:
-    now = event.occurred_at
-    if not any(d.due_at <= now for d in state.deadlines):
-        return state, []
-    new = state.clone()
-    due = sorted(
-        (d for d in new.deadlines if d.due_at <= now), key=lambda d: (d.due_at, d.code, d.subject)
-    )
-    new.deadlines = [d for d in new.deadlines if d.due_at > now]
-    findings: list[Finding] = []
-    for item in due:
-        handler = REGISTRY.on_deadline.get(item.code)
-        if handler is not None:
-            findings.extend(handler(new, item, profile))
-    return new, _first_reports(new, findings)
-
-
 def _first_reports(state: ChainState, findings: list[Finding]) -> list[Finding]:
     """Remember which (code, subject) pairs were reported; repeats still pass (they may carry
     new evidence: the case layer decides whether a new case version is due)."""
     for finding in findings:
-        key = f"{finding.code}|{finding.subject}"
-        if key not in state.raised:
-            state.raised.append(key)
+        if finding.key not in state.raised:
+            state.raised.append(finding.key)
     return findings

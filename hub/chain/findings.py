@@ -34,3 +34,10 @@ class Finding(Frozen):
     summary: str
     evidence_event_ids: list[str] = Field(default_factory=list)
     severity: Severity | None = None
+    withdrawn: bool = False
+    """The evidence, judged in event time, no longer bears out this earlier (alarm-at-once)
+    finding: the case layer withdraws the case. ``evidence_event_ids`` names the record."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.code}|{self.subject}"

@@ -100,7 +100,14 @@ class Lymphodepletion(Frozen):
 
 
 class LateEventSla(Frozen):
-    """How late (recorded_at - occurred_at) a partner may report; per event type overrides."""
+    """How late a record may reach the hub after it happened (the later of the partner's
+    ``recorded_at`` and the hub's receipt, minus ``occurred_at``): the allowed lateness.
+
+    ``sla_min`` is the chain's own: the hub judges order and absence in event time once that
+    long has passed on its clock. ``by_event_type_min`` gives a feed that is later by design
+    (e.g. logger series read out on arrival) its own, longer lateness: absence rules waiting for
+    that type wait that long, and only a record later than its type's lateness is LATE_EVENT.
+    """
 
     sla_min: float = Field(240.0, gt=0)
     by_event_type_min: dict[EventType, float] = Field(default_factory=dict)
@@ -205,6 +212,11 @@ class ProductProfile(Frozen):
         else N x the profile's expected interval."""
         minutes = interval_s / 60 if interval_s and interval_s > 0 else self.logger.interval_min
         return timedelta(minutes=minutes * self.logger.gap_multiple)
+
+    @property
+    def allowed_lateness(self) -> timedelta:
+        """The chain's allowed lateness: how long the hub waits before judging in event time."""
+        return timedelta(minutes=self.late_event.sla_min)
 
     def late_sla(self, event_type: EventType) -> timedelta:
         minutes = self.late_event.by_event_type_min.get(event_type, self.late_event.sla_min)

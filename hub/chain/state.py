@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.events.models import Frozen, UtcDatetime
+from hub.events.models import Event, Frozen, UtcDatetime
 
 Leg = Literal["inbound", "outbound"]
 Mode = Literal["fresh", "cryo"]
@@ -218,6 +218,22 @@ class ChainState(BaseModel):
     raised: list[str] = Field(default_factory=list, description="'code|subject' already reported")
     event_count: int = 0
     last_event_at: UtcDatetime | None = None
+    # --- event time (see hub.chain.engine) ---
+    clock: UtcDatetime | None = Field(None, description="the hub's clock at the last record")
+    frontier: UtcDatetime | None = Field(
+        None, description="event time up to which the chain has judged, in order"
+    )
+    pending: list[Event] = Field(
+        default_factory=list, description="received, to be judged once their lateness passed"
+    )
+    provisional: dict[str, str] = Field(
+        default_factory=dict, description="'code|subject' alarmed at once -> its event id"
+    )
+    feeds: dict[str, UtcDatetime] = Field(
+        default_factory=dict, description="partner -> latest event time it reported"
+    )
+    ended_at: UtcDatetime | None = Field(None, description="the clinic ended the chain")
+    wake_at: UtcDatetime | None = Field(None, description="when a tick next has work here")
 
     @property
     def next_deadline(self) -> Deadline | None:
@@ -241,6 +257,9 @@ class ChainState(BaseModel):
             business_keys=dict(self.business_keys),
             processed_event_ids=list(self.processed_event_ids),
             raised=list(self.raised),
+            pending=list(self.pending),
+            provisional=dict(self.provisional),
+            feeds=dict(self.feeds),
         )
 
     # --- deadlines ------------------------------------------------------------------------

@@ -24,6 +24,8 @@ PATIENT_STOP = frozenset(
         "ORDER_REVOKED",  # the clinic revoked the therapy order (FHIR ServiceRequest revoked)
     }
 )
+PATIENT_END = PATIENT_STOP - {"ON_HOLD"}
+"""Statuses that end the chain for good (a hold may lift): the therapy's clocks stop."""
 CUSTOMS_HOLD = frozenset({"CUSTOMS_HOLD", "CUSTOMS_REFUSED", "HELD_BY_CUSTOMS"})
 CUSTOMS_REFUSED_CODE = "17"  # UN/ECE Rec 24: customs clearance refused
 BEDSIDE_WORDS = ("BEDSIDE", "INFUSION", "ADMINISTRATION")

@@ -32,8 +32,11 @@ class Chain:
 
     def due_at(self, policy: EscalationPolicy) -> datetime | None:
         """When a clock tick next has work on this chain: a deadline or a re-escalation."""
-        deadline = self.state.next_deadline
-        times = [deadline.due_at] if deadline is not None else []
+        state = self.state
+        wake = state.wake_at
+        if wake is None and state.next_deadline is not None:  # a row written before wake_at
+            wake = state.next_deadline.due_at
+        times = [wake] if wake is not None else []
         escalation = self.desk.next_due(policy)
         if escalation is not None:
             times.append(escalation)

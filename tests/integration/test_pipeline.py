@@ -128,17 +128,19 @@ def test_unaccepted_handover_raises_custody_gap_only_after_turnaround_and_grace(
     pickup = json.loads(sample_files("courier")[0].read_bytes())  # 01-pickup, lane BOS-PHL-FRESH
     released = datetime.fromisoformat(pickup["event_time"]).astimezone(UTC)
     profile = load_profiles(hub_settings.profile_dir)["default"]
+    # judged once an acceptance dated in time can no longer arrive: + the allowed lateness
     window = profile.turnaround(pickup["lane"]) + profile.custody_grace
+    judged = window + profile.allowed_lateness
     ticks = hub_settings.topic_partitions
     with Feeder(hub_settings) as feeder:
         send_in_event_time(feeder, topics.raw["courier"], [json.dumps(pickup).encode()])
         worker.wait_metric("v2v_events_processed_total", 2)
         # a tick a minute inside the lane turnaround + grace raises nothing ...
-        feeder.ticks(topics.events, released + window - timedelta(minutes=1))
+        feeder.ticks(topics.events, released + judged - timedelta(minutes=1))
         worker.wait_metric("v2v_events_processed_total", ticks, event_type="CLOCK_TICK")
         assert worker.metric("v2v_case_versions_total") == 0
         # ... one at its end raises the gap.
-        feeder.ticks(topics.events, released + window)
+        feeder.ticks(topics.events, released + judged)
         worker.wait_metric("v2v_events_processed_total", 2 * ticks, event_type="CLOCK_TICK")
     assert worker.metric("v2v_case_versions_total") == 1
     with TopicReader(hub_settings, topics.cases) as cases:

@@ -44,16 +44,32 @@ def ticks(start: datetime, end: datetime, every: timedelta) -> list[Event]:
     return out
 
 
+def judged(events: Iterable[Event], profile: ProductProfile) -> list[Event]:
+    """``events`` as a hub receives them and then waits out the allowed lateness: each record
+    followed by a tick at its receipt + the lateness (it is judged then), each tick of the
+    story moved by the lateness (the story's deadlines at time T are judged at T + lateness).
+    What a rule concludes from the story is what the hub concludes once evidence is complete."""
+    lateness = profile.allowed_lateness
+    out: list[Event] = []
+    for event in events:
+        if event.event_type is EventType.CLOCK_TICK:
+            out.append(tick(event.occurred_at + lateness))
+        else:
+            out += [event, tick(event.source.received_at + lateness)]
+    return out
+
+
 def run(
     events: Iterable[Event], profile: ProductProfile | str, state: ChainState | None = None
 ) -> tuple[ChainState, list[Finding]]:
-    """Apply ``events`` in order to one chain; return the final state and every finding."""
+    """Apply ``events`` in order to one chain, each judged once its lateness passed (see
+    :func:`judged`); return the final state and every finding."""
     prof = PROFILES[profile] if isinstance(profile, str) else profile
     events = list(events)
     if state is None:
         state = new_chain(next(e.coi_id for e in events if e.coi_id))
     findings: list[Finding] = []
-    for event in events:
+    for event in judged(events, prof):
         state, found = apply(state, event, prof)
         findings.extend(found)
     return state, findings
@@ -66,7 +82,7 @@ def run_cases(events: Iterable[Event], profile: ProductProfile | str) -> list[Ca
     core = FlowCore({}, dict.fromkeys([*PROFILES, DEFAULT_PROFILE], prof), POLICY)
     chain: Chain | None = None
     cases: list[Case] = []
-    for event in events:
+    for event in judged(events, prof):
         if event.event_type is EventType.CLOCK_TICK:
             step = core.on_tick(chain, event) if chain is not None else None
         else:

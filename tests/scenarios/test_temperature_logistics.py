@@ -92,9 +92,11 @@ def test_logger_data_gap_while_in_transit() -> None:
     s.readings(s.ship_in, s.logger_in, d, d + 2 * H, 5.0)
     s.readings(s.ship_in, s.logger_in, d + 4 * H, s.t.inbound_arrive, 5.0)  # 2 h silent
     state, findings = run(s.stream(until=s.t.inbound_arrive + H), F48)
-    (finding,) = only(findings, "LOGGER_DATA_GAP")  # the tick and the late reading agree
+    # The logger feed may lag 12 h (its lateness): before silence alone counts, the reading
+    # that ends it (at d + 4 h) shows the gap.
+    (finding,) = only(findings, "LOGGER_DATA_GAP")
     assert finding.subject == f"{s.ship_in}@{(d + 2 * H).isoformat()}"
-    assert finding.occurred_at == d + 3 * H  # 4 x 15 min after the last reading
+    assert finding.occurred_at == d + 4 * H
     assert state.temperatures.gaps == [finding.subject]
 
 

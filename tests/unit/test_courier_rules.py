@@ -41,7 +41,8 @@ def load(name: str) -> dict:
 def test_custody_gap_fires_on_the_first_tick_after_turnaround_plus_grace() -> None:
     pickup = load("01-pickup.json")
     released = datetime.fromisoformat(pickup["event_time"]).astimezone(UTC)
-    window = PROFILE.turnaround(pickup["lane"]) + PROFILE.custody_grace
+    # judged once an acceptance dated in time can no longer arrive: + the allowed lateness
+    window = PROFILE.turnaround(pickup["lane"]) + PROFILE.custody_grace + PROFILE.allowed_lateness
     story = events_of(pickup)
     before = tick_event(released + window - timedelta(minutes=1), 0, "simulated")
     after = tick_event(released + window, 0, "simulated")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hub.chain.catalogue import deadline, entry, rule
+from hub.chain.catalogue import Timing, deadline, entry, rule
 from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline
@@ -27,6 +27,7 @@ LD_BEFORE_AVAILABILITY = entry(
         "Treating physician decides on bridging therapy or pausing conditioning",
         "Review the site's pre-LD availability check",
     ),
+    timing=Timing.AFTER_LATENESS,
 )
 THAW_WINDOW_EXCEEDED = entry(
     "THAW_WINDOW_EXCEEDED",
@@ -39,6 +40,9 @@ THAW_WINDOW_EXCEEDED = entry(
         "Contact the manufacturer's medical team",
         "Document the timeline and the decision",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(EventType.INFUSION_COMPLETED,),
+    ends_with_chain=True,
 )
 V2V_OVER_TARGET = entry(
     "V2V_OVER_TARGET",
@@ -50,6 +54,9 @@ V2V_OVER_TARGET = entry(
         "Identify the steps that took longer than planned",
         "Agree the remaining timeline with the site and the manufacturer",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(EventType.INFUSION_COMPLETED,),
+    ends_with_chain=True,
 )
 EXPIRY_APPROACHING = entry(
     "EXPIRY_APPROACHING",
@@ -61,6 +68,9 @@ EXPIRY_APPROACHING = entry(
         "Plan the infusion before expiry or ask the manufacturer about extension options",
         "Confirm storage conditions at the site",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(EventType.INFUSION_COMPLETED,),
+    ends_with_chain=True,
 )
 PATIENT_STATUS_CHANGE = entry(
     "PATIENT_STATUS_CHANGE",
@@ -72,6 +82,7 @@ PATIENT_STATUS_CHANGE = entry(
         "Inform the manufacturer and logistics; hold further steps",
         "Decide with the sponsor what happens to material in process",
     ),
+    timing=Timing.AT_ONCE,
 )
 
 _THAW = "thaw"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hub.chain.catalogue import deadline, entry, rule
+from hub.chain.catalogue import Timing, deadline, entry, rule
 from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline, OpenHandover
@@ -32,6 +32,8 @@ CUSTODY_GAP = entry(
         "Confirm with the receiving site whether the material arrived",
         "Record the acceptance (or loss) with who, when and identity verification",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(EventType.CUSTODY_ACCEPTED,),
 )
 DOUBLE_CUSTODY = entry(
     "DOUBLE_CUSTODY",
@@ -43,6 +45,8 @@ DOUBLE_CUSTODY = entry(
         "Establish with both parties who physically holds the material",
         "Have the previous holder record the missing release (with time and signature)",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(EventType.CUSTODY_RELEASED,),
 )
 UNVERIFIED_HANDOVER = entry(
     "UNVERIFIED_HANDOVER",
@@ -55,6 +59,7 @@ UNVERIFIED_HANDOVER = entry(
         "Hold the material until identity is confirmed",
         "Retrain or fix the receiving workflow so acceptance requires the scan",
     ),
+    timing=Timing.AT_ONCE,
 )
 
 

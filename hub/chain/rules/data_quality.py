@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from hub.chain.catalogue import BUSINESS_EVENTS, entry, rule
+from hub.chain.catalogue import BUSINESS_EVENTS, Timing, entry, rule
 from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState
@@ -37,6 +37,7 @@ DUPLICATE_CONFLICT = entry(
         "Have the partner send a correction (errorDeclaration) for the wrong one",
         "Check whether a rule acted on the wrong payload and reassess its cases",
     ),
+    timing=Timing.AFTER_LATENESS,
 )
 LATE_EVENT = entry(
     "LATE_EVENT",
@@ -48,6 +49,7 @@ LATE_EVENT = entry(
         "Ask the partner why the event was reported late",
         "Check whether a deadline fired on incomplete information and reassess",
     ),
+    timing=Timing.AT_ONCE,
 )
 OUT_OF_SEQUENCE = entry(
     "OUT_OF_SEQUENCE",
@@ -60,6 +62,7 @@ OUT_OF_SEQUENCE = entry(
         "If it did not happen, escalate to QA: the process was not followed",
         "Correct the timeline (correction message) when a timestamp was wrong",
     ),
+    timing=Timing.AFTER_LATENESS,
 )
 TIMEZONE_MISSING = entry(
     "TIMEZONE_MISSING",
@@ -71,6 +74,7 @@ TIMEZONE_MISSING = entry(
         "Ask the partner to send the UTC offset with every timestamp",
         "Confirm the true time of the event with the partner and correct the record",
     ),
+    timing=Timing.AT_ONCE,
 )
 RECORD_CORRECTED = entry(
     "RECORD_CORRECTED",
@@ -83,6 +87,7 @@ RECORD_CORRECTED = entry(
         "Reassess cases and release evidence that relied on the original record",
         "File the correction in the batch documentation",
     ),
+    timing=Timing.AT_ONCE,
 )
 
 _PREREQUISITES: dict[EventType, tuple[EventType, ...]] = {
@@ -175,18 +180,22 @@ def screen_duplicate(state: ChainState, event: Event) -> tuple[bool, list[Findin
 
 @rule(*BUSINESS_EVENTS)
 def late_event(state: ChainState, event: Event, profile: ProductProfile) -> Iterable[Finding]:
+    """Later than the allowed lateness of its type: recorded late by the partner, or received
+    late by the hub (a feed that lagged). It is still judged, out of event-time order."""
     sla = profile.late_sla(event.event_type)
-    lag = event.recorded_at - event.occurred_at
+    recorded, received = event.recorded_at, event.source.received_at
+    lag = max(recorded, received) - event.occurred_at
     if lag <= sla:
         return ()
     hours = lag.total_seconds() / 3600
+    how = "recorded" if recorded >= received else "received by the hub"
     return (
         LATE_EVENT.finding(
             state,
             event.source.partner,
             event.occurred_at,
-            f"{event.event_type.value} from {event.source.partner} recorded {hours:.1f} h after "
-            f"it occurred (SLA {sla.total_seconds() / 3600:.1f} h)",
+            f"{event.event_type.value} from {event.source.partner} {how} {hours:.1f} h after "
+            f"it occurred (allowed lateness {sla.total_seconds() / 3600:.1f} h)",
             [event.event_id],
         ),
     )

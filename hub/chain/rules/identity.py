@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hub.chain.catalogue import BUSINESS_EVENTS, deadline, entry, rule
+from hub.chain.catalogue import BUSINESS_EVENTS, Timing, deadline, entry, rule
 from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline
@@ -33,6 +33,7 @@ COI_MISMATCH_RECEIPT = entry(
         "Re-scan both labels and compare with the order and collection record",
         "Contact the collection site and sponsor; open a deviation",
     ),
+    timing=Timing.AT_ONCE,
 )
 COI_MISMATCH_INFUSION = entry(
     "COI_MISMATCH_INFUSION",
@@ -45,6 +46,7 @@ COI_MISMATCH_INFUSION = entry(
         "Re-verify patient and product identity with two qualified people",
         "Inform the QP and the manufacturer; open an investigation",
     ),
+    timing=Timing.AT_ONCE,
 )
 DIN_UNLINKED = entry(
     "DIN_UNLINKED",
@@ -56,6 +58,8 @@ DIN_UNLINKED = entry(
         "Ask the collection site for the collection record of this DIN",
         "Link the DIN to its COI (or correct the label data) in the source system",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(EventType.COLLECTION_COMPLETED, EventType.IDENTIFIER_LINKED),
 )
 INVALID_IDENTIFIER = entry(
     "INVALID_IDENTIFIER",
@@ -67,6 +71,7 @@ INVALID_IDENTIFIER = entry(
         "Ask the sending partner to re-scan or re-key the identifier",
         "Verify the physical label against the ISBT 128 / COI format",
     ),
+    timing=Timing.AT_ONCE,
 )
 
 _RECEIPT_EVENTS = frozenset({EventType.MATERIAL_RECEIVED, EventType.PRODUCT_RECEIVED_AT_SITE})

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from hub.chain.catalogue import deadline, entry, rule
+from hub.chain.catalogue import Timing, deadline, entry, rule
 from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline, Leg, Mode, ShipmentTrack
@@ -32,6 +32,7 @@ CUSTOMS_HOLD = entry(
         "Check the remaining stability / dry-shipper hold time against the expected release",
         "Inform the receiving site and manufacturing planning of the new ETA",
     ),
+    timing=Timing.AT_ONCE,
 )
 ETA_BEYOND_WINDOW = entry(
     "ETA_BEYOND_WINDOW",
@@ -44,6 +45,8 @@ ETA_BEYOND_WINDOW = entry(
         "Inform manufacturing planning / the treatment site; reschedule slot or infusion",
         "For fresh material, confirm the stability limit with QA before it is reached",
     ),
+    timing=Timing.AFTER_LATENESS,
+    ends_with_chain=True,
 )
 SHIPPER_HOLD_AT_RISK = entry(
     "SHIPPER_HOLD_AT_RISK",
@@ -56,6 +59,8 @@ SHIPPER_HOLD_AT_RISK = entry(
         "Check the shipper's logger temperature trend",
         "Escalate delivery priority with the carrier",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(EventType.SHIPMENT_DELIVERED,),
 )
 
 

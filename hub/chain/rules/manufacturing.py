@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hub.chain.catalogue import deadline, entry, rule
+from hub.chain.catalogue import Timing, deadline, entry, rule
 from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline
@@ -25,6 +25,9 @@ FRESH_STABILITY_BREACH = entry(
         "Assess with the clinic whether a re-collection is possible and safe",
         "Reschedule the manufacturing slot accordingly",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(EventType.MANUFACTURING_STARTED,),
+    ends_with_chain=True,
 )
 SLOT_MISSED = entry(
     "SLOT_MISSED",
@@ -37,6 +40,9 @@ SLOT_MISSED = entry(
         "Book the next feasible slot within the stability window",
         "Inform the treatment site of the new timeline",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(EventType.MATERIAL_RECEIVED,),
+    ends_with_chain=True,
 )
 
 _MATERIAL = "starting-material"

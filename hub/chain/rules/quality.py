@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hub.chain.catalogue import deadline, entry, rule
+from hub.chain.catalogue import Timing, deadline, entry, rule
 from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile, QcSpec
 from hub.chain.rules.logistics import leg_at
@@ -50,6 +50,7 @@ QC_OUT_OF_SPEC = entry(
         "QP and treating physician assess the product's use (e.g. exceptional release)",
         "Inform the sponsor; record the decision with its rationale",
     ),
+    timing=Timing.AT_ONCE,
 )
 RELEASE_EVIDENCE_INCOMPLETE = entry(
     "RELEASE_EVIDENCE_INCOMPLETE",
@@ -62,6 +63,14 @@ RELEASE_EVIDENCE_INCOMPLETE = entry(
         "Move the planned ship date and inform the site if evidence cannot be complete",
         "If certified without evidence: recall the certification before the product ships",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(
+        EventType.QC_RESULT_RECORDED,
+        EventType.DEVIATION_CLOSED,
+        EventType.BATCH_RECORD_REVIEWED,
+        EventType.RELEASE_DECIDED,
+    ),
+    ends_with_chain=True,
 )
 SHIPPED_BEFORE_RELEASE = entry(
     "SHIPPED_BEFORE_RELEASE",
@@ -74,6 +83,7 @@ SHIPPED_BEFORE_RELEASE = entry(
         "QP completes or refuses certification; document as a deviation",
         "Inform the treatment site not to start lymphodepletion",
     ),
+    timing=Timing.AFTER_LATENESS,
 )
 
 _PLANNED_SHIP = "planned-ship"

@@ -24,7 +24,7 @@ import math
 from collections.abc import Iterable
 from datetime import datetime
 
-from hub.chain.catalogue import CatalogueEntry, deadline, entry, rule
+from hub.chain.catalogue import CatalogueEntry, Timing, deadline, entry, rule
 from hub.chain.findings import Finding, Severity
 from hub.chain.profiles import ProductProfile
 from hub.chain.state import ChainState, Deadline, Excursion, Mode, ShipmentTrack
@@ -41,6 +41,7 @@ TEMP_EXCURSION_FRESH = entry(
         "QA assesses the excursion against the product's stability data",
         "Decide with the manufacturer whether the material can still be used",
     ),
+    timing=Timing.AFTER_LATENESS,
 )
 TEMP_EXCURSION_CRYO = entry(
     "TEMP_EXCURSION_CRYO",
@@ -53,6 +54,7 @@ TEMP_EXCURSION_CRYO = entry(
         "Secure the logger data and the shipper's LN2 record",
         "QP assesses product impact with the manufacturer; inform the treating physician",
     ),
+    timing=Timing.AT_ONCE,
 )
 LOGGER_DATA_GAP = entry(
     "LOGGER_DATA_GAP",
@@ -64,6 +66,8 @@ LOGGER_DATA_GAP = entry(
         "Ask the carrier to check the logger and download its memory",
         "Attach the recovered series; QA decides if the temperature record is complete",
     ),
+    timing=Timing.AFTER_LATENESS,
+    awaits=(EventType.TEMPERATURE_READING,),
 )
 
 _TO_CELSIUS = {

@@ -90,6 +90,7 @@ def test_a_rule_that_raises_dead_letters_the_record_and_the_chain_goes_on(
     assert COI not in {c.coi_id for c in hub.cases.values()}
     monkeypatch.setitem(REGISTRY.by_event, EventType.SHIPMENT_STATUS, rules)
     hub.deliver(courier("09", T0 + timedelta(hours=2)))  # the next record is taken as usual
+    hub.tick(datetime(2026, 12, 31, tzinfo=UTC))  # and judged once its lateness passed
     assert hub.chains[COI].state.event_count > before.state.event_count
 
 
