@@ -329,8 +329,8 @@ def arrive(
     n: int,
     overdue: bool = False,
 ) -> tuple[list[Delivery], Overdue | None]:
-    """The deliveries of one chain's ``facts`` (in fact order, each resend right after its
-    original) and, when ``overdue``, the record delivered beyond its allowed lateness (None if
+    """The deliveries of one chain's ``facts`` in receipt order (ties in the order they were
+    sent) and, when ``overdue``, the record delivered beyond its allowed lateness (None if
     the chain has no record that fits)."""
     rng = rng_for(schedules.seed, "arrival", n)
     facts = _loggers(facts, profile, rng)
@@ -341,8 +341,10 @@ def arrive(
         max(f.received, min(_delay(f, rng, schedules, late_thaw and f.step == "thaw"), limit[i]))
         for i, f in enumerate(facts)
     ]
+    sent_order = sorted(range(len(facts)), key=lambda i: (base[i], i))
+    rank = {i: r for r, i in enumerate(sent_order)}
     feeds: dict[str, list[int]] = {}
-    for i in sorted(range(len(facts)), key=lambda i: (base[i], i)):
+    for i in sent_order:
         feeds.setdefault(feed(facts[i]), []).append(i)
     chosen: Overdue | None = None
     if overdue:
@@ -356,14 +358,15 @@ def arrive(
             received[b] = max(received[b], received[a])
         for a, b in zip(reversed(order[:-1]), reversed(order[1:]), strict=True):
             received[a] = min(received[a], limit[a], received[b])
-    deliveries: list[Delivery] = []
+    deliveries: list[tuple[datetime, int, Delivery]] = []
     for i, fact in enumerate(facts):
-        deliveries.append(Delivery(fact, received[i]))
+        deliveries.append((received[i], rank[i], Delivery(fact, received[i])))
         again = received[i] + _resend_after(fact, rng)
         resend = rng.random() < _RESEND.get(fact.partner, 0.0) and not malformed(fact)
         if resend and again <= limit[i] and (chosen is None or fact.step != chosen.step):
-            deliveries.append(Delivery(fact, again, resend=True))
-    return deliveries, chosen
+            deliveries.append((again, rank[i], Delivery(fact, again, resend=True)))
+    deliveries.sort(key=lambda d: d[:2])
+    return [d for *_, d in deliveries], chosen
 
 
 def _pick_overdue(
