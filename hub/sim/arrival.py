@@ -18,15 +18,16 @@ fhir      one feed per source system (orders, apheresis, LD, pharmacy thaw, beds
 logger    hourly uploads (as built) + 0-3 min; an upload is missed (no coverage) with 8 %,
           then 50 % while the outage lasts, its readings going with the next upload; 40 % of
           the shipments whose whole series fits the profile's reading lateness are read out
-          on arrival instead (one export 5-35 min after the last reading); 2 % uploads resent
+          on arrival instead (one export 5-35 min after the final upload would have gone);
+          2 % of uploads resent
 sap       batch jobs: process orders every 60 min, batch master 30, deliveries 15, usage
           decisions 30 (phase per network); 5 % of runs fail and wait for the next; a run
           sends 1-5 min after it starts; 3 % IDocs resent by the next run
 lims      end-of-run exports: the lab's runs last 40-80 min back to back; all results of a
           run are exported together 2-10 min after it ends; 3 % of exports re-run (same
           file, 10-60 min later)
-mes       middleware: lognormal median 90 s; 4 % queued behind a backlog (15-60 min); 1 %
-          resent
+mes       middleware: lognormal median 90 s, at most 10 min; 4 % queued behind a backlog
+          (+15-60 min); 1 % resent
 qms       notification job every 10 min, sends 0-2 min after it starts; 1 % resent
 epcis     subscription query every 30 min, 0-1 min; 2 % documents resent
 ========  =================================================================================

@@ -150,8 +150,9 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"v2v scoring: {len(report['seeds'])} seeds x {report['patients']} patients, "
         f"{report['arrival']} arrival, {report['messages']} partner messages, offline flow core",
-        "final case set (withdrawn cases do not count); withdrawn: count, hours open median/max "
-        "(version 1 detected -> withdrawn)",
+        "final case set (withdrawn cases do not count); INJ/DET/RAISED count (chain, code) "
+        "pairs, the rest cases; withdrawn: count, hours open median/max (version 1 detected -> "
+        "withdrawn)",
         f"{'CODE':<28} {'TIMING':<14} {'INJ':>4} {'DET':>4} {'RAISED':>6} {'PREC':>5} "
         f"{'REC':>5} | {'WDRN CLEAN':<18} | {'WDRN FAULTY':<18} | {'CRIT WDRN CLEAN':<18} | "
         "OPEN CLEAN",
