@@ -69,6 +69,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         report=args.report,
         faults=args.faults.split(",") if args.faults else None,
         record=args.record,
+        arrival=args.arrival,
     )
 
 
@@ -296,6 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--record", type=Path, help="also write the partner traffic as a v2v replay recording"
+    )
+    demo.add_argument(
+        "--arrival",
+        choices=("ordered", "realistic"),
+        default="realistic",
+        help="how partner messages arrive: as partners really deliver them (realistic: latency "
+        "per feed, batch jobs, retries, resends, a few records beyond allowed lateness) or a "
+        "few minutes after each fact, in order (ordered)",
     )
     demo.set_defaults(fn=_demo)
     norm = sub.add_parser("normalise", help="normalise a partner file offline")

@@ -3,7 +3,10 @@
 About 50 patients across three clinics, one manufacturer and two couriers (``hub.sim``), every
 exception code of the catalogue injected at least once, clean chains beside them and two
 malformed messages, all as native partner messages (FHIR, SAP IDoc/OData, B2MML, LIMS, QMS,
-courier webhooks, logger CSV, EPCIS). A ``v2v run`` worker with every connector processes them
+courier webhooks, logger CSV, EPCIS), delivered as partners really deliver them by default
+(``arrival="realistic"``, :mod:`hub.sim.arrival`: latency per feed, batch jobs, retries,
+resends, a few records beyond allowed lateness) or a few minutes after each fact, in order
+(``"ordered"``). A ``v2v run`` worker with every connector processes them
 on its own topics while simulated time runs hour by hour (the barrier technique of
 :mod:`hub.sim.live`). The report shows the chains, vein-to-vein times, cases by code with their
 detection latency in simulated time, escalations, dead letters and precision / recall per code
@@ -25,6 +28,7 @@ from connectors.registry import CONNECTORS
 from hub.errors import DeliveryError
 from hub.replay.record import record_topics
 from hub.settings import REPO_ROOT, Settings
+from hub.sim.arrival import REALISTIC
 from hub.sim.live import collect, feed
 from hub.sim.offline import run_offline
 from hub.sim.report import RunResult, build_report, render_text
@@ -44,6 +48,7 @@ def run_demo(
     report: Path | None = None,
     faults: Sequence[str] | None = None,
     record: Path | None = None,
+    arrival: str = REALISTIC,
 ) -> int:
     """Run the demo on the real stack; 0 when every injected fault was detected exactly."""
     began = time.monotonic()
@@ -51,8 +56,8 @@ def run_demo(
         print("error: the network needs at least one patient", file=sys.stderr)
         return 2
     try:
-        scenario = build(seed, patients, faults, settings.profile_dir)
-    except ValueError as exc:  # an unknown fault name
+        scenario = build(seed, patients, faults, settings.profile_dir, arrival)
+    except ValueError as exc:  # an unknown fault name or arrival
         print(f"error: {exc}", file=sys.stderr)
         return 2
     injected = {chain.injection.fault for chain in scenario.chains}
@@ -73,7 +78,7 @@ def run_demo(
     hours = int((scenario.horizon - scenario.start).total_seconds() // 3600)
     print(
         f"v2v demo: {patients} patients (seed {seed}), {len(scenario.messages)} partner messages "
-        f"over {hours} simulated hours; topics {demo.topic_prefix}.*, "
+        f"over {hours} simulated hours ({arrival} arrival); topics {demo.topic_prefix}.*, "
         f"Kafka {demo.kafka_bootstrap_servers}, Redis {demo.redis_url}",
         flush=True,
     )

@@ -26,7 +26,7 @@ from hub.headers import CONTENT_TYPE_HEADER
 from hub.serde import wire_for
 from hub.settings import Settings
 from hub.sim.offline import DeadLetter, Outcome, Planned
-from hub.sim.report import RunResult
+from hub.sim.report import RunResult, first_detections
 from hub.sim.scenario import Scenario
 from hub.sim.stack import Feeder, TopicReader
 from hub.topics import Topics
@@ -118,8 +118,11 @@ def feed(
     return events, dlq
 
 
-def _cases(settings: Settings, topics: Topics, outcome: Outcome) -> tuple[list[Case], int]:
-    """The latest version of every case and the distinct escalations, read until the hub wrote
+def _cases(
+    settings: Settings, topics: Topics, outcome: Outcome
+) -> tuple[list[Case], int, dict[str, datetime]]:
+    """The latest version of every case, the distinct escalations and each case's first
+    detection (version 1's ``detected_at``), read until the hub wrote
     every case version and escalation the offline run of the same flow core predicts (or the
     time is up: then what was read, and the report shows the difference)."""
     registry = settings.schema_registry_url
@@ -152,7 +155,7 @@ def _cases(settings: Settings, topics: Topics, outcome: Outcome) -> tuple[list[C
     for case in versions.values():
         if case.case_id not in latest or latest[case.case_id].version < case.version:
             latest[case.case_id] = case
-    return list(latest.values()), len(sent)
+    return list(latest.values()), len(sent), first_detections(versions.values())
 
 
 def _dead_letters(dlq: TopicReader, outcome: Outcome) -> list[DeadLetter]:
@@ -216,7 +219,7 @@ def collect(
     wall_s: Callable[[], float],
 ) -> RunResult:
     """Read what the hub produced: cases, escalations, dead letters (Kafka), chains (Redis)."""
-    cases, escalations = _cases(settings, Topics.of(settings), outcome)
+    cases, escalations, first = _cases(settings, Topics.of(settings), outcome)
     stages, milestones = _chains(settings, scenario, outcome)
     return RunResult(
         mode="live",
@@ -227,4 +230,5 @@ def collect(
         milestones=milestones,
         stand_ins=dict(outcome.bridged),
         wall_s=wall_s(),
+        first_detected=first,
     )

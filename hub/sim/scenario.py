@@ -1,8 +1,14 @@
 """A whole simulated run: network, faults, every native message in receipt order, ground truth.
 
-:func:`build` is deterministic: the same ``(seed, patients, faults)`` gives byte-identical
-messages. :meth:`Scenario.steps` cuts simulated time into hourly steps (the barrier unit of the
-live runner): a step holds the messages received in its hour, in *waves* where each chain has
+:func:`build` is deterministic: the same ``(seed, patients, faults, arrival)`` gives
+byte-identical messages. ``arrival="ordered"`` receives every message a few minutes after its
+fact, in the order things happen; ``"realistic"`` re-times them as partner systems deliver
+(:mod:`hub.sim.arrival`: latency per feed, batch jobs, retries, resends, reordering across
+feeds) and sends a few records of otherwise clean chains beyond their allowed lateness, each
+with a ``LATE_EVENT`` in that chain's ground truth.
+
+:meth:`Scenario.steps` cuts simulated time into hourly steps (the barrier unit of the live
+runner): a step holds the messages received in its hour, in *waves* where each chain has
 at most one message, so that a chain's messages reach the hub in order even though the hub
 reads every partner's raw topic independently; the step ends with a clock tick at its hour.
 """
@@ -16,6 +22,7 @@ from pathlib import Path
 
 from hub.chain.profiles import ProductProfile, load_profiles
 from hub.settings import REPO_ROOT
+from hub.sim.arrival import ARRIVALS, ORDERED, REALISTIC, Delivery, Schedules, arrive
 from hub.sim.bridge import Repair
 from hub.sim.dialects import render
 from hub.sim.faults import Ctx, Injection, assign, default_faults, repair_of
@@ -25,6 +32,8 @@ from hub.sim.timeline import H, Timeline, plan
 
 PROFILE_DIR = REPO_ROOT / "hub" / "chain" / "profiles"
 CLEAN = "clean"
+OVERDUE = "BEYOND_LATENESS"
+"""The ground-truth name of a chain whose one record arrives beyond its allowed lateness."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,9 @@ class Scenario:
     messages: tuple[Message, ...]
     start: datetime
     horizon: datetime
+    arrival: str = ORDERED
+    overdue: tuple[tuple[int, str], ...] = ()
+    """(patient, step) of the records sent beyond their allowed lateness on purpose."""
 
     @property
     def injections(self) -> tuple[Injection, ...]:
@@ -105,7 +117,10 @@ def build(
     patients: int = 50,
     faults: Sequence[str] | None = None,
     profile_dir: Path = PROFILE_DIR,
+    arrival: str = ORDERED,
 ) -> Scenario:
+    if arrival not in ARRIVALS:
+        raise ValueError(f"unknown arrival {arrival!r}; known: {', '.join(ARRIVALS)}")
     profiles: dict[str, ProductProfile] = load_profiles(profile_dir)
     network = build_network(seed, patients)
     contexts = [
@@ -113,7 +128,12 @@ def build(
         for p in network.patients
     ]
     chosen = assign(contexts, default_faults(patients) if faults is None else faults, seed)
+    schedules = Schedules(seed)
+    late = _overdue_chains(
+        seed, patients, [c.p.n for c in contexts if c.p.n not in chosen], arrival
+    )
     chains: list[Chain] = []
+    overdue: list[tuple[int, str]] = []
     ordered: list[tuple[datetime, int, int, Message]] = []
     for ctx in contexts:
         p, t = ctx.p, ctx.t
@@ -128,18 +148,35 @@ def build(
             if fault and effect
             else Injection(p.coi, CLEAN, (), t.ordered, "no fault")
         )
+        deliveries = [Delivery(f, f.received) for f in facts]
+        if arrival == REALISTIC:
+            deliveries, beyond = arrive(facts, ctx.profile, schedules, p.n, p.n in late)
+            if beyond is not None:
+                injection = Injection(p.coi, OVERDUE, ("LATE_EVENT",), beyond.occurred, beyond.how)
+                overdue.append((p.n, beyond.step))
         chains.append(Chain(p.n, p.coi, p.clinic.key, p.profile, timeline, injection))
-        for i, fact in enumerate(facts):
+        for i, delivery in enumerate(deliveries):
+            fact = delivery.fact
             native = render(fact)
             fixed = repair_of(fact)
             repair = Repair(render(fixed[0]).payload, fixed[1]) if fixed else None
+            step = f"{fact.step}.resend" if delivery.resend else fact.step
             message = Message(
-                p.n, p.coi, fact.step, fact.partner, fact.received, native.payload,
+                p.n, p.coi, step, fact.partner, delivery.received, native.payload,
                 native.content_type, repair,
             )  # fmt: skip
-            ordered.append((fact.received, p.n, i, message))
+            ordered.append((delivery.received, p.n, i, message))
     ordered.sort(key=lambda item: item[:3])
     messages = tuple(m for *_, m in ordered)
     start = messages[0].received.replace(minute=0, second=0, microsecond=0)
     horizon = _ceil_hour(messages[-1].received) + timedelta(hours=24)
-    return Scenario(seed, network, tuple(chains), messages, start, horizon)
+    return Scenario(seed, network, tuple(chains), messages, start, horizon, arrival, tuple(overdue))
+
+
+def _overdue_chains(seed: int, patients: int, clean: list[int], arrival: str) -> set[int]:
+    """A few clean chains (one per 20 patients, at least one) that get a record beyond their
+    allowed lateness under realistic arrival."""
+    if arrival != REALISTIC or not clean:
+        return set()
+    count = min(len(clean), max(1, patients // 20))
+    return set(rng_for(seed, "arrival", "overdue").sample(sorted(clean), count))

@@ -24,3 +24,10 @@ def clean() -> tuple[Scenario, Outcome]:
     """Clean chains only, across every clinic and product profile of the network."""
     scenario = build(11, 24, faults=[])
     return scenario, run_offline(scenario)
+
+
+@pytest.fixture(scope="session")
+def realistic() -> tuple[Scenario, Outcome]:
+    """The demo's network as partners really deliver (``hub.sim.arrival``)."""
+    scenario = build(SEED, 50, arrival="realistic")
+    return scenario, run_offline(scenario)

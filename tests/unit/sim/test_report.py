@@ -27,3 +27,19 @@ def test_the_report_of_the_demo_network(full: tuple[Scenario, Outcome]) -> None:
     text = render_text(report)
     assert "offline run PASSED" in text
     assert "PATIENT_STATUS_CHANGE" in text
+
+
+def test_the_report_of_a_realistic_arrival(realistic: tuple[Scenario, Outcome]) -> None:
+    """Today's engine judges on arrival, so late feeds raise false cases: the report shows
+    them (and the records beyond lateness raise exactly their LATE_EVENT)."""
+    scenario, outcome = realistic
+    report, _ = build_report(scenario, from_outcome(outcome, 1.0))
+    assert report["arrival"] == "realistic"
+    rows = {row["code"]: row for row in report["scores"]}
+    assert rows["LATE_EVENT"]["precision"] == rows["LATE_EVENT"]["recall"] == 1.0
+    assert rows["LATE_EVENT"]["injected"] == 1 + len(scenario.overdue)
+    assert set(report["open_on_clean_chains"]) <= {r["code"] for r in report["scores"]}
+    json.dumps(report)
+    text = render_text(report)
+    assert "(realistic arrival)" in text
+    assert "raised and later withdrawn:" in text

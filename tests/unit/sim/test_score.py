@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from hub.cases.models import Case, CaseStatus
 from hub.chain.findings import Severity
 from hub.sim.faults import Injection
-from hub.sim.score import score
+from hub.sim.report import render_withdrawn, withdrawn_summary
+from hub.sim.score import open_on_clean, score, withdrawals
 
 T = datetime(2025, 2, 3, 12, 0, tzinfo=UTC)
 
@@ -58,3 +60,47 @@ def test_misses_false_alarms_and_noisy_clean_chains() -> None:
     assert result.noisy_clean == ("C",)
     assert not result.dead_ok
     assert not result.ok
+
+
+def _withdrawn(case: Case, after_h: float, severity: Severity = Severity.HIGH) -> Case:
+    at = case.detected_at + timedelta(hours=after_h)
+    return case.model_copy(
+        update={
+            "version": 2, "status": CaseStatus.WITHDRAWN, "severity": severity,
+            "resolved_by": "hub:event-time", "resolved_at": at, "detected_at": at,
+        }
+    )  # fmt: skip
+
+
+def test_withdrawn_cases_do_not_count_as_raised() -> None:
+    cases = [
+        _withdrawn(_case("A", "CUSTODY_GAP", 1), 2),
+        _case("B", "CUSTODY_GAP", 3),
+        _withdrawn(_case("C", "OUT_OF_SEQUENCE", 1), 0.5, Severity.CRITICAL),
+    ]
+    result = score(TRUTH, cases, ["courier:NOT_JSON"])
+    rows = {r.code: r for r in result.codes}
+    assert (rows["CUSTODY_GAP"].detected, rows["CUSTODY_GAP"].raised) == (1, 1)
+    assert "OUT_OF_SEQUENCE" not in rows
+    assert result.missed == (("A", "CUSTODY_GAP"),)
+    assert result.noisy_clean == ()
+    assert open_on_clean(TRUTH, cases) == Counter()
+
+
+def test_withdrawals_say_how_long_each_stayed_open() -> None:
+    gap = _case("A", "CUSTODY_GAP", 1)
+    sequence = _case("C", "OUT_OF_SEQUENCE", 1)
+    cases = [_withdrawn(gap, 2), _withdrawn(sequence, 0.5, Severity.CRITICAL), _case("C", "X")]
+    found = withdrawals(TRUTH, cases, {gap.case_id: gap.detected_at})
+    assert [(w.code, w.clean, w.open_h, w.since) for w in found] == [
+        ("CUSTODY_GAP", False, 2.0, "detected_at v1"),
+        ("OUT_OF_SEQUENCE", True, 0.5, "opened_at"),
+    ]
+    summary = withdrawn_summary(found)
+    assert summary["by_code"]["OUT_OF_SEQUENCE"]["clean"] == {
+        "count": 1, "open_h": {"median": 0.5, "max": 0.5},
+    }  # fmt: skip
+    assert summary["critical_on_clean"][0]["code"] == "OUT_OF_SEQUENCE"
+    assert open_on_clean(TRUTH, cases) == Counter({"X": 1})
+    text = "\n".join(render_withdrawn(summary))
+    assert "CRITICAL withdrawn on clean chain C: OUT_OF_SEQUENCE" in text
