@@ -12,6 +12,7 @@ from hub.demo import run_demo
 from hub.flow import FlowCore
 from hub.replay.diff import brief
 from hub.replay.run import replay
+from hub.sim.arrival import REALISTIC
 from hub.sim.faults import ALL, CODES
 from hub.sim.offline import run_offline
 from hub.sim.scenario import build
@@ -38,7 +39,7 @@ def test_the_demo_detects_every_injected_fault_and_nothing_else(hub_settings, tm
     assert report["dead_letters_ok"]
     assert len(report["dead_letters"]) == 3  # two malformed messages, one naive timestamp
     assert report["chains"]["completed"] == len(ALL) + 4 - 1  # one withdrawn before apheresis
-    scenario = build(SEED, PATIENTS)
+    scenario = build(SEED, PATIENTS, arrival=REALISTIC)  # the demo's default
     offline = run_offline(scenario)  # the same flow core, in memory
     assert report["escalations"] == len(offline.escalations) > len(CODES)  # level 2 too
 
