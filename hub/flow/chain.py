@@ -62,6 +62,9 @@ class Chain:
                 c.case_id for c in self.desk.cases.values() if not c.status.closed
             ),
             "milestones": {k: v.isoformat() for k, v in state.milestones.items()},
+            "judged_until": state.frontier.isoformat() if state.frontier else None,
+            "pending": len(state.pending),
+            "feeds": {partner: at.isoformat() for partner, at in sorted(state.feeds.items())},
         }
 
     def to_row(self) -> dict[str, Any]:
