@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from hub.events.identifiers import mod37_2
 
 START = datetime(2025, 2, 3, 13, 0, tzinfo=UTC)
-"""Simulated time starts here: in the past of any wall clock, so the case desk's wall-clock
-re-escalation never fires on simulated ticks (only level-1 escalations are expected)."""
+"""Simulated time starts here. The hub's clock is the receipt time of what it judges, so the
+simulated network runs the same on any day (re-escalations follow simulated time too)."""
 
 
 @dataclass(frozen=True)

@@ -223,7 +223,7 @@ def render_text(report: dict[str, Any]) -> str:
         f"(min {_fmt(v2v['min'])}, max {_fmt(v2v['max'])})",
         f"cases: {report['cases']['total']} (withdrawn by the hub: "
         f"{report['cases']['withdrawn']})    escalations: {report['escalations']} "
-        "(level 1; re-escalation runs on the wall clock)",
+        "(level 1 and re-escalations of cases nobody acknowledged, in simulated time)",
         f"dead-lettered: {len(report['dead_letters'])}",
     ]
     lines += [
