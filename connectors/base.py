@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
+from connectors.timestamps import declared_zone, mark_local_times
 from hub.errors import NormalisationError
 from hub.events.identifiers import DEFAULT_COI_PATTERN
 from hub.events.ids import event_id
@@ -69,10 +71,20 @@ class Result:
 
 @dataclass(frozen=True)
 class ConnectorConfig:
-    """What connectors need from the settings; the pseudonym key never leaves the clinic side."""
+    """What connectors need from the settings and the partner registry; the pseudonym key never
+    leaves the clinic side.
+
+    ``time_zone`` is the partner's declared IANA zone: a local time without offset is read in it
+    (and the events are marked, so the chain raises TIMEZONE_MISSING) instead of refused.
+    ``partner_options`` is the partner's entry as the connector may read it (codes, identifier
+    systems, field locations, units, QC aliases, connector-specific options); what a connector
+    does not find there keeps the connector's default.
+    """
 
     pseudonym_key: bytes = b"dev-only-pseudonym-key-change-me"
     coi_pattern: str = DEFAULT_COI_PATTERN
+    time_zone: str | None = None
+    partner_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -184,9 +196,14 @@ class Connector(ABC):
         """Turn one raw message into canonical events, or raise ``NormalisationError``."""
 
     def process(self, message: RawMessage) -> Result:
-        """Total wrapper around :meth:`normalise`: never raises, every failure is a rejection."""
+        """Total wrapper around :meth:`normalise`: never raises, every failure is a rejection.
+        Within it a naive timestamp is read in the partner's declared zone, if it has one, and
+        the events are marked ``identifiers.other["timezone_missing"]``."""
+        zone = ZoneInfo(self.config.time_zone) if self.config.time_zone else None
         try:
-            return Result(events=tuple(self.normalise(message)))
+            with declared_zone(zone) as interpreted:
+                events = self.normalise(message)
+            return Result(events=tuple(mark_local_times(events, interpreted)))
         except NormalisationError as exc:
             return Result(
                 rejection=Rejection(

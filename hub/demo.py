@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connectors.registry import CONNECTORS
 from hub.errors import DeliveryError
 from hub.replay.record import record_topics
 from hub.settings import REPO_ROOT, Settings
@@ -64,7 +63,9 @@ def run_demo(
     for name in sorted(set(faults or ()) - injected):
         print(f"note: no patient of this network fits fault {name}; not injected")
     key = settings.pseudonym_key.get_secret_value().encode()
-    plan = run_offline(scenario, settings.profile_dir, settings.escalation_policy_file, key)
+    plan = run_offline(
+        scenario, settings.profile_dir, settings.escalation_policy_file, key, settings.partner_dir
+    )
     run = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     demo = settings.model_copy(
         update={
@@ -72,7 +73,7 @@ def run_demo(
             "app_id": f"v2v-demo-{run}",
             "tick_interval_s": 0.0,
             "web_port": free_port(),
-            "partners": list(CONNECTORS),
+            "partners": [],  # every partner of the registry
         }
     )
     hours = int((scenario.horizon - scenario.start).total_seconds() // 3600)

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
 
     # --- domain --------------------------------------------------------------------------------
     profile_dir: Path = REPO_ROOT / "hub" / "chain" / "profiles"
+    partner_dir: Path = Field(
+        REPO_ROOT / "deploy" / "partners",
+        description="the partner registry: one YAML file per partner (docs/partners.md)",
+    )
     escalation_policy_file: Path = REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml"
     pseudonym_key: SecretStr = Field(
         SecretStr("dev-only-pseudonym-key-change-me"),

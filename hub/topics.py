@@ -8,8 +8,8 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from connectors.registry import CONNECTORS
 from hub.errors import ConfigurationError
+from hub.partners import load_registry
 from hub.settings import Settings
 
 
@@ -28,10 +28,13 @@ class Topics:
 
     @classmethod
     def of(cls, settings: Settings) -> Topics:
-        partners = settings.partners or list(CONNECTORS)
-        unknown = sorted(set(partners) - set(CONNECTORS))
+        registry = load_registry(settings.partner_dir)
+        partners = settings.partners or list(registry)
+        unknown = sorted(set(partners) - set(registry))
         if unknown:
-            raise ConfigurationError(f"V2V_PARTNERS names unknown connectors: {unknown}")
+            raise ConfigurationError(
+                f"V2V_PARTNERS names partners not in the registry {settings.partner_dir}: {unknown}"
+            )
         return cls(
             raw={p: settings.topic(f"raw.{p}") for p in partners},
             events=settings.topic("events"),

@@ -24,6 +24,7 @@ from hub.chain.engine import apply
 from hub.chain.links import links_taught, routing_key
 from hub.chain.profiles import DEFAULT_PROFILE, ProductProfile, load_profiles
 from hub.chain.state import ChainState
+from hub.errors import ConfigurationError
 from hub.events.ids import derive_id
 from hub.events.models import (
     ClockTickDetail,
@@ -36,6 +37,7 @@ from hub.events.models import (
 )
 from hub.flow.chain import Chain
 from hub.flow.records import Ingested, Routed, Step, Teach, ToChain, ToResolver
+from hub.partners import load_registry
 from hub.settings import Settings
 
 MAX_PARKED = 10_000
@@ -120,16 +122,32 @@ class FlowCore:
         policy_file: Path,
         pseudonym_key: bytes,
         partners: Iterable[str] | None = None,
+        partner_dir: Path | None = None,
     ) -> FlowCore:
-        """The core for these product profiles, escalation policy and connectors (every
-        connector when ``partners`` is None)."""
-        config = ConnectorConfig(pseudonym_key=pseudonym_key)
-        names = list(partners) if partners is not None else list(CONNECTORS)
-        return cls(
-            {name: get_connector(name, config) for name in names},
-            load_profiles(profile_dir),
-            load_policy(policy_file),
-        )
+        """The core for these product profiles, escalation policy and partners: each partner of
+        the registry in ``partner_dir`` read by its connector configured from its entry (every
+        partner when ``partners`` is None); without a registry, every connector by its own name
+        with its defaults."""
+        connectors: dict[str, Connector] = {}
+        wanted = list(partners) if partners is not None else None
+        if partner_dir is not None:
+            registry = load_registry(partner_dir)
+            unknown = sorted(set(wanted or ()) - set(registry))
+            if unknown:
+                raise ConfigurationError(f"partners {unknown} are not in registry {partner_dir}")
+            for pid in wanted if wanted is not None else registry:
+                entry = registry[pid]
+                config = ConnectorConfig(
+                    pseudonym_key=pseudonym_key,
+                    time_zone=entry.time_zone,
+                    partner_options=entry.connector_options(),
+                )
+                connectors[pid] = get_connector(entry.connector, config)
+        else:
+            config = ConnectorConfig(pseudonym_key=pseudonym_key)
+            for name in wanted if wanted is not None else CONNECTORS:
+                connectors[name] = get_connector(name, config)
+        return cls(connectors, load_profiles(profile_dir), load_policy(policy_file))
 
     @classmethod
     def from_settings(cls, settings: Settings, partners: Iterable[str] | None = None) -> FlowCore:
@@ -138,6 +156,7 @@ class FlowCore:
             settings.escalation_policy_file,
             settings.pseudonym_key.get_secret_value().encode(),
             partners,
+            settings.partner_dir,
         )
 
     # --- edge and routing --------------------------------------------------------------------

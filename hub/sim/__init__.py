@@ -13,7 +13,6 @@ Module map, in the order data flows:
 * ``arrival``: when each message reaches the hub, per partner feed (``realistic`` arrival:
   latency, batch jobs, retries, resends, a few records beyond allowed lateness);
 * ``scenario``: everything above for a whole network, in receipt order, cut into hourly steps;
-* ``bridge``: the stand-in for one hub capability the connectors lack today (documented there);
 * ``offline``: the scenario through connectors, identity resolution, engine and case layer, in
   memory; ``live``: the same through a real worker, Kafka and Redis (``hub/demo.py``);
 * ``score`` / ``report``: precision, recall and detection latency per code on the final case

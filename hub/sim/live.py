@@ -1,10 +1,9 @@
 """The live runner: a scenario through the real stack (a ``v2v run`` worker, Kafka, Redis).
 
 The barrier technique: for each hourly step, each wave's raw messages are produced to their raw
-topics with their simulated receipt time (header ``v2v.received_at``), and the events a
-stand-in delivers (:mod:`hub.sim.bridge`) to the events topic; then the runner waits until the
-hub has written every event and dead letter the offline run predicted for them. Only then does
-the step's CLOCK_TICK go out (one per events partition, sent with the next wave, so idle hours
+topics with their simulated receipt time (header ``v2v.received_at``); then the runner waits
+until the hub has written every event and dead letter the offline run predicted for them. Only
+then does the step's CLOCK_TICK go out (one per events partition, sent with the next wave, so idle hours
 cost nothing but their ticks): absence-of-event rules see exactly what a live hub would.
 """
 
@@ -36,8 +35,8 @@ COLLECT_TIMEOUT_S = 120.0
 
 
 def send(feeder: Feeder, topics: Topics, ticks: list[datetime], plans: list[Planned]) -> None:
-    """The ticks owed so far, then each planned message (raw, and any events a stand-in writes
-    directly), acknowledged by Kafka before this returns."""
+    """The ticks owed so far, then each planned message, acknowledged by Kafka before this
+    returns."""
     for at in ticks:
         feeder.queue_ticks(topics.events, at)
     for plan in plans:
@@ -47,8 +46,6 @@ def send(feeder: Feeder, topics: Topics, ticks: list[datetime], plans: list[Plan
             feeder.produce(
                 topics.raw[m.partner], m.coi.encode(), plan.payload, headers, at=m.received
             )
-        for event in plan.direct:
-            feeder.produce(topics.events, m.coi.encode(), feeder.encode(event), at=m.received)
     feeder.flush()
 
 
@@ -228,7 +225,6 @@ def collect(
         dead_letters=_dead_letters(dlq, outcome),
         stages=stages,
         milestones=milestones,
-        stand_ins=dict(outcome.bridged),
         wall_s=wall_s(),
         first_detected=first,
     )

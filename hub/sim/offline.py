@@ -9,7 +9,6 @@ events and dead-letter topics: the live runner's barriers wait for exactly that.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,14 +16,13 @@ from connectors.base import RawMessage
 from hub.cases.models import Case, Escalation
 from hub.chain.state import ChainState
 from hub.errors import NormalisationError
-from hub.events.models import Event
 from hub.flow import FlowCore
 from hub.flow.memory import DeadRecord, MemoryHub
 from hub.settings import REPO_ROOT
-from hub.sim.bridge import deliver
 from hub.sim.scenario import PROFILE_DIR, Message, Scenario
 
 POLICY_FILE = REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml"
+PARTNER_DIR = REPO_ROOT / "deploy" / "partners"
 DEV_KEY = b"dev-only-pseudonym-key-change-me"
 
 
@@ -40,16 +38,14 @@ class DeadLetter:
 @dataclass(frozen=True)
 class Planned:
     """What one message becomes at the hub: the bytes the edge writes to the raw topic (when
-    ``raw``), the events a stand-in writes directly, and the records the hub then writes to
-    the events and dead-letter topics because of it."""
+    ``raw``: the edge did not refuse it), and the records the hub then writes to the events and
+    dead-letter topics because of it."""
 
     message: Message
     payload: bytes
     raw: bool
-    direct: tuple[Event, ...]
     events_out: int
     dead: int
-    bridge: str | None = None
 
 
 @dataclass
@@ -61,7 +57,6 @@ class Outcome:
     refused: list[DeadLetter] = field(default_factory=list)
     states: dict[str, ChainState] = field(default_factory=dict)
     plans: dict[tuple[int, str], Planned] = field(default_factory=dict)
-    bridged: Counter[str] = field(default_factory=Counter)
 
 
 class OfflineHub:
@@ -77,18 +72,12 @@ class OfflineHub:
             payload = connector.prepare_raw(m.payload)
         except NormalisationError as exc:  # the edge refuses it: it never reaches a topic
             self.out.refused.append(DeadLetter(m.partner, exc.code, exc.reason, m.coi, m.step))
-            return Planned(m, m.payload, False, (), 0, 0)
+            return Planned(m, m.payload, False, 0, 0)
         raw = RawMessage(m.partner, payload, m.received, m.content_type)
         before = len(self.hub.dead_letters)
         written = self.hub.deliver(raw)
-        events, dead = written.events, written.dead
-        delivery = deliver(connector, connector.process(raw), m.received, m.content_type, m.repair)
-        for event in delivery.direct:  # a stand-in writes these to the events topic directly
-            events += self.hub.inject(event, route=False).events
-        if delivery.bridge:
-            self.out.bridged[delivery.bridge] += 1
         self._dead(m, self.hub.dead_letters[before:])
-        return Planned(m, payload, delivery.raw, delivery.direct, events, dead, delivery.bridge)
+        return Planned(m, payload, True, written.events, written.dead)
 
     def _dead(self, m: Message, records: list[DeadRecord]) -> None:
         for record in records:
@@ -108,9 +97,12 @@ def run_offline(
     profile_dir: Path = PROFILE_DIR,
     policy_file: Path = POLICY_FILE,
     pseudonym_key: bytes = DEV_KEY,
+    partner_dir: Path = PARTNER_DIR,
 ) -> Outcome:
-    """Every step of ``scenario`` through the offline hub, in simulated-time order."""
-    offline = OfflineHub(FlowCore.from_files(profile_dir, policy_file, pseudonym_key))
+    """Every step of ``scenario`` through the offline hub, in simulated-time order, each partner
+    read as its registry entry in ``partner_dir`` says (the live demo's worker does the same)."""
+    core = FlowCore.from_files(profile_dir, policy_file, pseudonym_key, None, partner_dir)
+    offline = OfflineHub(core)
     for step in scenario.steps():
         for wave in step.waves:
             for message in wave:

@@ -29,7 +29,6 @@ class RunResult:
     dead_letters: list[DeadLetter]
     stages: dict[str, str]
     milestones: dict[str, dict[str, datetime]]
-    stand_ins: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     first_detected: dict[str, datetime] = field(default_factory=dict)
     """Case id -> version 1's ``detected_at`` (when the hub first raised it)."""
@@ -52,7 +51,6 @@ def from_outcome(outcome: Outcome, wall_s: float) -> RunResult:
         dead_letters=list(outcome.dead_letters),
         stages={coi: s.stage for coi, s in outcome.states.items()},
         milestones={coi: dict(s.milestones) for coi, s in outcome.states.items()},
-        stand_ins=dict(outcome.bridged),
         wall_s=wall_s,
         first_detected=first_detections(outcome.versions),
     )
@@ -166,7 +164,6 @@ def build_report(scenario: Scenario, run: RunResult) -> tuple[dict[str, Any], Sc
             {"partner": d.partner, "code": d.code, "step": d.step, "coi": d.coi, "reason": d.reason}
             for d in run.dead_letters
         ],
-        "stand_ins": run.stand_ins,
         "scores": [
             {
                 "code": row.code,
@@ -230,9 +227,6 @@ def render_text(report: dict[str, Any]) -> str:
         f"  [{d['code']}] {d['partner']} {d['step']} ({d['coi']}): {d['reason'][:90]}"
         for d in report["dead_letters"]
     ]
-    if report["stand_ins"]:
-        used = ", ".join(f"{k} {v}" for k, v in sorted(report["stand_ins"].items()))
-        lines.append(f"stand-ins for missing hub capabilities (hub/sim/bridge.py): {used}")
     lines.append(
         "\ncases by code (final set: withdrawn cases do not count; latency: case opened_at - "
         "injection time, simulated hours) and detection against the ground truth:"

@@ -23,9 +23,8 @@ from pathlib import Path
 from hub.chain.profiles import ProductProfile, load_profiles
 from hub.settings import REPO_ROOT
 from hub.sim.arrival import ARRIVALS, ORDERED, REALISTIC, Delivery, Schedules, arrive
-from hub.sim.bridge import Repair
 from hub.sim.dialects import render
-from hub.sim.faults import Ctx, Injection, assign, default_faults, repair_of
+from hub.sim.faults import Ctx, Injection, assign, default_faults
 from hub.sim.journey import journey
 from hub.sim.network import Network, build_network, rng_for
 from hub.sim.timeline import H, Timeline, plan
@@ -47,7 +46,6 @@ class Message:
     received: datetime
     payload: bytes
     content_type: str
-    repair: Repair | None = None
 
 
 @dataclass(frozen=True)
@@ -158,12 +156,10 @@ def build(
         for i, delivery in enumerate(deliveries):
             fact = delivery.fact
             native = render(fact)
-            fixed = repair_of(fact)
-            repair = Repair(render(fixed[0]).payload, fixed[1]) if fixed else None
             step = f"{fact.step}.resend" if delivery.resend else fact.step
             message = Message(
                 p.n, p.coi, step, fact.partner, delivery.received, native.payload,
-                native.content_type, repair,
+                native.content_type,
             )  # fmt: skip
             ordered.append((delivery.received, p.n, i, message))
     ordered.sort(key=lambda item: item[:3])

@@ -203,9 +203,9 @@ def late_event(state: ChainState, event: Event, profile: ProductProfile) -> Iter
 
 @rule(*BUSINESS_EVENTS)
 def timezone_missing(state: ChainState, event: Event, profile: ProductProfile) -> Iterable[Finding]:
-    """Connectors reject a timestamp without offset; one that instead repaired it (e.g. a
-    partner's documented local time) marks the event with
-    ``identifiers.other["timezone_missing"] = "<field name>"``, and this rule opens the case."""
+    """A connector reads a local time without offset in the zone its partner's registry entry
+    declares (where it declares none, the message is refused) and marks the events with
+    ``identifiers.other["timezone_missing"] = "<field name>"``; this rule opens the case."""
     field = event.identifiers.other.get("timezone_missing")
     if not field:
         return ()

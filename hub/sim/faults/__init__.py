@@ -8,18 +8,12 @@ simulated time (detection latency is measured from there). The timeline leaves e
 that one fault moves one thing, so every fault raises its own code only. Two ``MALFORMED_*``
 faults add a broken copy of a message that the partner then resends intact: ground truth for
 the dead-letter topic, and no case.
-
-Where a code is reachable only through a hub capability the connectors lack today, the fault
-still sends the native message a partner would send, and :mod:`hub.sim.bridge` stands in for
-the missing capability.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
-from hub.sim.facts import Fact, QmsDeviation
 from hub.sim.faults import clinic, identity, logistics, quality
 from hub.sim.faults.base import FAULTS, Ctx, Effect, Fault, Injection, fault
 from hub.sim.network import rng_for
@@ -74,14 +68,6 @@ def assign(contexts: Sequence[Ctx], names: Sequence[str], seed: int) -> dict[int
     return chosen
 
 
-def repair_of(fact: Fact) -> tuple[Fact, dict[str, str]] | None:
-    """The intact form of a fact a fault made unreadable for its connector, and the marks the
-    repaired events carry (``identifiers.other``): what :mod:`hub.sim.bridge` stands in for."""
-    if isinstance(fact, QmsDeviation) and fact.naive:
-        return replace(fact, naive=False), {"timezone_missing": "event_time"}
-    return None
-
-
 __all__ = [
     "ALL",
     "CODES",
@@ -98,5 +84,4 @@ __all__ = [
     "identity",
     "logistics",
     "quality",
-    "repair_of",
 ]

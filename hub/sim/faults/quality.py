@@ -66,8 +66,7 @@ def _sequence(c: Ctx) -> Effect:
 
 
 @fault("TIMEZONE_MISSING", "the QMS sends a deviation's event time without UTC offset "
-       "(dead-lettered; the documented-zone stand-in repairs and marks it)",
-       dead_letters=("qms:TIMEZONE_MISSING",))  # fmt: skip
+       "(read in the zone its registry entry declares; the event is kept)")  # fmt: skip
 def _naive(c: Ctx) -> Effect:
     at = c.t.mfg_start + D + 3 * H
 
