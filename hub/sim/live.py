@@ -3,8 +3,9 @@
 The barrier technique: for each hourly step, each wave's raw messages are produced to their raw
 topics with their simulated receipt time (header ``v2v.received_at``); then the runner waits
 until the hub has written every event and dead letter the offline run predicted for them. Only
-then does the step's CLOCK_TICK go out (one per events partition, sent with the next wave, so idle hours
-cost nothing but their ticks): absence-of-event rules see exactly what a live hub would.
+then does the step's CLOCK_TICK go out (one per events partition, sent with the next wave, so
+idle hours cost nothing but their ticks): absence-of-event rules see exactly what a live hub
+would.
 """
 
 from __future__ import annotations
