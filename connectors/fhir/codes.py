@@ -1,6 +1,7 @@
 """Identifier systems and codes the FHIR connector recognises (documented in README.md).
 
-A site whose EHR uses other systems or codes adds them here; nothing else changes.
+These are the defaults of ``FhirPartnerConfig`` (``config.py``); a partner whose EHR uses other
+systems or codes gets them through its partner options, nothing else changes.
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ PROCEDURE_CODES: dict[tuple[str, str], ProcedureKind] = {
     (SNOMED, "127788007"): ProcedureKind.APHERESIS,
 }
 
-# ServiceRequest.intent values that are an actual order (proposal / plan / directive are not).
-ORDER_INTENTS = frozenset(
-    {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
-)
+# ServiceRequest.intent values that are the clinic's therapy order. proposal, plan, directive and
+# option are no order; filler-order is the performer's copy of an order (it would count the
+# clinic's order twice), reflex-order and instance-order are follow-ups or occurrences generated
+# from another request. A partner that needs one of them adds it (``FhirPartnerConfig``).
+ORDER_INTENTS = frozenset({"order", "original-order"})
 ORDER_ACTIVE_STATUSES = frozenset({"active", "on-hold", "completed"})
 
 # Procedure.status values for which lymphodepletion has started.

@@ -31,13 +31,14 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from connectors.base import Connector, RawMessage
+from connectors.base import Connector, ConnectorConfig, RawMessage
+from connectors.fhir.config import FhirPartnerConfig
 from connectors.fhir.directory import Directory, Entry, resource_key
 from connectors.fhir.patients import Patients
 from connectors.fhir.prepare import Pseudonymiser, dump
 from connectors.fhir.privacy import REDACTED, Redactor, sensitive_tokens
 from connectors.fhir.reader import Reader
-from connectors.fhir.resources import HANDLERS, Scope
+from connectors.fhir.resources import HANDLERS, PassedOver, Scope
 from connectors.jsonreader import canonical_json, join, parse_json_object
 from hub.errors import NormalisationError
 from hub.events.models import Event
@@ -52,6 +53,12 @@ class FhirConnector(Connector):
     system: ClassVar[str] = "ehr-fhir"
     content_types: ClassVar[tuple[str, ...]] = ("application/fhir+json", "application/json")
     carries_identity: ClassVar[bool] = True
+
+    def __init__(self, config: ConnectorConfig | None = None) -> None:
+        super().__init__(config)
+        # Validated once, when the connector is built: bad partner options fail the start-up
+        # (ConfigurationError), never a message.
+        self.partner = FhirPartnerConfig.of(self.config.partner_options)
 
     def prepare_raw(self, payload: bytes) -> bytes:
         """The message with every patient identity pseudonymised (``prepare.py``), for the edge
@@ -105,6 +112,7 @@ class FhirConnector(Connector):
         events: list[Event] = []
         seen: dict[str, str] = {}
         ignored: Counter[str] = Counter()
+        passed: Counter[str] = Counter()
         for entry in entries:
             kind = r.req(entry.resource, "resourceType", entry.path)
             handler = HANDLERS.get(kind)
@@ -116,6 +124,8 @@ class FhirConnector(Connector):
                         "UNSUPPORTED_RESOURCE",
                     )
                 ignored[kind] += 1
+                if kind != "Patient":
+                    passed["unread-type"] += 1
                 continue
             key = resource_key(entry.resource, kind, self.config.pseudonym_key)
             content = canonical_json(entry.resource)
@@ -138,10 +148,13 @@ class FhirConnector(Connector):
                 patients=Patients(self.config.pseudonym_key, directory, scoped),
                 coi_pattern=self.config.coi_pattern,
                 received_at=message.received_at,
+                partner=self.partner,
             )
             drafts = handler(scope)
-            if not drafts:
+            if isinstance(drafts, PassedOver):
                 ignored[kind] += 1
+                passed[drafts.value] += 1
+                continue
             envelope = self.envelope(message, key)
             events.extend(
                 replace(
@@ -156,15 +169,24 @@ class FhirConnector(Connector):
             )
         if not events:
             summary = ", ".join(f"{n} {k}" for k, n in sorted(ignored.items())) or "no resources"
+            if passed:
+                reasons = ", ".join(f"{k}={n}" for k, n in sorted(passed.items()))
+                summary += f"; passed over: {reasons}"
             raise r.error(
                 f"no resource in the message yields an event ({summary}; Patient resources only "
                 "supply pseudonyms, other resources need a mapped code, status and time)",
                 "entry" if bundle else "resourceType",
                 "NO_USABLE_RESOURCE",
             )
-        if ignored:
-            # Counts only: a resourceType is partner text and logs never carry partner text here.
-            log.info("fhir: %d resource(s) without a canonical event", sum(ignored.values()))
+        if passed:
+            # Counts by the connector's own reasons only: a resourceType or code is partner text,
+            # and logs never carry partner text here.
+            log.info(
+                "fhir: %d resource(s) passed over (%s)",
+                sum(passed.values()),
+                ", ".join(f"{reason}={n}" for reason, n in sorted(passed.items())),
+                extra={"passed_over": dict(passed)},
+            )
         return events, r.message_id
 
 

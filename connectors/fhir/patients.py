@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from connectors.fhir.codes import IDENTIFIER_TYPE_SYSTEM, MRN_TYPE, PSEUDONYM_SYSTEM
 from connectors.fhir.directory import Directory, Entry
@@ -24,7 +25,9 @@ from connectors.jsonreader import join
 from hub.events.models import Actor, Location
 from hub.events.pseudonym import pseudonymise
 
-_PATIENT_REF = re.compile(r"(?:^|/)Patient/")
+_PATIENT_REF = re.compile(r"(?:^|/)Patient[/?]")
+# A conditional reference (transaction Bundles): ``Patient?identifier=system|value``.
+_CONDITIONAL = re.compile(r"(?:^|/)Patient\?(?:.*&)?identifier=([^&|]+)\|([^&,]+)")
 PSEUDONYM = re.compile(r"pt-[0-9a-f]{24}")
 
 
@@ -107,8 +110,19 @@ class Patients:
                 pseudonym = self.pseudonym_of(target)
             if pseudonym is None and idents:
                 pseudonym = pseudonym_of_identifier(self.key, idents[0], self.r)
+            if pseudonym is None and reference is not None:
+                pseudonym = self.conditional(reference, path)
             return Resolved(True, pseudonym, None)
         return Resolved(False, None, reference or (idents[0].value if idents else None))
+
+    def conditional(self, reference: str, path: str) -> str | None:
+        """The pseudonym of a conditional reference ``Patient?identifier=system|value``."""
+        match = _CONDITIONAL.search(reference)
+        if match is None:
+            return None
+        system, value = (unquote(g) for g in match.groups())
+        ident = Ident(system, value, (), join(path, "reference"))
+        return pseudonym_of_identifier(self.key, ident, self.r)
 
     def patient_ref(self, resource: Entry, key: str) -> str | None:
         """The pseudonym of the patient a resource's ``key`` reference (e.g. subject) names."""

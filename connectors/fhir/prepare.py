@@ -15,6 +15,13 @@ anywhere)                                   id>, "identifier": [{"system": PSEUD
 RelatedPerson, Person, a person without     ``{"resourceType": ...}`` only
 ``resourceType``
 its Bundle entry                            ``fullUrl`` and ``request.url`` name the new id
+``Patient/<id>`` in any URL (``request.url``, ``Patient/<new id>`` (a keyed hash of an id that
+``response.location``, ``link.url``, ...)   names no Patient of the message)
+search parameters about a patient (any      ``identifier`` values become the pseudonym
+parameter of a Patient / Person search,     identifier (``<pseudonym system>|<pseudonym>``),
+a ``patient`` / ``subject`` ... chain       patient ids the pseudonymous id, anything else
+elsewhere) in ``url``, ``ifNoneExist``,     ``<redacted>``
+a conditional ``Patient?...`` reference
 a reference to a patient (it resolves to    ``reference`` ``Patient/<new id>`` (``#<new id>``
 a Patient, names ``Patient/...`` or type    for a contained one; an unknown patient's id is
 Patient; an unresolved ``subject`` /        hashed), ``type`` kept, ``identifier`` the pseudonym
@@ -50,6 +57,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from connectors.fhir.codes import PSEUDONYM_SYSTEM
 from connectors.fhir.directory import Directory, Entry
@@ -57,6 +65,7 @@ from connectors.fhir.patients import Patients, pseudonym_of_identifier
 from connectors.fhir.privacy import (
     PATIENT_REF_KEYS,
     PSEUDONYMOUS,
+    REDACTED,
     Redactor,
     is_person,
     sensitive_tokens,
@@ -66,7 +75,20 @@ from connectors.fhir.resources import HANDLERS
 from connectors.jsonreader import join
 from hub.errors import NormalisationError
 
-_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/")
+_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient[/?]")
+# ``Patient/<id>`` inside a URL (not ``.../Patient/$everything``).
+_PATIENT_SEGMENT = re.compile(r"(?<![A-Za-z0-9])Patient/([A-Za-z0-9\-.]{1,64})(?![A-Za-z0-9\-.])")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# Keys whose strings are URLs, search parameters or references: patient ids and search values
+# in them are pseudonymised (``_Run.url``).
+_URL_KEYS = frozenset({"url", "fullUrl", "reference", "location", "ifNoneExist"})
+# Search parameters that are about a patient outside a Patient search (chained or not).
+_PATIENT_PARAMS = ("patient", "subject", "beneficiary", "individual", "person")
+# Parameters of a Patient search that shape the result and name nobody.
+_RESULT_PARAMS = frozenset(
+    {"_count", "_sort", "_summary", "_elements", "_format", "_total", "_include", "_revinclude"}
+)
+_PERSON_SEARCH = frozenset({"Patient", "RelatedPerson", "Person"})
 _PATIENT_TAIL = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 _PATIENT_URL = re.compile(r"^(.*/)?Patient/[^/]+(?:/_history/[^/]+)?$")
 _FREE_TEXT = frozenset({"note", "patientInstruction"})
@@ -140,7 +162,9 @@ class _Run:
         if isinstance(value, list):
             return [self.value(v, key, join(path, i), container) for i, v in enumerate(value)]
         if isinstance(value, str):
-            return value if key in _CODED else self.scrub(value)
+            if key in _CODED:
+                return value
+            return self.scrub(self.url(value, key) if key in _URL_KEYS else value)
         return value
 
     def scrub(self, text: str) -> str:
@@ -280,12 +304,64 @@ class _Run:
         return out, frozenset()
 
     def patient_reference(self, reference: str, target: Entry | None) -> str:
+        if "?" in reference:  # conditional: Patient?identifier=...
+            return self.url(reference, "reference")
         if target is not None:
             new_id = self.person(target.resource, target.path).new_id
             if new_id is not None:
                 return f"#{new_id}" if reference.startswith("#") else f"Patient/{new_id}"
         match = _PATIENT_TAIL.search(reference)
         return f"Patient/{self.logical(match.group(1) if match else reference)}"
+
+    # --- URLs and search parameters -----------------------------------------------------------
+
+    def url(self, text: str, key: str) -> str:
+        """``text`` with every ``Patient/<id>`` and every search parameter about a patient
+        pseudonymised (``ifNoneExist`` may be parameters only)."""
+        base, question, query = text.partition("?")
+        if key == "ifNoneExist" and not question:
+            base, query = "", text
+        base = _PATIENT_SEGMENT.sub(lambda m: f"Patient/{self.patient_id(m.group(1))}", base)
+        if not query:
+            return base + question
+        kind = base.rstrip("/").rsplit("/", 1)[-1]
+        params = [self.parameter(p, kind in _PERSON_SEARCH) for p in query.split("&")]
+        return base + question + "&".join(params)
+
+    def patient_id(self, old: str) -> str:
+        """The id a ``Patient/<old>`` in a URL gets: that of the Patient it names in this
+        message, else a keyed hash of ``old``."""
+        target = self.directory.resolve(f"Patient/{old}", Entry("", {}))
+        if target is not None and target.resource.get("resourceType") == "Patient":
+            new_id = self.person(target.resource, target.path).new_id
+            if new_id is not None:
+                return new_id
+        return self.logical(old)
+
+    def parameter(self, param: str, person_search: bool) -> str:
+        name, eq, value = param.partition("=")
+        chain = unquote(name).lower()
+        if not eq or (person_search and chain in _RESULT_PARAMS):
+            return param
+        if not person_search and not any(p in chain for p in _PATIENT_PARAMS):
+            return param
+        last = chain.rsplit(".", 1)[-1].split(":", 1)[0]
+        items = [self.search_value(unquote(v), last) for v in value.split(",")]
+        return f"{name}={','.join(items)}"
+
+    def search_value(self, value: str, last: str) -> str:
+        if last == "identifier":
+            system, bar, code = value.partition("|")
+            if bar and system and code:
+                ident = Ident(system, code, (), "url")
+                return f"{PSEUDONYM_SYSTEM}|{pseudonym_of_identifier(self.key, ident, self.r)}"
+            return REDACTED
+        if last in (*_PATIENT_PARAMS, "_id"):
+            if match := _PATIENT_TAIL.search(value):
+                return f"Patient/{self.patient_id(match.group(1))}"
+            if _PLAIN_ID.fullmatch(value):
+                return self.patient_id(value)
+        return REDACTED
 
 
 def _top_entries(doc: dict[str, Any]) -> list[Entry]:

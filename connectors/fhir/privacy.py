@@ -29,16 +29,19 @@ from hub.events.models import Event
 REDACTED = "<redacted>"
 MIN_TOKEN = 3  # shorter strings (sex codes, initials) identify nobody and match everything
 _SUBSTRING_TOKEN = 6  # long enough to scrub wherever it occurs, not only as a whole word
-# Keys of a Patient resource whose strings are codes, URLs or record metadata, not identity.
+# Keys of a Patient resource whose strings are codes, URLs or record metadata, not identity. Its
+# logical ``id`` is no identity value either: other resources of the message may share it (a
+# Procedure "example" beside Patient "example"), and ingress replaces it wherever it names the
+# patient (references, fullUrl, request and search URLs).
 _SAFE_KEYS = frozenset(
-    {"resourceType", "system", "use", "code", "gender", "url", "status", "language", "meta"}
+    {"resourceType", "id", "system", "use", "code", "gender", "url", "status", "language", "meta"}
 )
 # Resources about a person: all their strings are identity (RelatedPerson: the family).
 _PERSON_TYPES = frozenset({"Patient", "RelatedPerson", "Person"})
 _NAME_KEYS = ("family", "given", "text", "prefix", "suffix")
 # Reference keys whose identifier and display are assumed to be a patient's.
 PATIENT_REF_KEYS = frozenset({"subject", "patient", "source", "beneficiary", "individual"})
-_PATIENT_REF = re.compile(r"(?:^|/)Patient/")
+_PATIENT_REF = re.compile(r"(?:^|/)Patient[/?]")
 # What ingress leaves in place of identity: pseudonyms and pseudonymous logical ids identify
 # nobody (without the clinic's key), so they are never tokens.
 PSEUDONYMOUS = re.compile(r"(?:pt|pid)-[0-9a-f]{24}")

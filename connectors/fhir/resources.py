@@ -1,25 +1,28 @@
 """One FHIR resource -> canonical event drafts (ServiceRequest, Procedure,
-BiologicallyDerivedProduct). The mapping tables are in README.md beside this file."""
+BiologicallyDerivedProduct), or the reason it is passed over. The mapping tables are in README.md
+beside this file.
+
+A resource whose code the partner does not map (``config.FhirPartnerConfig``) is passed over
+before anything else of it is read, so an unrelated order or procedure in a Bundle never rejects
+the message, however incomplete it is; a mapped one that cannot be read still does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from connectors.fhir.codes import (
-    COI_SYSTEMS,
-    DIN_SYSTEMS,
     IDENTIFIER_TYPE_SYSTEM,
     ORDER_ACTIVE_STATUSES,
-    ORDER_INTENTS,
     PLACER_TYPE,
-    PROCEDURE_CODES,
-    PRODUCT_PROFILE_SYSTEM,
     STARTED_STATUSES,
     ProcedureKind,
 )
+from connectors.fhir.config import FhirPartnerConfig
 from connectors.fhir.directory import Directory, Entry
 from connectors.fhir.patients import Patients
 from connectors.fhir.reader import Ident, Reader
@@ -55,6 +58,16 @@ class Draft:
     location: Location | None = None
 
 
+class PassedOver(StrEnum):
+    """Why a resource of a type the connector reads yields no event (counted, never an error)."""
+
+    UNMAPPED_CODE = "unmapped-code"
+    DO_NOT_PERFORM = "do-not-perform"
+    NOT_AN_ORDER = "not-an-order"
+    STATUS = "status-without-event"
+    NO_COLLECTION_TIME = "no-collection-time"
+
+
 @dataclass(frozen=True)
 class Scope:
     """One resource being mapped, with what it needs from the rest of the message."""
@@ -67,6 +80,7 @@ class Scope:
     patients: Patients
     coi_pattern: str
     received_at: datetime
+    partner: FhirPartnerConfig
 
     @property
     def res(self) -> dict[str, Any]:
@@ -80,22 +94,31 @@ class Scope:
         return join(self.path, key)
 
 
-def service_request(s: Scope) -> list[Draft]:
+def service_request(s: Scope) -> list[Draft] | PassedOver:
+    """A therapy order: its code or orderDetail maps to a product profile, ``doNotPerform`` is
+    not true, and (but for entered-in-error, which voids whatever an earlier version gave) its
+    intent is one of the partner's order intents."""
     r, res = s.r, s.res
+    if res.get("doNotPerform") is True:
+        return PassedOver.DO_NOT_PERFORM  # an order not to do something is no therapy order
+    profile = _product_profile(s)
+    if profile is None:
+        return PassedOver.UNMAPPED_CODE
     version = detect_version(s)
     status = r.req(res, "status", s.path)
     coi = _coi(s, _own_cois(s))
-    ids = _identifiers(s, version, status, order_id=_order_id(s.entry, r))
+    ids = _identifiers(s, version, status, order_id=_order_id(s.entry, r, s.partner))
     patient = s.patients.patient_ref(s.entry, "subject")
     if status == "entered-in-error":
         return [_correction(s, coi, patient, ids)]
+    if r.text(res, "intent", s.path) not in s.partner.order_intents:
+        return PassedOver.NOT_AN_ORDER
     if status == "revoked":
         revoked = PatientStatusDetail(status="ORDER_REVOKED", reason="therapy order revoked")
         when = _changed_at(s) or r.time(res, "authoredOn", s.path) or s.received_at
         return [Draft(EventType.PATIENT_STATUS_CHANGED, when, revoked, coi, patient, ids)]
-    intent = r.text(res, "intent", s.path)
-    if status not in ORDER_ACTIVE_STATUSES or (intent is not None and intent not in ORDER_INTENTS):
-        return []
+    if status not in ORDER_ACTIVE_STATUSES:
+        return PassedOver.STATUS
     authored = r.time(res, "authoredOn", s.path)
     if authored is None:
         raise r.missing(s.at("authoredOn"))
@@ -104,7 +127,7 @@ def service_request(s: Scope) -> list[Draft]:
     if planned is None and period is not None:
         planned = r.time(period, "start", s.at("occurrencePeriod"))
     detail = ScheduleDetail(
-        product_profile=_product_profile(s, version),
+        product_profile=profile,
         planned_infusion_at=planned,
         treatment_site=_treatment_site(s, version),
     )
@@ -114,25 +137,25 @@ def service_request(s: Scope) -> list[Draft]:
     return [Draft(EventType.THERAPY_ORDERED, authored, detail, coi, patient, ids, actor)]
 
 
-def procedure(s: Scope) -> list[Draft]:
+def procedure(s: Scope) -> list[Draft] | PassedOver:
     r, res = s.r, s.res
+    codes = r.codings(r.obj(res, "code", s.path), s.at("code"))
+    kinds = [k for sys, c in codes if sys and (k := s.partner.procedure(sys, c)) is not None]
+    if not kinds:
+        return PassedOver.UNMAPPED_CODE  # not a vein-to-vein procedure
+    kind = kinds[0]
     version = detect_version(s)
     status = r.req(res, "status", s.path)
-    codes = r.codings(r.obj(res, "code", s.path), s.at("code"))
-    kinds = [PROCEDURE_CODES[(sys, c)] for sys, c in codes if sys and (sys, c) in PROCEDURE_CODES]
-    if not kinds:
-        return []  # not a vein-to-vein procedure
-    kind = kinds[0]
     requests = _linked(s, "basedOn", "ServiceRequest")
     coi = _coi(s, [*_own_cois(s), *_request_cois(s, requests)])
-    order_id = next((o for req in requests if (o := _order_id(req, r))), None)
+    order_id = next((o for req in requests if (o := _order_id(req, r, s.partner))), None)
     ids = _identifiers(s, version, status, order_id=order_id)
     patient = s.patients.patient_ref(s.entry, "subject")
     if status == "entered-in-error":
         return [_correction(s, coi, patient, ids)]
     statuses, event_type, moment = _PROCEDURE_EVENTS[kind]
     if status not in statuses:
-        return []
+        return PassedOver.STATUS
     prefix = "occurrence" if version == "R5" else "performed"
     start, end = _times(s, prefix)
     when = start if moment == "start" else end
@@ -147,14 +170,17 @@ def procedure(s: Scope) -> list[Draft]:
     return [Draft(event_type, when, detail, coi, patient, ids, _performer(s), location)]
 
 
-def biologically_derived_product(s: Scope) -> list[Draft]:
+def biologically_derived_product(s: Scope) -> list[Draft] | PassedOver:
     r, res = s.r, s.res
+    categories = s.partner.product_categories
+    if categories is not None and _category(res) not in categories:
+        return PassedOver.UNMAPPED_CODE
     version = detect_version(s)
     requests = _linked(s, "request", "ServiceRequest")
     coi = _coi(s, [*_own_cois(s), *_request_cois(s, requests)])
     collection = r.obj(res, "collection", s.path)
     if collection is None:
-        return []
+        return PassedOver.NO_COLLECTION_TIME
     where = s.at("collection")
     collected = r.time(collection, "collectedDateTime", where)
     period = r.obj(collection, "collectedPeriod", where)
@@ -174,18 +200,18 @@ def biologically_derived_product(s: Scope) -> list[Draft]:
         s,
         version,
         status,
-        order_id=next((o for req in requests if (o := _order_id(req, r))), None),
+        order_id=next((o for req in requests if (o := _order_id(req, r, s.partner))), None),
         din=din,
         product_code=next(
             (c for _, c in r.codings(r.obj(res, "productCode", s.path), s.at("productCode"))), None
         ),
     )
     if collected is None:
-        return []
+        return PassedOver.NO_COLLECTION_TIME
     others = [
         i
         for i in r.identifiers(res, "identifier", s.path)
-        if i.system not in COI_SYSTEMS and i.system not in DIN_SYSTEMS
+        if i.system not in s.partner.coi_systems and i.system not in s.partner.din_systems
     ]
     detail = MaterialDetail(
         material_type=category or "unspecified",
@@ -209,7 +235,7 @@ _PROCEDURE_EVENTS: dict[ProcedureKind, tuple[frozenset[str], EventType, str]] = 
     ProcedureKind.INFUSION: (frozenset({"completed"}), EventType.INFUSION_COMPLETED, "end"),
 }
 
-HANDLERS: dict[str, Callable[[Scope], list[Draft]]] = {
+HANDLERS: dict[str, Callable[[Scope], list[Draft] | PassedOver]] = {
     "ServiceRequest": service_request,
     "Procedure": procedure,
     "BiologicallyDerivedProduct": biologically_derived_product,
@@ -282,7 +308,7 @@ def _own_cois(s: Scope) -> list[tuple[str, str]]:
     return [
         (i.path, i.value)
         for i in s.r.identifiers(s.res, "identifier", s.path)
-        if i.system in COI_SYSTEMS
+        if i.system in s.partner.coi_systems
     ]
 
 
@@ -291,7 +317,7 @@ def _request_cois(s: Scope, requests: Iterable[Entry]) -> list[tuple[str, str]]:
         (i.path, i.value)
         for req in requests
         for i in s.r.identifiers(req.resource, "identifier", req.path)
-        if i.system in COI_SYSTEMS
+        if i.system in s.partner.coi_systems
     ]
 
 
@@ -317,7 +343,9 @@ def _coi(s: Scope, found: list[tuple[str, str]]) -> str | None:
 
 def _din(s: Scope) -> str | None:
     r, res = s.r, s.res
-    found = [i for i in r.identifiers(res, "identifier", s.path) if i.system in DIN_SYSTEMS]
+    found = [
+        i for i in r.identifiers(res, "identifier", s.path) if i.system in s.partner.din_systems
+    ]
     found += r.identifiers(res, "biologicalSourceEvent", s.path)
     dins: dict[str, str] = {}
     for ident in found:
@@ -350,14 +378,17 @@ def _linked(s: Scope, key: str, kind: str) -> list[Entry]:
     return out
 
 
-def _order_id(request: Entry, r: Reader) -> str | None:
-    """A ServiceRequest's order number: its placer identifier, else its first non-COI
-    identifier, else ``ServiceRequest/<id>``."""
+def _order_id(request: Entry, r: Reader, partner: FhirPartnerConfig) -> str | None:
+    """A ServiceRequest's order number: its identifier in one of the partner's order id systems,
+    else its placer identifier, else its first non-COI identifier, else ``ServiceRequest/<id>``."""
     ids: list[Ident] = [
         i
         for i in r.identifiers(request.resource, "identifier", request.path)
-        if i.system not in COI_SYSTEMS
+        if i.system not in partner.coi_systems
     ]
+    named = next((i for i in ids if i.system in partner.order_id_systems), None)
+    if named is not None:
+        return named.value
     placer = next((i for i in ids if (IDENTIFIER_TYPE_SYSTEM, PLACER_TYPE) in i.type_codes), None)
     if placer or ids:
         return (placer or ids[0]).value
@@ -365,23 +396,25 @@ def _order_id(request: Entry, r: Reader) -> str | None:
     return f"ServiceRequest/{rid}" if isinstance(rid, str) and rid else None
 
 
-def _product_profile(s: Scope, version: str | None) -> str | None:
+def _product_profile(s: Scope) -> str | None:
+    """The product profile the first mapped coding of ``code`` (R4 CodeableConcept, R5
+    CodeableReference) or ``orderDetail`` (R4 CodeableConcept, R5 ``parameter[]``) names; read
+    before the version is known, so an unrelated order is passed over whatever its shape."""
     r, res = s.r, s.res
     code = r.obj(res, "code", s.path)
     codes: list[tuple[str | None, str]] = []
-    if code is not None and version == "R5":
+    if code is not None and "concept" in code:
         codes += r.codings(r.obj(code, "concept", s.at("code")), join(s.at("code"), "concept"))
     else:
         codes += r.codings(code, s.at("code"))
     for detail_path, detail in r.objects(res, "orderDetail", s.path):
-        if version == "R5":
+        if "parameter" in detail:
             for param_path, param in r.objects(detail, "parameter", detail_path):
                 at = join(param_path, "valueCodeableConcept")
                 codes += r.codings(r.obj(param, "valueCodeableConcept", param_path), at)
         else:
             codes += r.codings(detail, detail_path)
-    chosen = next((c for sys, c in codes if sys == PRODUCT_PROFILE_SYSTEM), None)
-    return chosen or (codes[0][1] if codes else None)
+    return s.partner.product_profile(codes)
 
 
 def _treatment_site(s: Scope, version: str | None) -> str | None:
@@ -396,6 +429,14 @@ def _treatment_site(s: Scope, version: str | None) -> str | None:
         at = first[0] if first else s.at("locationReference")
     place = s.patients.location(ref, at, s.entry)
     return place.id if place else None
+
+
+def _category(res: dict[str, Any]) -> str | None:
+    """productCategory: an R4 code or the code of an R5 Coding."""
+    category = res.get("productCategory")
+    if isinstance(category, dict):
+        category = category.get("code")
+    return category if isinstance(category, str) else None
 
 
 def _coding_code(s: Scope, key: str) -> str | None:
