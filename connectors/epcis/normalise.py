@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from connectors.base import Connector, Envelope, RawMessage
 from connectors.epcis.objects import What, describe, v2v_prefixes
-from connectors.epcis.sensors import temperature_readings
+from connectors.epcis.sensors import Fault, Reading, temperature_readings
 from connectors.epcis.vocabulary import (
     BIZSTEP_EVENTS,
     LINKING_STEPS,
@@ -216,20 +216,17 @@ class EpcisConnector(Connector):
             replace(envelope, actor=actor).event(i, event_type, event_time, detail)
             for i, (event_type, detail, actor) in enumerate(self._business(kind, ctx))
         ]
-        for i, reading in enumerate(temperature_readings(entry, path, event_time, r)):
-            extra = dict(other)
-            if reading.exception is not None:
-                extra["sensor_exception"] = reading.exception
+        for i, item in enumerate(temperature_readings(entry, path, event_time, r)):
+            extra = {**other, **item.extra}
+            if item.exception is not None:
+                extra["sensor_exception"] = item.exception
             ids = envelope.identifiers.model_copy(
-                update={"logger_id": reading.device_id, "other": extra}
+                update={"logger_id": item.device_id, "other": extra}
             )
+            kind, detail = _sensor_event(item, key, i)
             events.append(
                 replace(envelope, identifiers=ids).event(
-                    i,
-                    EventType.TEMPERATURE_READING,
-                    reading.occurred_at,
-                    reading.detail,
-                    key=f"{key}#sensor",
+                    i, kind, item.occurred_at, detail, key=f"{key}#sensor"
                 )
             )
         return key, events
@@ -342,6 +339,22 @@ class EpcisConnector(Connector):
             0, EventType.RECORD_CORRECTED, declared_at, detail, key=message_key
         )
         return message_key, [event]
+
+
+def _sensor_event(item: Reading | Fault, key: str, index: int) -> tuple[EventType, Detail]:
+    """A reading is a TEMPERATURE_READING; a logger fault (exception, no value) is a deviation
+    for QA to assess, because the temperature record has a hole the logger itself reported."""
+    if isinstance(item, Reading):
+        return EventType.TEMPERATURE_READING, item.detail
+    device = item.device_id or "unidentified device"
+    measured = f" ({item.measurement})" if item.measurement else ""
+    return EventType.DEVIATION_OPENED, DeviationDetail(
+        deviation_id=f"epcis:{key}#sensor/{index}",
+        classification="LOGGER_FAULT",
+        status="OPEN",
+        description=f"EPCIS sensor report{measured} from {device}: {item.exception} "
+        f"at {item.occurred_at.isoformat()}, no value",
+    )
 
 
 def _actor(party: str | None, role: str) -> Actor | None:
