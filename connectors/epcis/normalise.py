@@ -37,6 +37,7 @@ from connectors.epcis.vocabulary import (
     StepMapping,
     cbv_term,
 )
+from connectors.epcis.xmlbinding import read_document
 from connectors.jsonreader import JsonReader, canonical_json, join, parse_json_object
 from hub.errors import NormalisationError
 from hub.events.models import (
@@ -95,7 +96,12 @@ class _Context:
 class EpcisConnector(Connector):
     name: ClassVar[str] = "epcis"
     system: ClassVar[str] = "epcis"
-    content_types: ClassVar[tuple[str, ...]] = ("application/ld+json", "application/json")
+    content_types: ClassVar[tuple[str, ...]] = (
+        "application/ld+json",
+        "application/json",
+        "application/xml",
+        "text/xml",
+    )
 
     def normalise(self, message: RawMessage) -> list[Event]:
         conversion = self.convert(message)
@@ -109,7 +115,7 @@ class EpcisConnector(Connector):
 
     def convert(self, message: RawMessage) -> Conversion:
         """Like :meth:`normalise`, also naming the EPCIS events that yielded nothing."""
-        doc = parse_json_object(message.payload, self.name)
+        doc = self._document(message)
         doc_id = doc.get("id") if isinstance(doc.get("id"), str) else None
         r = JsonReader(self.name, doc_id)
         entries = self._entries(doc, r)
@@ -146,6 +152,16 @@ class EpcisConnector(Connector):
                 code="NO_USABLE_EVENT",
             )
         return Conversion(tuple(events), tuple(skipped))
+
+    def _document(self, message: RawMessage) -> dict[str, Any]:
+        """The JSON-binding form of the message: JSON / JSON-LD as is, the XML binding (EPCIS
+        2.0 or 1.2) read into the same shape. XML is recognised by its content type or, when
+        none is given, by a payload starting with ``<``."""
+        kind = (message.content_type or "").split(";")[0].strip().lower()
+        body = message.payload.removeprefix(b"\xef\xbb\xbf").lstrip()
+        if kind in ("application/xml", "text/xml") or (not kind and body.startswith(b"<")):
+            return read_document(message.payload, self.name)
+        return parse_json_object(message.payload, self.name)
 
     def _entries(self, doc: dict[str, Any], r: JsonReader) -> list[tuple[str, Any]]:
         kind = r.text(doc, "type", "", required=True)
