@@ -30,13 +30,14 @@ from typing import Any, ClassVar
 
 from connectors.base import Connector, Envelope, RawMessage
 from connectors.epcis.objects import What, describe, v2v_prefixes
-from connectors.epcis.sensors import temperature_readings
+from connectors.epcis.sensors import Fault, Reading, temperature_readings
 from connectors.epcis.vocabulary import (
     BIZSTEP_EVENTS,
     LINKING_STEPS,
     StepMapping,
     cbv_term,
 )
+from connectors.epcis.xmlbinding import read_document
 from connectors.jsonreader import JsonReader, canonical_json, join, parse_json_object
 from hub.errors import NormalisationError
 from hub.events.models import (
@@ -95,7 +96,12 @@ class _Context:
 class EpcisConnector(Connector):
     name: ClassVar[str] = "epcis"
     system: ClassVar[str] = "epcis"
-    content_types: ClassVar[tuple[str, ...]] = ("application/ld+json", "application/json")
+    content_types: ClassVar[tuple[str, ...]] = (
+        "application/ld+json",
+        "application/json",
+        "application/xml",
+        "text/xml",
+    )
 
     def normalise(self, message: RawMessage) -> list[Event]:
         conversion = self.convert(message)
@@ -109,7 +115,7 @@ class EpcisConnector(Connector):
 
     def convert(self, message: RawMessage) -> Conversion:
         """Like :meth:`normalise`, also naming the EPCIS events that yielded nothing."""
-        doc = parse_json_object(message.payload, self.name)
+        doc = self._document(message)
         doc_id = doc.get("id") if isinstance(doc.get("id"), str) else None
         r = JsonReader(self.name, doc_id)
         entries = self._entries(doc, r)
@@ -146,6 +152,16 @@ class EpcisConnector(Connector):
                 code="NO_USABLE_EVENT",
             )
         return Conversion(tuple(events), tuple(skipped))
+
+    def _document(self, message: RawMessage) -> dict[str, Any]:
+        """The JSON-binding form of the message: JSON / JSON-LD as is, the XML binding (EPCIS
+        2.0 or 1.2) read into the same shape. XML is recognised by its content type or, when
+        none is given, by a payload starting with ``<``."""
+        kind = (message.content_type or "").split(";")[0].strip().lower()
+        body = message.payload.removeprefix(b"\xef\xbb\xbf").lstrip()
+        if kind in ("application/xml", "text/xml") or (not kind and body.startswith(b"<")):
+            return read_document(message.payload, self.name)
+        return parse_json_object(message.payload, self.name)
 
     def _entries(self, doc: dict[str, Any], r: JsonReader) -> list[tuple[str, Any]]:
         kind = r.text(doc, "type", "", required=True)
@@ -216,20 +232,17 @@ class EpcisConnector(Connector):
             replace(envelope, actor=actor).event(i, event_type, event_time, detail)
             for i, (event_type, detail, actor) in enumerate(self._business(kind, ctx))
         ]
-        for i, reading in enumerate(temperature_readings(entry, path, event_time, r)):
-            extra = dict(other)
-            if reading.exception is not None:
-                extra["sensor_exception"] = reading.exception
+        for i, item in enumerate(temperature_readings(entry, path, event_time, r)):
+            extra = {**other, **item.extra}
+            if item.exception is not None:
+                extra["sensor_exception"] = item.exception
             ids = envelope.identifiers.model_copy(
-                update={"logger_id": reading.device_id, "other": extra}
+                update={"logger_id": item.device_id, "other": extra}
             )
+            kind, detail = _sensor_event(item, key, i)
             events.append(
                 replace(envelope, identifiers=ids).event(
-                    i,
-                    EventType.TEMPERATURE_READING,
-                    reading.occurred_at,
-                    reading.detail,
-                    key=f"{key}#sensor",
+                    i, kind, item.occurred_at, detail, key=f"{key}#sensor"
                 )
             )
         return key, events
@@ -342,6 +355,22 @@ class EpcisConnector(Connector):
             0, EventType.RECORD_CORRECTED, declared_at, detail, key=message_key
         )
         return message_key, [event]
+
+
+def _sensor_event(item: Reading | Fault, key: str, index: int) -> tuple[EventType, Detail]:
+    """A reading is a TEMPERATURE_READING; a logger fault (exception, no value) is a deviation
+    for QA to assess, because the temperature record has a hole the logger itself reported."""
+    if isinstance(item, Reading):
+        return EventType.TEMPERATURE_READING, item.detail
+    device = item.device_id or "unidentified device"
+    measured = f" ({item.measurement})" if item.measurement else ""
+    return EventType.DEVIATION_OPENED, DeviationDetail(
+        deviation_id=f"epcis:{key}#sensor/{index}",
+        classification="LOGGER_FAULT",
+        status="OPEN",
+        description=f"EPCIS sensor report{measured} from {device}: {item.exception} "
+        f"at {item.occurred_at.isoformat()}, no value",
+    )
 
 
 def _actor(party: str | None, role: str) -> Actor | None:

@@ -79,10 +79,12 @@ def is_temperature(measurement_type: str) -> bool:
 
 
 def to_celsius(value: float, uom: str) -> float | None:
-    """Convert a UN/CEFACT-unit temperature to Celsius; None for a unit that is not one."""
+    """Convert a temperature in a UN/ECE Recommendation 20 unit (``CEL`` degree Celsius,
+    ``FAH`` degree Fahrenheit, ``KEL`` kelvin) to Celsius; None for any other unit. ``FAR`` is
+    the farad, not Fahrenheit."""
     if uom == "CEL":
         return value
-    if uom == "FAR":
+    if uom == "FAH":
         return round((value - 32.0) * 5.0 / 9.0, 6)
     if uom == "KEL":
         return round(value - 273.15, 6)

@@ -224,7 +224,7 @@ def sensor_elements(draw: st.DrawFn) -> dict[str, Any]:
         else:
             report["value"] = draw(numbers)
         report["uom"] = draw(
-            st.sampled_from(["CEL", "FAR", "KEL"] if temperature else ["A93", "KMH"])
+            st.sampled_from(["CEL", "FAH", "KEL"] if temperature else ["A93", "KMH"])
         )
         if draw(st.booleans()):
             report["time"] = draw(instants())
@@ -363,6 +363,8 @@ def temperature_reports(event: dict[str, Any]) -> int:
         for element in event.get("sensorElementList", [])
         for report in element["sensorReport"]
         if report["type"] in TEMPERATURE_TYPES
+        # a temperature report without any value is not a reading (sensors.py)
+        and any(k in report for k in ("value", "minValue", "maxValue", "meanValue"))
     )
 
 
