@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hub.errors import NormalisationError
 from hub.events.identifiers import DEFAULT_COI_PATTERN
@@ -69,10 +69,15 @@ class Result:
 
 @dataclass(frozen=True)
 class ConnectorConfig:
-    """What connectors need from the settings; the pseudonym key never leaves the clinic side."""
+    """What connectors need from the settings; the pseudonym key never leaves the clinic side.
+
+    ``partner_options`` holds per-partner connector options (e.g. which B2MML property carries
+    the COI), each connector reading and validating its own entry; empty means its defaults.
+    """
 
     pseudonym_key: bytes = b"dev-only-pseudonym-key-change-me"
     coi_pattern: str = DEFAULT_COI_PATTERN
+    partner_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
