@@ -50,6 +50,8 @@ class MesConnector(Connector):
         root = parse_xml(message.payload, self.name)
         dialect = dialect_of(root, self.name)
         verb, noun = split_verb(local_name(root))
+        if verb is not None and noun not in RESPONSE_NOUNS:
+            check_verb(dialect, root, verb, self.name)
         mapper = NOUNS.get(noun)
         if mapper is None:
             raise unsupported(
@@ -68,8 +70,6 @@ class MesConnector(Connector):
                 f"{noun.replace('Response', 'Performance')}",
                 self.name,
             )
-        else:
-            check_verb(dialect, root, verb, self.name)
         doc = Document.read(
             self.name,
             self.system,
