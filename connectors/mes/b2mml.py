@@ -1,9 +1,9 @@
-"""ISA-95 B2MML document helpers: namespace check, verb/noun, properties, event factory.
+"""ISA-95 B2MML document helpers: nouns, properties, quantities, event factory.
 
 B2MML comes as a verb-noun BOD (``<ProcessProductionPerformance>`` with ``ApplicationArea`` and
-``DataArea``) or as a bare noun (``<ProductionPerformance>``), in the namespace
-``http://www.mesa.org/xml/B2MML`` (V0700+), a versioned one (``...B2MML-V0600``) or none, with or
-without a prefix. Lookups go by local name (:mod:`connectors.xmlsupport`).
+``DataArea``) or as a bare noun (``<ProductionPerformance>``), in any namespace
+:mod:`connectors.mes.dialect` accepts, with or without a prefix. Lookups go by local name
+(:mod:`connectors.xmlsupport`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from connectors.base import Envelope
+from connectors.mes.config import PropertyIds
 from connectors.xmlsupport import (
     Element,
     XmlFields,
@@ -20,35 +21,10 @@ from connectors.xmlsupport import (
     children,
     find,
     local_name,
-    namespace,
     path_of,
     text_of,
 )
-from hub.errors import NormalisationError
 from hub.events.models import Actor
-
-B2MML_NAMESPACE = "http://www.mesa.org/xml/B2MML"
-VERBS = ("Process", "Notify", "Sync")
-
-
-def check_namespace(root: Element, partner: str) -> None:
-    ns = namespace(root)
-    if ns is not None and not ns.startswith(B2MML_NAMESPACE):
-        raise NormalisationError(
-            f"root <{local_name(root)}> is in namespace {ns!r}, "
-            f"not B2MML ({B2MML_NAMESPACE}[-Vnnnn])",
-            partner=partner,
-            field=local_name(root),
-            code="UNSUPPORTED_NAMESPACE",
-        )
-
-
-def split_verb(root_name: str) -> tuple[str | None, str]:
-    """``SyncMaterialLot`` -> (``Sync``, ``MaterialLot``); a bare noun -> (None, noun)."""
-    for verb in VERBS:
-        if root_name.startswith(verb) and len(root_name) > len(verb):
-            return verb, root_name[len(verb) :]
-    return None, root_name
 
 
 def nouns(root: Element, noun: str, f: XmlFields) -> list[Element]:
@@ -60,6 +36,16 @@ def nouns(root: Element, noun: str, f: XmlFields) -> list[Element]:
     if not found:
         raise f.missing(data_area, noun)
     return found
+
+
+def first_child(el: Element, *names: str) -> Element | None:
+    """The first child named ``names[0]``, else ``names[1]``, ... (a B2MML element renamed
+    between releases, e.g. ``ProductionRequestID`` / ``OperationsRequestID``)."""
+    for name in names:
+        found = child(el, name)
+        if found is not None:
+            return found
+    return None
 
 
 def property_value(prop: Element) -> str | None:
@@ -134,6 +120,7 @@ class Document:
     root: Element
     f: XmlFields
     coi_pattern: str
+    ids: PropertyIds
     message_id: str = ""
     sender: str | None = None
     created_at: datetime | None = None
@@ -141,11 +128,17 @@ class Document:
 
     @classmethod
     def read(
-        cls, partner: str, system: str, received_at: datetime, root: Element, coi_pattern: str
+        cls,
+        partner: str,
+        system: str,
+        received_at: datetime,
+        root: Element,
+        coi_pattern: str,
+        ids: PropertyIds,
     ) -> Document:
         f = XmlFields(partner)
         area = child(root, "ApplicationArea")
-        doc = cls(partner, system, received_at, root, f, coi_pattern)
+        doc = cls(partner, system, received_at, root, f, coi_pattern, ids)
         if area is not None:
             doc.sender = text_of(find(area, "Sender/LogicalID"))
             doc.message_id = text_of(child(area, "BODID")) or ""

@@ -1,13 +1,13 @@
 """MES (ISA-95 / B2MML XML): production performance and material lot receipts.
 
 ===================================================  =========================================
-root element (any B2MML namespace or none)           canonical events
+root element (B2MML V0401 to V07, or no namespace)   canonical events
 ===================================================  =========================================
-Process/Notify/Sync ProductionPerformance,           MANUFACTURING_STARTED,
-ProductionPerformance, ProductionResponse            MANUFACTURING_STEP_COMPLETED,
-                                                     CRYOPRESERVED, MANUFACTURING_COMPLETED
-Process/Notify/Sync MaterialLot, MaterialLot         MATERIAL_RECEIVED [+ IDENTITY_VERIFIED]
-                                                     [+ CUSTODY_ACCEPTED]
+Process/Notify/Sync/Show ProductionPerformance or    MANUFACTURING_STARTED,
+OperationsPerformance; those bare, and bare          MANUFACTURING_STEP_COMPLETED,
+ProductionResponse or OperationsResponse             CRYOPRESERVED, MANUFACTURING_COMPLETED
+Process/Notify/Sync/Show MaterialLot or              MATERIAL_RECEIVED [+ IDENTITY_VERIFIED]
+MaterialInformation (its lots); bare MaterialLot     [+ CUSTODY_ACCEPTED]
 ===================================================  =========================================
 
 Element-level mapping and every rejection code: README.md beside this file.
@@ -18,20 +18,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from connectors.base import Connector, RawMessage, unique_events
-from connectors.mes.b2mml import Document, check_namespace, split_verb
-from connectors.mes.performance import performance_events
-from connectors.mes.receipt import receipt_events
+from connectors.base import Connector, ConnectorConfig, RawMessage, unique_events
+from connectors.mes.b2mml import Document
+from connectors.mes.config import MesOptions
+from connectors.mes.dialect import check_verb, dialect_of, split_verb, unsupported
+from connectors.mes.performance import PERFORMANCE_NOUNS, RESPONSE_NOUNS, performance_events
+from connectors.mes.receipt import LOT_NOUNS, receipt_events
 from connectors.xmlsupport import local_name, parse_xml
-from hub.errors import NormalisationError
 from hub.events.models import Event
 
-# Noun -> mapper; the noun may come bare or behind one of the verbs in b2mml.VERBS.
-NOUNS: dict[str, Callable[[Document], list[Event]]] = {
-    "ProductionPerformance": performance_events,
-    "ProductionResponse": performance_events,
-    "MaterialLot": receipt_events,
+# Noun -> mapper; the noun may come bare or behind one of the reporting verbs.
+NOUNS: dict[str, Callable[[Document, str], list[Event]]] = {
+    **dict.fromkeys(PERFORMANCE_NOUNS + RESPONSE_NOUNS, performance_events),
+    **dict.fromkeys(LOT_NOUNS, receipt_events),
 }
+_READ = "ProductionPerformance / OperationsPerformance, MaterialLot / MaterialInformation"
 
 
 class MesConnector(Connector):
@@ -41,25 +42,43 @@ class MesConnector(Connector):
     system: ClassVar[str] = "mes-isa95"
     content_types: ClassVar[tuple[str, ...]] = ("application/xml", "text/xml")
 
+    def __init__(self, config: ConnectorConfig | None = None) -> None:
+        super().__init__(config)
+        self.options = MesOptions.from_partner_options(self.config.partner_options)
+
     def normalise(self, message: RawMessage) -> list[Event]:
         root = parse_xml(message.payload, self.name)
-        check_namespace(root, self.name)
-        root_name = local_name(root)
-        verb, noun = split_verb(root_name)
+        dialect = dialect_of(root, self.name)
+        verb, noun = split_verb(local_name(root))
+        if verb is not None and noun not in RESPONSE_NOUNS:
+            check_verb(dialect, root, verb, self.name)
         mapper = NOUNS.get(noun)
-        if mapper is None or (verb is not None and noun == "ProductionResponse"):
-            raise NormalisationError(
-                f"B2MML message <{root_name}> is not one the hub reads (supported: "
-                "Process/Notify/Sync + ProductionPerformance or MaterialLot, or the bare nouns "
-                "ProductionPerformance, ProductionResponse, MaterialLot)",
-                partner=self.name,
-                field=root_name,
-                code="UNSUPPORTED_MESSAGE",
+        if mapper is None:
+            raise unsupported(
+                dialect, root, f"noun {noun} is not mapped (the hub reads {_READ})", self.name
+            )
+        if verb is None:
+            if noun == "MaterialInformation":
+                raise unsupported(
+                    dialect, root, "MaterialInformation comes only inside a BOD", self.name
+                )
+        elif noun in RESPONSE_NOUNS:
+            raise unsupported(
+                dialect,
+                root,
+                f"{noun} is not a BOD noun; a BOD carries it inside "
+                f"{noun.replace('Response', 'Performance')}",
+                self.name,
             )
         doc = Document.read(
-            self.name, self.system, message.received_at, root, self.config.coi_pattern
+            self.name,
+            self.system,
+            message.received_at,
+            root,
+            self.config.coi_pattern,
+            self.options.properties,
         )
-        return unique_events(mapper(doc), self.name)
+        return unique_events(mapper(doc, noun), self.name)
 
 
 CONNECTOR = MesConnector

@@ -1,5 +1,10 @@
 """B2MML ProductionPerformance / ProductionResponse -> manufacturing milestones.
 
+V07 names them OperationsPerformance / OperationsResponse (``OperationsRequestID``, nested
+segments as ``SegmentResponseChild``); both are read the same way. A V07 response whose
+``OperationsType`` (its own, else the performance's) is Maintenance, Quality or Inventory is no
+manufacturing milestone and is skipped; a message with nothing else is UNSUPPORTED_MESSAGE.
+
 Per ``ProductionResponse`` (one patient batch, one process order):
 
 * ``StartTime`` (else the earliest segment ``ActualStartTime``) -> MANUFACTURING_STARTED;
@@ -18,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from connectors.mes.b2mml import Document, nouns, properties, quantity, scope_id
+from connectors.mes.b2mml import Document, first_child, nouns, properties, quantity, scope_id
 from connectors.timestamps import parse_timestamp
 from connectors.xmlsupport import (
     Element,
@@ -39,6 +44,11 @@ from hub.events.models import (
     MaterialDetail,
 )
 
+PERFORMANCE_NOUNS = ("ProductionPerformance", "OperationsPerformance")
+RESPONSE_NOUNS = ("ProductionResponse", "OperationsResponse")
+_SEGMENT_TAGS = ("SegmentResponse", "SegmentResponseChild")
+# OperationsType values that describe production; absent means production (B2MML before V0600).
+_PRODUCTION_TYPES = frozenset({"", "PRODUCTION", "MIXED"})
 _COMPLETED_STATES = frozenset({"COMPLETED", "CLOSED"})
 CRYO_SEGMENT_PREFIX = "CRYOPRESERV"
 # Fixed index per event kind within its key, so an optional event never shifts another's id.
@@ -59,27 +69,64 @@ class _Maker(Protocol):
     ) -> Event: ...
 
 
-def performance_events(doc: Document) -> list[Event]:
-    events: list[Event] = []
-    if local_name(doc.root) == "ProductionResponse":
+def performance_events(doc: Document, noun: str) -> list[Event]:
+    """Events of every production response in the performance noun(s) (or bare response)."""
+    if noun in RESPONSE_NOUNS:
         doc.identify(doc.f.req(doc.root, "ID"))
+        _check_production(doc, doc.root, None)
         return _response(doc, doc.root, None)
-    for perf in nouns(doc.root, "ProductionPerformance", doc.f):
-        doc.identify(doc.f.req(perf, "ID"))
-        responses = children(perf, "ProductionResponse")
+    events: list[Event] = []
+    skipped: list[str] = []
+    response_tag = RESPONSE_NOUNS[PERFORMANCE_NOUNS.index(noun)]
+    for perf in nouns(doc.root, noun, doc.f):
+        responses = [r for r in perf if isinstance(r.tag, str) and local_name(r) in RESPONSE_NOUNS]
         if not responses:
-            raise doc.f.missing(perf, "ProductionResponse")
+            raise doc.f.missing(perf, response_tag)
+        # The performance ID is optional before V07; the first response then names the report.
+        doc.identify(doc.f.text(perf, "ID") or doc.f.req(responses[0], "ID"))
         for response in responses:
+            kind = _operations_type(doc, response, perf)
+            if kind.upper() not in _PRODUCTION_TYPES:
+                skipped.append(f"{doc.f.req(response, 'ID')} ({kind})")
+                continue
             events.extend(_response(doc, response, perf))
+    if skipped and not events:
+        raise doc.f.error(
+            f"operations response(s) {', '.join(skipped)} are not production: OperationsType "
+            "Maintenance, Quality and Inventory are not mapped (the hub reads Production, Mixed)",
+            "OperationsType",
+            "UNSUPPORTED_MESSAGE",
+        )
     return events
 
 
+def _operations_type(doc: Document, response: Element, perf: Element | None) -> str:
+    return (
+        doc.f.text(response, "OperationsType")
+        or (doc.f.text(perf, "OperationsType") if perf is not None else None)
+        or ""
+    )
+
+
+def _check_production(doc: Document, response: Element, perf: Element | None) -> None:
+    kind = _operations_type(doc, response, perf)
+    if kind.upper() not in _PRODUCTION_TYPES:
+        raise doc.f.error(
+            f"operations response {doc.f.req(response, 'ID')} has OperationsType {kind}: not "
+            "production, not mapped (the hub reads Production, Mixed)",
+            f"{path_of(response)}/OperationsType",
+            "UNSUPPORTED_MESSAGE",
+        )
+
+
 def _segments(parent: Element) -> list[Element]:
-    """SegmentResponse children, and theirs (B2MML nests sub-segments), in document order."""
+    """SegmentResponse children, and theirs (B2MML nests sub-segments; V07 calls them
+    SegmentResponseChild), in document order."""
     found: list[Element] = []
-    for segment in children(parent, "SegmentResponse"):
-        found.append(segment)
-        found.extend(_segments(segment))
+    for segment in parent:
+        if isinstance(segment.tag, str) and local_name(segment) in _SEGMENT_TAGS:
+            found.append(segment)
+            found.extend(_segments(segment))
     return found
 
 
@@ -90,8 +137,8 @@ class _Response:
         f = doc.f
         self.id = f.req(response, "ID")
         self.materials = [m for s in _segments(response) for m in children(s, "MaterialActual")]
-        self.coi = self._identifier(doc, "COI")
-        din = self._identifier(doc, "DIN")
+        self.coi = self._identifier(doc, doc.ids.coi, "COI")
+        din = self._identifier(doc, doc.ids.din, "DIN")
         self.produced = next(
             (m for m in self.materials if (f.text(m, "MaterialUse") or "").lower() == "produced"),
             None,
@@ -100,7 +147,7 @@ class _Response:
         if self.coi is None and self.batch is None:
             raise f.error(
                 f"production response {self.id} names neither a COI (MaterialActualProperty "
-                "ID=COI) nor a produced MaterialLotID",
+                f"ID={doc.ids.coi}) nor a produced MaterialLotID",
                 f"{path_of(response)}/SegmentResponse/MaterialActual",
                 "MISSING_IDENTIFIER",
             )
@@ -109,15 +156,15 @@ class _Response:
         self.identifiers = Identifiers(
             batch_id=self.batch,
             din=din,
-            order_id=f.text(response, "ProductionRequestID"),
+            order_id=text_of(first_child(response, "ProductionRequestID", "OperationsRequestID")),
             other={"production_response": self.id},
         )
 
-    def _identifier(self, doc: Document, key: str) -> str | None:
+    def _identifier(self, doc: Document, property_id: str, key: str) -> str | None:
         """One COI / DIN for the whole response; two different ones are COI_/DIN_CONFLICT."""
         found: str | None = None
         for material in self.materials:
-            entry = properties(material, "MaterialActualProperty").get(key)
+            entry = properties(material, "MaterialActualProperty").get(property_id.upper())
             if entry is None:
                 continue
             raw, where = entry.value, entry.field
@@ -233,7 +280,7 @@ def _cryo(doc: Document, material: Element | None) -> MaterialDetail:
         return MaterialDetail(material_type="final_product")
     f = doc.f
     amount, unit = quantity(material, f)
-    expiry = properties(material, "MaterialActualProperty").get("EXPIRATIONDATE")
+    expiry = properties(material, "MaterialActualProperty").get(doc.ids.expiration_date.upper())
     expires_at = (
         parse_timestamp(expiry.value, expiry.field, doc.partner, doc.message_id) if expiry else None
     )

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from connectors.mes.b2mml import Document, nouns, properties, quantity, scope_id
 from connectors.timestamps import parse_timestamp
-from connectors.xmlsupport import Element, path_of
+from connectors.xmlsupport import Element, child, children, local_name, path_of, text_of
 from hub.errors import InvalidIdentifierError
 from hub.events.identifiers import parse_din
 from hub.events.models import (
@@ -34,14 +34,28 @@ from hub.events.models import (
     MaterialDetail,
 )
 
+LOT_NOUNS = ("MaterialLot", "MaterialInformation")
 RECEIPT_STATUSES = frozenset({"RECEIVED", "ACCEPTED", "QUARANTINE"})
 CHECKPOINT = "manufacturing_receipt"
 _RECEIVED, _VERIFIED, _ACCEPTED = 0, 1, 2
 _FAILED_RESULTS = frozenset({"FAIL", "FAILED", "MISMATCH", "FALSE", "NOK"})
 
 
-def receipt_events(doc: Document) -> list[Event]:
-    lots = nouns(doc.root, "MaterialLot", doc.f)
+def receipt_events(doc: Document, noun: str) -> list[Event]:
+    """Events of every material lot in the message (bare, in a BOD, or in MaterialInformation)."""
+    if noun == "MaterialInformation":
+        infos = nouns(doc.root, noun, doc.f)
+        lots = [lot for info in infos for lot in children(info, "MaterialLot")]
+        if not lots:
+            carried = sorted({local_name(c) for i in infos for c in i if isinstance(c.tag, str)})
+            raise doc.f.error(
+                "MaterialInformation carries no MaterialLot (only "
+                f"{', '.join(carried) or 'nothing'}): material master data is not mapped",
+                f"{path_of(infos[0])}/MaterialLot",
+                "UNSUPPORTED_MESSAGE",
+            )
+    else:
+        lots = nouns(doc.root, noun, doc.f)
     events: list[Event] = []
     for lot in lots:
         doc.identify(doc.f.req(lot, "ID"))
@@ -66,6 +80,7 @@ class _Props:
 
     def __init__(self, doc: Document, lot: Element) -> None:
         self.doc = doc
+        self.ids = doc.ids
         self.values = properties(lot, "MaterialLotProperty")
 
     def text(self, key: str) -> str | None:
@@ -88,38 +103,39 @@ def _lot(doc: Document, lot: Element) -> list[Event]:
     lot_id = f.req(lot, "ID")
     p = _Props(doc, lot)
     status = (f.text(lot, "Status") or "").upper()
-    if status not in RECEIPT_STATUSES and p.text("ReceiptTime") is None:
+    if status not in RECEIPT_STATUSES and p.text(p.ids.receipt_time) is None:
         raise f.error(
-            f"material lot {lot_id} has status {status or 'none'!r} and no ReceiptTime: "
+            f"material lot {lot_id} has status {status or 'none'!r} and no {p.ids.receipt_time} "
+            "property: "
             f"not a receipt (receipt statuses: {', '.join(sorted(RECEIPT_STATUSES))})",
             f"{path_of(lot)}/Status",
             "UNSUPPORTED_LOT_STATUS",
         )
-    coi = doc.coi(raw, p.where("COI")) if (raw := p.text("COI")) else None
-    din = f.din(raw, p.where("DIN")) if (raw := p.text("DIN")) else None
+    coi = doc.coi(raw, p.where(p.ids.coi)) if (raw := p.text(p.ids.coi)) else None
+    din = f.din(raw, p.where(p.ids.din)) if (raw := p.text(p.ids.din)) else None
     if coi is None and din is None:
         raise f.error(
-            f"material lot {lot_id} carries neither a COI nor a DIN property",
+            f"material lot {lot_id} carries neither a {p.ids.coi} nor a {p.ids.din} property",
             f"{path_of(lot)}/MaterialLotProperty",
             "MISSING_IDENTIFIER",
         )
-    received_at = p.time("ReceiptTime") or doc.created_at
+    received_at = p.time(p.ids.receipt_time) or doc.created_at
     if received_at is None:
         raise f.error(
-            f"material lot {lot_id}: no ReceiptTime property and no ApplicationArea/"
+            f"material lot {lot_id}: no {p.ids.receipt_time} property and no ApplicationArea/"
             "CreationDateTime",
-            p.where("ReceiptTime"),
+            p.where(p.ids.receipt_time),
             "MISSING_FIELD",
         )
     site = scope_id(lot) or doc.sender
     location = Location(id=site) if site else None
-    shipment_id = p.text("ShipmentID")
-    storage = f.text(lot, "StorageLocation")
+    shipment_id = p.text(p.ids.shipment_id)
+    storage = _storage_location(lot)
     other = {"material_lot": lot_id}
     if storage:
         other["storage_location"] = storage
     identifiers = Identifiers(din=din, shipment_id=shipment_id, other=other)
-    receiver = p.text("ReceivedBy")
+    receiver = p.text(p.ids.received_by)
     amount, unit = quantity(lot, f)
     key = f"{lot_id}/receipt"
     shared = replace(doc.envelope, coi_id=coi, identifiers=identifiers, location=location)
@@ -139,8 +155,8 @@ def _lot(doc: Document, lot: Element) -> list[Event]:
         material_type=f.text(lot, "MaterialDefinitionID") or "starting_material",
         quantity=amount,
         unit=unit,
-        collection_end=p.time("CollectionEnd"),
-        expires_at=p.time("ExpirationDate"),
+        collection_end=p.time(p.ids.collection_end),
+        expires_at=p.time(p.ids.expiration_date),
         container_id=lot_id,
     )
     receiver_actor = (
@@ -171,15 +187,15 @@ def _lot(doc: Document, lot: Element) -> list[Event]:
                 "conformant" if check.matched else "non_conformant",
             )
         )
-    accepted_by = p.text("AcceptedBy")
+    accepted_by = p.text(p.ids.accepted_by)
     if accepted_by is not None:
         custody = CustodyDetail(
             handover_id=shipment_id or lot_id,
-            releasing_party=p.text("Carrier"),
+            releasing_party=p.text(p.ids.carrier),
             receiving_party=site,
             verified_by=accepted_by,
             identity_scanned=check is not None,
-            signature=p.text("Signature"),
+            signature=p.text(p.ids.signature),
         )
         events.append(
             make(
@@ -194,20 +210,28 @@ def _lot(doc: Document, lot: Element) -> list[Event]:
     return events
 
 
+def _storage_location(lot: Element) -> str | None:
+    """``StorageLocation`` text (before V07) or ``StorageLocation/Location`` (V07)."""
+    storage = child(lot, "StorageLocation")
+    if storage is None:
+        return None
+    return text_of(child(storage, "Location")) or text_of(storage)
+
+
 def _identity_check(
     p: _Props, coi: str | None, din: str | None, receiver: str | None
 ) -> IdentityCheckDetail | None:
     """Expected (label / order) against scanned; matched only if every scanned id has an
     expected counterpart that equals it and the MES's own verdict is not a failure."""
     scanned: dict[str, str] = {}
-    if (raw := p.text("ScannedCOI")) is not None:
+    if (raw := p.text(p.ids.scanned_coi)) is not None:
         scanned["coi"] = _scanned_coi(raw)
-    if (raw := p.text("ScannedDIN")) is not None:
+    if (raw := p.text(p.ids.scanned_din)) is not None:
         scanned["din"] = _scanned_din(raw)
     if not scanned:
         return None
     expected = {k: v for k, v in (("coi", coi), ("din", din)) if v is not None}
-    verdict = (p.text("IdentityCheckResult") or "").upper()
+    verdict = (p.text(p.ids.identity_check_result) or "").upper()
     matched = (
         all(expected.get(k) == v for k, v in scanned.items()) and verdict not in _FAILED_RESULTS
     )
@@ -216,5 +240,5 @@ def _identity_check(
         expected=expected,
         scanned=scanned,
         matched=matched,
-        verified_by=p.text("VerifiedBy") or receiver,
+        verified_by=p.text(p.ids.verified_by) or receiver,
     )
