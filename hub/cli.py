@@ -17,6 +17,8 @@ v2v record [--from ISO] [--to ISO] --out FILE
                                      export the raw topics' messages as a replay recording
 v2v record --partner NAME --received-at ISO --out FILE PARTNER-FILE...
                                      wrap partner files as a replay recording (no broker)
+v2v partners list | show NAME | validate [--dir D] | check NAME FILE...
+                                     the partner registry: entries, validation, a dry run
 v2v bench [--quick] [--chains N] [--messages N | --events N] [--rate R] [--report FILE]
                                      benchmark the real stack against a plain Kafka baseline
 """
@@ -174,6 +176,68 @@ def _record(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     print(f"{count} messages written to {args.out}")
     return 0
+
+
+def _partners(settings: Settings, args: argparse.Namespace) -> int:
+    import yaml
+
+    from hub.partners import load_registry
+
+    directory = args.dir or settings.partner_dir
+    try:
+        registry = load_registry(directory)
+    except HubError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1 if args.action == "validate" else 2
+    if args.action == "validate":
+        print(f"{len(registry)} partners valid in {directory}: {', '.join(sorted(registry))}")
+        return 0
+    if args.action == "list":
+        print(f"{'ID':<16} {'CONNECTOR':<9} {'ROLE':<22} {'TIME ZONE':<20} ORGANISATION")
+        for e in registry.values():
+            zone = e.time_zone or "-"
+            print(f"{e.id:<16} {e.connector:<9} {e.role:<22} {zone:<20} {e.organisation}")
+        return 0
+    if args.name not in registry:
+        print(f"error: no partner {args.name!r} in {directory}", file=sys.stderr)
+        return 2
+    entry = registry[args.name]
+    if args.action == "show":
+        print(yaml.safe_dump(entry.model_dump(mode="json"), sort_keys=False).rstrip())
+        return 0
+    return _partner_check(settings, directory, args)
+
+
+def _partner_check(settings: Settings, directory: Path, args: argparse.Namespace) -> int:
+    from hub.flow import FlowCore
+    from hub.partners.check import check_files
+
+    key = settings.pseudonym_key.get_secret_value().encode()
+    try:
+        core = FlowCore.from_files(
+            settings.profile_dir, settings.escalation_policy_file, key, [args.name], directory
+        )
+    except HubError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    refused = 0
+    for check in check_files(core, args.name, args.files):
+        if check.rejection is not None:
+            refused += 1
+            r = check.rejection
+            where = f" (field {r.field})" if r.field else ""
+            print(f"{check.path}: REJECTED [{r.code}]{where}: {r.reason}")
+        else:
+            print(f"{check.path}: {len(check.events)} events")
+        for event in check.events:
+            ids = event.identifiers.model_dump(exclude_none=True, exclude={"other"})
+            print(
+                f"  {event.event_type.value:<28} {event.occurred_at.isoformat()}  "
+                f"coi={event.coi_id or '-'}  {ids}"
+            )
+        for warning in check.warnings:
+            print(f"  warning: {warning}")
+    return 1 if refused else 0
 
 
 def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
@@ -352,6 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--received-at", type=_instant, help="with FILEs: their receipt time")
     rec.add_argument("files", nargs="*", type=Path, metavar="FILE", help="partner files")
     rec.set_defaults(fn=_record)
+    part = sub.add_parser("partners", help="the partner registry")
+    part.add_argument("action", choices=["list", "show", "validate", "check"])
+    part.add_argument("name", nargs="?", help="a partner id (show, check)")
+    part.add_argument("files", nargs="*", type=Path, metavar="FILE", help="check: sample files")
+    part.add_argument("--dir", type=Path, help="registry folder (default: V2V_PARTNER_DIR)")
+    part.set_defaults(fn=_partners)
     bench = sub.add_parser("bench", help="benchmark the hub on the real stack")
     bench.add_argument("--quick", action="store_true", help="small CI-sized run (< 1 min)")
     bench.add_argument("--chains", type=int, help="active chains (default 10,000)")
