@@ -1,32 +1,14 @@
 """Courier tracking webhooks (JSON) with UN/ECE Recommendation 24 status codes.
 
-One webhook call is one status of one shipment. Every Rec 24 code (``rec24.py``: code, name,
-class) becomes at least one canonical event carrying the code in ``detail.status_code``; the
-``detail.status`` word is the code's own where the chain reads it, else its class's:
-
-===========================  ==============================  =================================
-Rec 24                       ``status``                      canonical events
-===========================  ==============================  =================================
-13 pick-up completed         PICKED_UP                       SHIPMENT_STATUS + CUSTODY_RELEASED
-24 departure completed       DEPARTED                        SHIPMENT_DEPARTED
-20 delayed                   DELAYED | CUSTOMS_HOLD          SHIPMENT_STATUS
-12 cleared by customs        CUSTOMS_CLEARED                 SHIPMENT_STATUS
-17 customs clearance refused CUSTOMS_REFUSED                 SHIPMENT_STATUS
-class delivery (21, 22, 72)  DELIVERED                       SHIPMENT_DELIVERED [+ CUSTODY_ACCEPTED
-                                                             if signed]
-class progress               IN_TRANSIT                      SHIPMENT_STATUS
-class arrival                ARRIVED                         SHIPMENT_STATUS
-class exception              EXCEPTION                       SHIPMENT_STATUS
-class damage                 DAMAGED                         SHIPMENT_STATUS (SHIPMENT_DAMAGED)
-class loss                   LOST                            SHIPMENT_STATUS (SHIPMENT_LOST)
-class refusal                REFUSED                         SHIPMENT_STATUS
-                                                             (DELIVERY_NOT_COMPLETED)
-class delivery-not-completed DELIVERY_NOT_COMPLETED          SHIPMENT_STATUS
-                                                             (DELIVERY_NOT_COMPLETED)
-class customs                CUSTOMS_CONTROL                 SHIPMENT_STATUS
-class other                  OTHER                           SHIPMENT_STATUS
-(webhook type eta_update)    ETA_UPDATED                     SHIPMENT_ETA_UPDATED
-===========================  ==============================  =================================
+One webhook call is one status of one shipment. Every UN/ECE Rec 24 code (``rec24.py``: code,
+name, class) becomes at least one canonical event carrying the code in ``detail.status_code``;
+``detail.status`` is the code's own word where the chain reads it (13 PICKED_UP, 24 DEPARTED,
+20 DELAYED or CUSTOMS_HOLD, 12 CUSTOMS_CLEARED, 17 CUSTOMS_REFUSED), else its class's
+(``_CLASS_STATUS``: IN_TRANSIT, ARRIVED, DELIVERED, EXCEPTION, DAMAGED, LOST, REFUSED,
+DELIVERY_NOT_COMPLETED, CUSTOMS_CONTROL, OTHER). Event types: 13 adds CUSTODY_RELEASED, 24 is
+SHIPMENT_DEPARTED, class delivery is SHIPMENT_DELIVERED (+ CUSTODY_ACCEPTED when signed), the
+webhook type ``eta_update`` is SHIPMENT_ETA_UPDATED, everything else SHIPMENT_STATUS. The full
+table is in README.md beside this file.
 
 A code that is not in Rec 24 (a carrier's own code) is rejected: UNKNOWN_STATUS on
 ``status_code``. An arrival is not a delivery: the consignee has not taken the material.
