@@ -1,18 +1,17 @@
 """Courier tracking webhooks (JSON) with UN/ECE Recommendation 24 status codes.
 
-One webhook call is one status of one shipment. The mapping (see README.md beside this file):
+One webhook call is one status of one shipment. Every UN/ECE Rec 24 code (``rec24.py``: code,
+name, class) becomes at least one canonical event carrying the code in ``detail.status_code``;
+``detail.status`` is the code's own word where the chain reads it (13 PICKED_UP, 24 DEPARTED,
+20 DELAYED or CUSTOMS_HOLD, 12 CUSTOMS_CLEARED, 17 CUSTOMS_REFUSED), else its class's
+(``_CLASS_STATUS``: IN_TRANSIT, ARRIVED, DELIVERED, EXCEPTION, DAMAGED, LOST, REFUSED,
+DELIVERY_NOT_COMPLETED, CUSTOMS_CONTROL, OTHER). Event types: 13 adds CUSTODY_RELEASED, 24 is
+SHIPMENT_DEPARTED, class delivery is SHIPMENT_DELIVERED (+ CUSTODY_ACCEPTED when signed), the
+webhook type ``eta_update`` is SHIPMENT_ETA_UPDATED, everything else SHIPMENT_STATUS. The full
+table is in README.md beside this file.
 
-======  ===========================  ===============================================
-code    Rec 24 meaning               canonical events
-======  ===========================  ===============================================
-13      pick-up completed            SHIPMENT_STATUS(PICKED_UP) + CUSTODY_RELEASED
-24      departure completed          SHIPMENT_DEPARTED
-20      delayed                      SHIPMENT_STATUS(DELAYED | CUSTOMS_HOLD)
-12      cleared by customs           SHIPMENT_STATUS(CUSTOMS_CLEARED)
-17      customs clearance refused    SHIPMENT_STATUS(CUSTOMS_REFUSED)
-21      delivery completed           SHIPMENT_DELIVERED [+ CUSTODY_ACCEPTED if signed]
-ETA     (webhook type eta_update)    SHIPMENT_ETA_UPDATED
-======  ===========================  ===============================================
+A code that is not in Rec 24 (a carrier's own code) is rejected: UNKNOWN_STATUS on
+``status_code``. An arrival is not a delivery: the consignee has not taken the material.
 
 Custody: at pick-up the shipper releases the material into transport towards the consignee
 (the handover id is the shipment id); the consignee's receiver signature on delivery is the
@@ -27,6 +26,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.base import Connector, RawMessage
+from connectors.courier.rec24 import REC24, Rec24Class
 from connectors.fields import Fields
 from connectors.jsonreader import parse_json_object
 from hub.errors import NormalisationError
@@ -41,25 +41,62 @@ from hub.events.models import (
     ShipmentDetail,
 )
 
-REC24_STATUS: dict[str, str] = {
+# The status word of the codes the chain reads one by one; every other code gets its class's.
+_CODE_STATUS: dict[str, str] = {
     "12": "CUSTOMS_CLEARED",
     "13": "PICKED_UP",
     "17": "CUSTOMS_REFUSED",
     "20": "DELAYED",
-    "21": "DELIVERED",
     "24": "DEPARTED",
 }
-# CBV bizStep / disposition for each status, so courier events line up with EPCIS feeds.
-_CBV: dict[str, tuple[str, str]] = {
+_CLASS_STATUS: dict[Rec24Class, str] = {
+    Rec24Class.PROGRESS: "IN_TRANSIT",
+    Rec24Class.ARRIVAL: "ARRIVED",
+    Rec24Class.DELIVERY: "DELIVERED",
+    Rec24Class.EXCEPTION: "EXCEPTION",
+    Rec24Class.DAMAGE: "DAMAGED",
+    Rec24Class.LOSS: "LOST",
+    Rec24Class.REFUSAL: "REFUSED",
+    Rec24Class.DELIVERY_NOT_COMPLETED: "DELIVERY_NOT_COMPLETED",
+    Rec24Class.CUSTOMS: "CUSTOMS_CONTROL",
+    Rec24Class.OTHER: "OTHER",
+}
+# CBV bizStep / disposition for each status, so courier events line up with EPCIS feeds. A
+# status about the carrier's equipment says nothing of the material's disposition.
+_CBV: dict[str, tuple[str, str | None]] = {
     "PICKED_UP": ("shipping", "in_transit"),
     "DEPARTED": ("departing", "in_transit"),
     "DELAYED": ("departing", "in_transit"),
     "CUSTOMS_HOLD": ("inspecting", "in_transit"),
     "CUSTOMS_CLEARED": ("inspecting", "in_transit"),
     "CUSTOMS_REFUSED": ("inspecting", "unavailable"),
+    "CUSTOMS_CONTROL": ("inspecting", "in_transit"),
     "DELIVERED": ("arriving", "in_progress"),
     "ETA_UPDATED": ("departing", "in_transit"),
+    "IN_TRANSIT": ("transporting", "in_transit"),
+    "ARRIVED": ("arriving", "in_transit"),
+    "EXCEPTION": ("transporting", "in_transit"),
+    "DAMAGED": ("inspecting", "damaged"),
+    "LOST": ("transporting", "unavailable"),
+    "REFUSED": ("arriving", "in_transit"),
+    "DELIVERY_NOT_COMPLETED": ("arriving", "in_transit"),
+    "OTHER": ("other", None),
 }
+
+
+_EVENT_TYPE: dict[str, EventType] = {
+    "DEPARTED": EventType.SHIPMENT_DEPARTED,
+    "DELIVERED": EventType.SHIPMENT_DELIVERED,
+    "ETA_UPDATED": EventType.SHIPMENT_ETA_UPDATED,
+}
+
+
+def status_of(code: str) -> str | None:
+    """The ``status`` word of a Rec 24 code; None for a code that is not in Rec 24."""
+    entry = REC24.get(code)
+    if entry is None:
+        return None
+    return _CODE_STATUS.get(code) or _CLASS_STATUS[entry.cls]
 
 
 class CourierConnector(Connector):
@@ -81,11 +118,11 @@ class CourierConnector(Connector):
                 code="UNKNOWN_TYPE",
             )
         code = "ETA" if kind == "eta_update" else f.req("status_code")
-        status = "ETA_UPDATED" if code == "ETA" else REC24_STATUS.get(code)
+        status = "ETA_UPDATED" if code == "ETA" else status_of(code)
         if status is None:
             raise NormalisationError(
-                f"unsupported Rec 24 status code {code!r} "
-                f"(supported: {', '.join(sorted(REC24_STATUS))})",
+                f"status code {code!r} is not a UN/ECE Recommendation 24 transport status "
+                f"(the hub knows codes 1-{len(REC24)}; see connectors/courier/rec24.py)",
                 partner=self.name,
                 message_id=message_id,
                 field="status_code",
@@ -134,11 +171,7 @@ class CourierConnector(Connector):
             reason=f.text("reason", required=False),
             receiver_signature=f.text("signature.name", required=False),
         )
-        event_type = {
-            "DEPARTED": EventType.SHIPMENT_DEPARTED,
-            "DELIVERED": EventType.SHIPMENT_DELIVERED,
-            "ETA_UPDATED": EventType.SHIPMENT_ETA_UPDATED,
-        }.get(status, EventType.SHIPMENT_STATUS)
+        event_type = _EVENT_TYPE.get(status, EventType.SHIPMENT_STATUS)
         events = [make(0, event_type, shipment, courier_actor)]
         if status == "PICKED_UP":
             events.append(

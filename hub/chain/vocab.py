@@ -28,6 +28,14 @@ PATIENT_END = PATIENT_STOP - {"ON_HOLD"}
 """Statuses that end the chain for good (a hold may lift): the therapy's clocks stop."""
 CUSTOMS_HOLD = frozenset({"CUSTOMS_HOLD", "CUSTOMS_REFUSED", "HELD_BY_CUSTOMS"})
 CUSTOMS_REFUSED_CODE = "17"  # UN/ECE Rec 24: customs clearance refused
+# Courier statuses of UN/ECE Rec 24 classes damage, loss, refusal and delivery-not-completed
+# (connectors/courier/rec24.py), with the common dialect words for each.
+SHIPMENT_DAMAGED = frozenset({"DAMAGED", "DAMAGE", "ARRIVED_DAMAGED", "DAMAGED_IN_TRANSIT"})
+SHIPMENT_LOST = frozenset({"LOST", "NOT_FOUND", "MISSING", "STOLEN", "PLUNDERED"})
+DELIVERY_REFUSED = frozenset({"REFUSED", "REFUSED_BY_CONSIGNEE", "DELIVERY_REFUSED"})
+DELIVERY_FAILED = frozenset(
+    {"DELIVERY_NOT_COMPLETED", "NOT_DELIVERED", "DELIVERY_FAILED", "UNDELIVERED"}
+)
 BEDSIDE_WORDS = ("BEDSIDE", "INFUSION", "ADMINISTRATION")
 
 

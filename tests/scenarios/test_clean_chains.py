@@ -40,6 +40,14 @@ DOMAIN = {
     "PATIENT_STATUS_CHANGE": ("H", "physician + sponsor"),
 }
 """DOMAIN.md section 6: code -> (severity letter, owner), verbatim."""
+REC24 = {
+    "SHIPMENT_DAMAGED": ("C", "QA / QP + logistics"),
+    "SHIPMENT_LOST": ("C", "logistics + site"),
+    "DELIVERY_NOT_COMPLETED": ("H", "logistics + site"),
+}
+"""Codes the full UN/ECE Rec 24 classification added (courier damage, loss, failed delivery);
+not yet in DOMAIN.md section 6."""
+TAXONOMY = DOMAIN | REC24
 
 KEY_MILESTONES = [
     "THERAPY_ORDERED", "SLOT_BOOKED", "COLLECTION_COMPLETED", "CUSTODY_RELEASED",
@@ -50,12 +58,12 @@ KEY_MILESTONES = [
 ]  # fmt: skip
 
 
-def test_the_catalogue_has_exactly_the_28_codes_of_the_domain() -> None:
+def test_the_catalogue_has_exactly_the_31_codes_of_the_taxonomy() -> None:
     entries = catalogue()
-    assert len(entries) == 28
-    assert {e.code for e in entries} == set(DOMAIN)
+    assert len(entries) == 31
+    assert {e.code for e in entries} == set(TAXONOMY)
     for e in entries:
-        assert (e.severity.value[0], e.owner_role) == DOMAIN[e.code], e.code
+        assert (e.severity.value[0], e.owner_role) == TAXONOMY[e.code], e.code
         assert e.title, e.code
         assert e.owner_role, e.code
         assert e.evidence, e.code

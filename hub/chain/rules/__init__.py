@@ -3,7 +3,7 @@
 
 Rules of one event type run in import order, so the order below matters: ``plan`` keeps the
 chain's plan and key times up to date before any rule reads them; ``logistics`` books shipment
-tracks before ``temperature`` and ``quality`` read them.
+tracks before ``transport_status``, ``temperature`` and ``quality`` read them.
 """
 
 from hub.chain.rules import (
@@ -12,6 +12,7 @@ from hub.chain.rules import (
     identity,
     custody,
     logistics,
+    transport_status,
     temperature,
     manufacturing,
     quality,
@@ -28,4 +29,5 @@ __all__ = [
     "plan",
     "quality",
     "temperature",
+    "transport_status",
 ]
