@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import PurePath
 
-from connectors.base import Connector, ConnectorConfig
-from connectors.registry import get_connector
+from connectors.base import Connector
+from hub.flow import FlowCore
 from hub.headers import (
     CONTENT_TYPE_HEADER,
     EXTENSION_TYPES,
@@ -81,6 +81,6 @@ def edge_headers(
 
 
 def edge_connectors(settings: Settings) -> dict[str, Connector]:
-    """One connector per configured raw feed, with the deployment's pseudonym key."""
-    config = ConnectorConfig(pseudonym_key=settings.pseudonym_key.get_secret_value().encode())
-    return {partner: get_connector(partner, config) for partner in Topics.of(settings).raw}
+    """One connector per configured raw feed, built from its partner registry entry with the
+    deployment's pseudonym key: the same connectors as the worker's flow core."""
+    return dict(FlowCore.from_settings(settings, list(Topics.of(settings).raw)).connectors)

@@ -41,12 +41,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connectors.base import Connector, ConnectorConfig
-from connectors.registry import get_connector
+from connectors.base import Connector
 from hub.errors import ConfigurationError, DeliveryError, NormalisationError
 from hub.headers import FILE_NAME_HEADER
 from hub.ingress.edge import (
     DEFAULT_MAX_BODY_BYTES,
+    edge_connectors,
     edge_headers,
     extension_type,
     new_ingest_id,
@@ -139,10 +139,7 @@ class FileDrop:
         self.folder = folder
         self.producer = producer
         self.max_bytes = max_bytes
-        self.connector = connector or get_connector(
-            partner,
-            ConnectorConfig(pseudonym_key=settings.pseudonym_key.get_secret_value().encode()),
-        )
+        self.connector = connector or edge_connectors(settings)[partner]
         self.done_dir = folder / DONE_DIR
         self.failed_dir = folder / FAILED_DIR
         self.done_dir.mkdir(exist_ok=True)

@@ -1,0 +1,125 @@
+"""The partner registry: every shipped connector has a valid entry, a bad entry is refused with
+the file and field named, an entry's time zone reads local times, and a new partner with its own
+codes is onboarded by configuration alone (the README's walkthrough)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.base import RawMessage
+from connectors.registry import CONNECTORS
+from hub.cli import main
+from hub.errors import ConfigurationError
+from hub.events.models import EventType
+from hub.flow import FlowCore
+from hub.partners import load_registry
+from hub.settings import REPO_ROOT
+
+REGISTRY = REPO_ROOT / "deploy" / "partners"
+EXAMPLES = REPO_ROOT / "docs" / "examples" / "partners"
+PROFILES = REPO_ROOT / "hub" / "chain" / "profiles"
+POLICY = REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml"
+
+
+def core(registry: Path = REGISTRY, partners: list[str] | None = None) -> FlowCore:
+    return FlowCore.from_files(PROFILES, POLICY, b"test-key", partners, registry)
+
+
+def test_every_shipped_connector_has_a_valid_entry() -> None:
+    registry = load_registry(REGISTRY)
+    assert {e.connector for e in registry.values()} == set(CONNECTORS)
+    assert main(["partners", "validate"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ({"role": "wizard"}, "unknown role 'wizard'"),
+        ({"connector": "telex"}, "connector 'telex' is not one of"),
+        ({"time_zone": "Mars/Olympus"}, "not an IANA time zone"),
+        ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+        ({"id": "Not An Id"}, "id: String should match pattern"),
+    ],
+)
+def test_a_bad_entry_is_refused_with_its_file_and_field(
+    tmp_path: Path, edit: dict[str, str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(REGISTRY, tmp_path / "reg")
+    path = tmp_path / "reg" / "qms.yaml"
+    text = path.read_text()
+    for key, value in edit.items():
+        text = (
+            "\n".join(line for line in text.splitlines() if not line.startswith(f"{key}:"))
+            + f"\n{key}: {value}\n"
+        )
+    path.write_text(text)
+    with pytest.raises(ConfigurationError) as refused:
+        load_registry(tmp_path / "reg")
+    assert "qms.yaml" in str(refused.value)
+    assert problem in str(refused.value)
+    assert main(["partners", "--dir", str(tmp_path / "reg"), "validate"]) == 1
+    assert problem in capsys.readouterr().err
+
+
+def test_a_declared_zone_reads_a_local_time_and_the_chain_raises_timezone_missing() -> None:
+    bad = (REPO_ROOT / "connectors" / "qms" / "bad" / "missing-timezone.json").read_bytes()
+    naive = json.loads(bad)["event_time"]
+    assert "+" not in naive
+    assert "Z" not in naive
+    received = datetime(2026, 12, 1, tzinfo=UTC)
+    with_zone = core(partners=["qms"]).ingest(RawMessage("qms", bad, received, "application/json"))
+    assert not with_zone.rejected
+    [event] = with_zone.events
+    local = datetime.fromisoformat(naive).replace(tzinfo=None)
+    assert event.occurred_at.hour == (local.hour + 5) % 24  # America/New_York in winter
+    assert event.identifiers.other["timezone_missing"] == "event_time"
+    # without a registry entry declaring a zone, the same message is a dead letter
+    bare = FlowCore.from_files(PROFILES, POLICY, b"k", ["qms"])
+    refused = bare.ingest(RawMessage("qms", bad, received, "application/json"))
+    assert refused.rejected
+    assert refused.dead[0].code == "TIMEZONE_MISSING"
+
+
+def test_an_ambiguous_local_time_stays_a_dead_letter() -> None:
+    bad = json.loads(
+        (REPO_ROOT / "connectors" / "qms" / "bad" / "missing-timezone.json").read_text()
+    )
+    bad["event_time"] = "2026-11-01T01:30:00"  # New York falls back: 01:30 happens twice
+    raw = RawMessage("qms", json.dumps(bad).encode(), datetime(2026, 12, 1, tzinfo=UTC))
+    result = core(partners=["qms"]).ingest(raw)
+    assert result.rejected
+    assert result.dead[0].code == "AMBIGUOUS_LOCAL_TIME"
+
+
+def test_a_new_partner_with_its_own_codes_is_onboarded_by_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = str(EXAMPLES / "amsterdam-umc" / "infusion.json")
+    assert main(["partners", "check", "fhir", sample]) == 1  # its own codes: nothing maps
+    assert "unmapped-code=1" in capsys.readouterr().out
+    shutil.copytree(REGISTRY, tmp_path / "reg")
+    shutil.copy(EXAMPLES / "amsterdam-umc.yaml", tmp_path / "reg")
+    registry = str(tmp_path / "reg")
+    assert main(["partners", "--dir", registry, "validate"]) == 0
+    assert main(["partners", "--dir", registry, "check", "amsterdam-umc", sample]) == 0
+    out = capsys.readouterr().out
+    assert "INFUSION_COMPLETED" in out
+    assert "coi=V2VSAMPLE000001T" in out
+    events = (
+        core(tmp_path / "reg", ["amsterdam-umc"])
+        .ingest(
+            RawMessage(
+                "amsterdam-umc",
+                Path(sample).read_bytes(),
+                datetime(2026, 12, 19, tzinfo=UTC),
+                "application/json",
+            )
+        )
+        .events
+    )
+    assert [e.event_type for e in events] == [EventType.INFUSION_COMPLETED]
