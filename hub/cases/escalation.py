@@ -42,6 +42,28 @@ def load_policy(path: Path) -> EscalationPolicy:
         raise ConfigurationError(f"escalation policy {path}: {exc}") from exc
 
 
+def _notice(
+    case: Case, level: int, target: Level, reason: str, at: datetime, message: str
+) -> Escalation:
+    """A notification about ``case`` to ``target`` (its ``level``). The id derives from (case,
+    level) and, for a withdrawal, the fact that it is one: a recomputation gives the same id."""
+    kind = "withdrawal" if reason == "WITHDRAWN" else "escalation"
+    return Escalation(
+        escalation_id=derive_id(kind, case.case_id, level),
+        case_id=case.case_id,
+        case_version=case.version,
+        coi_id=case.coi_id,
+        code=case.code,
+        severity=case.severity,
+        level=level,
+        recipient_role=target.role,
+        channel=target.channel,
+        reason=reason,
+        issued_at=at,
+        message=f"[{case.severity.value}] {case.code} on chain {case.coi_id}{message}",
+    )
+
+
 def escalations_for(case: Case, policy: EscalationPolicy) -> list[Escalation]:
     """Notifications owed for this case version: level 1 when a case opens.
 
@@ -53,22 +75,7 @@ def escalations_for(case: Case, policy: EscalationPolicy) -> list[Escalation]:
     level = policy.first_level(case.severity)
     if level is None:
         return []
-    return [
-        Escalation(
-            escalation_id=derive_id("escalation", case.case_id, 1),
-            case_id=case.case_id,
-            case_version=case.version,
-            coi_id=case.coi_id,
-            code=case.code,
-            severity=case.severity,
-            level=1,
-            recipient_role=level.role,
-            channel=level.channel,
-            reason="NEW_CASE",
-            issued_at=case.detected_at,
-            message=f"[{case.severity.value}] {case.code} on chain {case.coi_id}: {case.summary}",
-        )
-    ]
+    return [_notice(case, 1, level, "NEW_CASE", case.detected_at, f": {case.summary}")]
 
 
 def reescalations_due(
@@ -102,22 +109,13 @@ def reescalations_due(
         level += 1
         target = levels[level - 1]
         owed.append(
-            Escalation(
-                escalation_id=derive_id("escalation", case.case_id, level),
-                case_id=case.case_id,
-                case_version=case.version,
-                coi_id=case.coi_id,
-                code=case.code,
-                severity=case.severity,
-                level=level,
-                recipient_role=target.role,
-                channel=target.channel,
-                reason="NOT_ACKNOWLEDGED",
-                issued_at=due,
-                message=(
-                    f"[{case.severity.value}] {case.code} on chain {case.coi_id} not acknowledged "
-                    f"within {wait:g} min (level {level - 1}): {case.summary}"
-                ),
+            _notice(
+                case,
+                level,
+                target,
+                "NOT_ACKNOWLEDGED",
+                due,
+                f" not acknowledged within {wait:g} min (level {level - 1}): {case.summary}",
             )
         )
         since = due
@@ -128,23 +126,9 @@ def withdrawals_for(case: Case, reached: int, policy: EscalationPolicy) -> list[
     """A withdrawn case: everyone notified about it (levels 1 to ``reached``) is told, on the
     channel they were notified on. Ids derive from (case, level), so a replay notifies once."""
     levels = policy.levels.get(case.severity) or []
+    at = case.resolved_at or case.detected_at
+    why = f" WITHDRAWN by the hub: {case.resolution or case.summary}"
     return [
-        Escalation(
-            escalation_id=derive_id("withdrawal", case.case_id, level),
-            case_id=case.case_id,
-            case_version=case.version,
-            coi_id=case.coi_id,
-            code=case.code,
-            severity=case.severity,
-            level=level,
-            recipient_role=target.role,
-            channel=target.channel,
-            reason="WITHDRAWN",
-            issued_at=case.resolved_at or case.detected_at,
-            message=(
-                f"[{case.severity.value}] {case.code} on chain {case.coi_id} WITHDRAWN by the "
-                f"hub: {case.resolution or case.summary}"
-            ),
-        )
+        _notice(case, level, target, "WITHDRAWN", at, why)
         for level, target in enumerate(levels[:reached], start=1)
     ]

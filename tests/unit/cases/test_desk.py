@@ -71,3 +71,29 @@ def test_command_for_an_unknown_case_changes_nothing() -> None:
     desk, result = command(CaseDesk(), ack())
     assert result is None
     assert desk == CaseDesk()
+
+
+def test_a_withdrawn_case_tells_every_level_notified_and_goes_no_higher() -> None:
+    desk, _ = receive_cases(CaseDesk(), [case()], POLICY)
+    desk, up = tick(desk, T0 + timedelta(minutes=16), POLICY)  # level 2: the QP
+    assert [e.level for e in up] == [2]
+    withdrawn = case(version=2).model_copy(
+        update={
+            "status": CaseStatus.WITHDRAWN,
+            "resolved_by": "hub:event-time",
+            "resolved_at": T0 + timedelta(minutes=20),
+            "resolution": "withdrawn: the reading judged in order does not bear it out",
+        }
+    )
+    desk, notices = receive_cases(desk, [withdrawn], POLICY)
+    assert [(n.level, n.recipient_role, n.reason) for n in notices] == [
+        (1, "qa-on-call", "WITHDRAWN"),
+        (2, "qualified-person", "WITHDRAWN"),
+    ]
+    assert all(n.issued_at == T0 + timedelta(minutes=20) for n in notices)
+    assert len({n.escalation_id for n in notices} | {e.escalation_id for e in up}) == 3
+    assert desk.next_due(POLICY) is None
+    _, later = tick(desk, T0 + timedelta(hours=5), POLICY)
+    assert later == []  # no level 3 for a withdrawn case
+    _, again = receive_cases(desk, [withdrawn], POLICY)
+    assert again == []  # a replayed version notifies nobody twice
