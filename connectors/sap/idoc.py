@@ -79,6 +79,7 @@ class IdocContext:
         idoc: Element,
         control: Control,
         coi_pattern: str,
+        coi_fields: tuple[str, ...] = (),
     ) -> None:
         """``envelope`` is the IDoc's: its message id is the IDoc number (``DOCNUM``)."""
         partner = envelope.source.partner
@@ -87,6 +88,7 @@ class IdocContext:
         self.idoc = idoc
         self.control = control
         self.coi_pattern = coi_pattern
+        self.coi_fields = coi_fields
         self.f = XmlFields(partner, control.docnum)
         self.times = LocalTimes(partner, control.docnum)
         found = descendants(idoc, EXTENSION_SEGMENT)
@@ -114,10 +116,19 @@ class IdocContext:
         return text_of(child(self.ext, name)) if self.ext is not None else None
 
     def ext_coi(self) -> str | None:
+        """The COI: from ``Z1V2VHUB/COI``, else from the customer fields the partner's registry
+        entry names (``fields.coi``: ``SEGMENT/FIELD``, e.g. ``E1AFKOL/ZZCOI``, the usual SAP
+        practice of a ``ZZ*`` field appended to a standard segment)."""
         raw = self.ext_text("COI")
-        if raw is None:
-            return None
-        return self.f.coi(raw, f"{EXTENSION_SEGMENT}/COI", self.coi_pattern)
+        if raw is not None:
+            return self.f.coi(raw, f"{EXTENSION_SEGMENT}/COI", self.coi_pattern)
+        for where in self.coi_fields:
+            segment, _, name = where.partition("/")
+            found = descendants(self.idoc, segment)
+            value = text_of(child(found[0], name)) if found and name else None
+            if value is not None:
+                return self.f.coi(value, where, self.coi_pattern)
+        return None
 
     def require_coi(self, coi: str | None, where: str) -> str:
         if coi is None:

@@ -20,7 +20,8 @@ Field mapping, the ``Z1V2VHUB`` extension segment and every rejection code: READ
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from connectors.base import Connector, RawMessage, unique_events
 from connectors.jsonreader import parse_json_object
@@ -91,9 +92,18 @@ class SapConnector(Connector):
                 idoc=idoc,
                 control=control,
                 coi_pattern=self.config.coi_pattern,
+                coi_fields=coi_fields(self.config.partner_options),
             )
             events.extend(entry[1](ctx))
         return events
 
 
 CONNECTOR = SapConnector
+
+
+def coi_fields(options: Mapping[str, Any]) -> tuple[str, ...]:
+    """``fields.coi`` of the partner's registry entry: ``SEG/FIELD`` paths (comma-separated or
+    a list) where a partner's IDocs carry the COI besides ``Z1V2VHUB/COI``."""
+    named = (options.get("fields") or {}).get("coi")
+    paths = named.split(",") if isinstance(named, str) else list(named or ())
+    return tuple(p.strip() for p in paths if p.strip() and not p.startswith("Z1V2VHUB/"))

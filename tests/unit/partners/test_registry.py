@@ -123,3 +123,28 @@ def test_a_new_partner_with_its_own_codes_is_onboarded_by_configuration(
         .events
     )
     assert [e.event_type for e in events] == [EventType.INFUSION_COMPLETED]
+
+
+def test_an_sap_partner_with_the_coi_in_a_customer_field_of_the_header_segment(
+    tmp_path: Path,
+) -> None:
+    """The usual SAP practice: a ZZ* field appended to the standard header segment E1AFKOL
+    instead of our own Z1V2VHUB/COI. Named in the registry entry, it is read; unnamed, the
+    order is refused with the reason."""
+    sample = REPO_ROOT / "connectors" / "sap" / "samples" / "01-loipro-order-created.xml"
+    text = sample.read_text()
+    text = text.replace("<COI>V2VSAMPLE000001T</COI>", "")
+    text = text.replace(
+        '<E1AFKOL SEGMENT="1">', '<E1AFKOL SEGMENT="1">\n<ZZCOI>V2VSAMPLE000001T</ZZCOI>'
+    )
+    raw = RawMessage("sap", text.encode(), datetime(2026, 12, 1, tzinfo=UTC), "application/xml")
+    refused = core(partners=["sap"]).ingest(raw)
+    assert refused.rejected
+    assert "carries no COI" in refused.dead[0].reason
+    shutil.copytree(REGISTRY, tmp_path / "reg")
+    entry = tmp_path / "reg" / "sap.yaml"
+    entry.write_text(entry.read_text().replace("coi: Z1V2VHUB/COI", "coi: E1AFKOL/ZZCOI"))
+    accepted = core(tmp_path / "reg", ["sap"]).ingest(raw)
+    assert not accepted.rejected
+    assert {e.coi_id for e in accepted.events} == {"V2VSAMPLE000001T"}
+    assert EventType.THERAPY_ORDERED in {e.event_type for e in accepted.events}
