@@ -119,7 +119,12 @@ class _FileParser:
         self.unit_col = self._column_or_meta("unit")
         self.interval_col = table.columns.get("logging_interval_s")
         self._ids: dict[tuple[str, str], Identifiers] = {}
-        self._units: dict[str, tuple[float, float]] = {}
+        # the partner's own unit spellings (registry ``units``: spelling -> Rec 20 code)
+        self._units: dict[str, tuple[float, float]] = {
+            spelling: UNITS[code.lower()]
+            for spelling, code in (connector.config.partner_options.get("units") or {}).items()
+            if code.lower() in UNITS
+        }
         self._intervals: dict[str, int] = {}
         self.default_interval = self._interval(meta.get("logging_interval_s"), 0, 0)
 

@@ -148,3 +148,20 @@ def test_an_sap_partner_with_the_coi_in_a_customer_field_of_the_header_segment(
     assert not accepted.rejected
     assert {e.coi_id for e in accepted.events} == {"V2VSAMPLE000001T"}
     assert EventType.THERAPY_ORDERED in {e.event_type for e in accepted.events}
+
+
+def test_a_logger_partner_with_its_own_unit_spelling(tmp_path: Path) -> None:
+    export = (
+        b"logger_id,shipment_id,timestamp,value,unit\n"
+        b"LGR-1,SHP-1,2026-11-24T08:15:00-05:00,41.0,Grad F\n"
+    )
+    raw = RawMessage("logger", export, datetime(2026, 11, 25, tzinfo=UTC), "text/csv")
+    refused = core(partners=["logger"]).ingest(raw)
+    assert refused.rejected
+    assert refused.dead[0].code == "UNKNOWN_UNIT"
+    shutil.copytree(REGISTRY, tmp_path / "reg")
+    entry = tmp_path / "reg" / "logger.yaml"
+    entry.write_text(entry.read_text().replace("units: {", 'units: {"Grad F": FAH, '))
+    [reading] = core(tmp_path / "reg", ["logger"]).ingest(raw).events
+    assert reading.detail is not None
+    assert round(reading.detail.value, 2) == 5.0  # type: ignore[union-attr]
