@@ -211,7 +211,7 @@ class LimsConnector(Connector):
 
     def _detail(self, row: ResultRow) -> QcResultDetail:
         raw_code = row.req("test_code")
-        code = qc.normalise_test_code(raw_code)
+        code = qc.normalise_test_code(raw_code, self.config.partner_options.get("qc_test_aliases"))
         if code is None:
             raise row.error(
                 f"test code {raw_code!r} is not a test code (letters, digits, '_', <= 40)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 TEST_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
@@ -59,11 +60,17 @@ FLAG_FALSE = frozenset({"false", "no", "n", "0", "pass", "passed", "ok", "in_spe
 _QUALIFIED_RE = re.compile(r"^\s*(<=|>=|≤|≥|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
 
-def normalise_test_code(raw: str) -> str | None:
-    """The hub's test code for a LIMS test name, or None when it cannot be one."""
-    code = raw.strip().upper().replace(" ", "_").replace("-", "_")
-    code = TEST_ALIASES.get(code, code)
+def normalise_test_code(raw: str, aliases: Mapping[str, str] | None = None) -> str | None:
+    """The hub's test code for a LIMS test name, or None when it cannot be one. ``aliases``
+    are the partner's own test names (registry ``qc_test_aliases``), before the defaults."""
+    own = {_key(k): v for k, v in (aliases or {}).items()}
+    code = _key(raw)
+    code = _key(own[code]) if code in own else TEST_ALIASES.get(code, code)
     return code if TEST_CODE_RE.match(code) else None
+
+
+def _key(name: str) -> str:
+    return name.strip().upper().replace(" ", "_").replace("-", "_")
 
 
 def normalise_status(raw: str) -> str | None:

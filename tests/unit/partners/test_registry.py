@@ -165,3 +165,30 @@ def test_a_logger_partner_with_its_own_unit_spelling(tmp_path: Path) -> None:
     [reading] = core(tmp_path / "reg", ["logger"]).ingest(raw).events
     assert reading.detail is not None
     assert round(reading.detail.value, 2) == 5.0  # type: ignore[union-attr]
+
+
+def test_a_lab_partner_with_its_own_test_names(tmp_path: Path) -> None:
+    export = (
+        "coi,batch_id,sample_id,test_code,result_value,unit,result_time,status\n"
+        "V2VSAMPLE000001T,B-24001,S-1,Lebensfähigkeit,91.5,%,2026-12-08T10:00:00+01:00,final\n"
+    ).encode()
+    raw = RawMessage("lims", export, datetime(2026, 12, 9, tzinfo=UTC), "text/csv")
+    shutil.copytree(REGISTRY, tmp_path / "reg")
+    entry = tmp_path / "reg" / "lims.yaml"
+    entry.write_text(
+        entry.read_text().replace(
+            "qc_test_aliases: {}", 'qc_test_aliases: {"Lebensfähigkeit": VIABILITY}'
+        )
+    )
+    plain = core(partners=["lims"]).ingest(raw)
+    aliased = core(tmp_path / "reg", ["lims"]).ingest(raw)
+    assert not aliased.rejected, aliased.dead
+    codes = {
+        getattr(e.detail, "test_code", None)
+        for e in aliased.events
+        if e.event_type is EventType.QC_RESULT_RECORDED
+    }
+    assert codes == {"VIABILITY"}
+    assert plain.rejected or "VIABILITY" not in {
+        getattr(e.detail, "test_code", None) for e in plain.events
+    }
