@@ -11,9 +11,13 @@ _TEXT = {
     "12": "Cleared by customs",
     "13": "Pick-up completed",
     "17": "Customs clearance refused",
+    "18": "Damaged in the course of transport",
     "20": "Delayed",
     "21": "Delivery completed",
+    "23": "Delivery not completed",
     "24": "Departure completed",
+    "37": "Found",
+    "49": "Lost",
 }
 
 

@@ -1,9 +1,11 @@
-"""Temperature and logistics faults: excursions, silent loggers, late ETAs, customs, slots."""
+"""Temperature and logistics faults: excursions, silent loggers, late ETAs, customs, courier
+exceptions (damage, loss, failed delivery), slots."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from hub.sim import perturb as px
 from hub.sim.facts import CourierStatus, Fact
@@ -107,6 +109,63 @@ def _customs(c: Ctx) -> Effect:
             reason=None,
         )  # fmt: skip
         return px.after(fs, "outbound.departed", hold, cleared)
+
+    return Effect(at=at, facts=facts)
+
+
+def _report(
+    fs: Facts, leg: str, tag: str, code: str, at: datetime, reason: str, **kw: Any
+) -> CourierStatus:
+    """A courier status of ``leg`` in transit (Rec 24 ``code``), after its departure."""
+    base = px.find(fs, f"{leg}.departed")
+    assert isinstance(base, CourierStatus)
+    return replace(
+        base, step=f"{leg}.status.{tag}", message_id=f"{base.message_id}-{tag}", code=code,
+        at=at, received=at + 2 * M, eta=None, reason=reason, **kw,
+    )  # fmt: skip
+
+
+@fault("SHIPMENT_DAMAGED", "Rec 24 code 18 (damaged in the course of transport) 2 h after "
+       "the dry shipper departs: outer carton crushed, shipper intact; delivered as "
+       "planned")  # fmt: skip
+def _damaged(c: Ctx) -> Effect:
+    at = c.t.out_depart + 2 * H
+
+    def facts(fs: Facts) -> Facts:
+        reason = "outer carton crushed at the sort hub; dry shipper intact, repacked"
+        return px.after(fs, "outbound.departed", _report(fs, "outbound", "D1", "18", at, reason))
+
+    return Effect(at=at, facts=facts)
+
+
+@fault("SHIPMENT_LOST", "Rec 24 code 49 (lost) 3 h after the dry shipper departs, found (37) "
+       "2 h later and delivered as planned")  # fmt: skip
+def _lost(c: Ctx) -> Effect:
+    at = c.t.out_depart + 3 * H
+
+    def facts(fs: Facts) -> Facts:
+        lost = _report(fs, "outbound", "L1", "49", at, "no scan at the transfer hub; trace opened")
+        found = _report(
+            fs, "outbound", "L2", "37", at + 2 * H, "located at the transfer hub; forwarded"
+        )
+        return px.after(fs, "outbound.departed", lost, found)
+
+    return Effect(at=at, facts=facts)
+
+
+@fault("DELIVERY_NOT_COMPLETED", "Rec 24 code 23 (delivery not completed) at the infusion site "
+       "3 h before the planned delivery (receiving pharmacy closed); the re-attempt delivers "
+       "as planned")  # fmt: skip
+def _not_delivered(c: Ctx) -> Effect:
+    at = c.t.out_delivered - 3 * H
+    site = c.p.clinic.infusion
+
+    def facts(fs: Facts) -> Facts:
+        attempt = _report(
+            fs, "outbound", "N1", "23", at, "receiving pharmacy closed; re-attempt booked",
+            place=(site.sgln, site.name, site.country), zone=site.zone,
+        )  # fmt: skip
+        return px.after(fs, "outbound.departed", attempt)
 
     return Effect(at=at, facts=facts)
 

@@ -53,7 +53,7 @@ def test_each_chain_raises_exactly_its_ground_truth(full: tuple[Scenario, Outcom
         assert raised.get(chain.coi, set()) == set(chain.injection.codes), chain.injection.fault
     result = _score(scenario, outcome)
     assert result.ok
-    assert result.clean_chains >= 20
+    assert result.clean_chains == len(scenario.chains) - len(CODES) >= len(scenario.chains) // 4
     assert not result.noisy_clean
 
 
@@ -70,7 +70,7 @@ def test_clean_chains_raise_nothing(clean: tuple[Scenario, Outcome]) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_other_seeds_detect_as_exactly(seed: int) -> None:
     """Other seeds put the faults on other clinics, products and timings."""
-    scenario = build(seed, 36)
+    scenario = build(seed, len(ALL) + 4)  # the smallest network that gets every fault
     outcome = run_offline(scenario)
     result = _score(scenario, outcome)
     assert result.ok, (result.missed, result.unexpected, result.noisy_clean, result.dead_got)
