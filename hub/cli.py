@@ -140,7 +140,8 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     try:
-        core = FlowCore.from_files(profiles, policy, key)
+        partners = args.partner_dir or settings.partner_dir
+        core = FlowCore.from_files(profiles, policy, key, None, partners)
         first = replay(args.files, core, args.tick, args.until)
         if not args.diff:
             print(json.dumps(first.as_json(), indent=2) if args.json else render.text(first))
@@ -149,7 +150,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
             print("error: --diff needs --against-profile-dir or --against-policy", file=sys.stderr)
             return 2
         other = FlowCore.from_files(
-            args.against_profile_dir or profiles, args.against_policy or policy, key
+            args.against_profile_dir or profiles, args.against_policy or policy, key, None, partners
         )
         diff = compare(first, replay(args.files, other, args.tick, args.until))
     except (HubError, ValueError) as exc:
@@ -401,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON Lines recordings")
     rep.add_argument("--profile-dir", type=Path, help="product profiles (default: settings)")
     rep.add_argument("--policy", type=Path, help="escalation policy (default: settings)")
+    rep.add_argument("--partner-dir", type=Path, help="partner registry (default: settings)")
     rep.add_argument("--tick", type=_duration, default=timedelta(minutes=15), help="e.g. 15m")
     rep.add_argument("--until", type=_instant, help="last tick (default: last line + 1 day)")
     rep.add_argument("--json", action="store_true", help="one JSON object instead of tables")
