@@ -33,7 +33,8 @@ nothing to do returns the input object itself.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import OrderedDict
+from datetime import datetime, timedelta
 
 from hub.chain import rules as _rules  # noqa: F401  (registers every rule)
 from hub.chain.catalogue import REGISTRY, Timing, lookup
@@ -86,9 +87,9 @@ def apply(
 def wake_at(state: ChainState, profile: ProductProfile) -> datetime | None:
     """When the hub's clock next gives this chain work: a pending record's lateness passes, or
     a deadline's."""
-    lateness = profile.allowed_lateness
-    times = [p.occurred_at + lateness for p in state.pending]
-    times += [_judged_at(d, profile) for d in state.deadlines]
+    times = [_judged_at(d, profile) for d in state.deadlines]
+    if state.pending:  # in event-time order: the first is released first
+        times.append(state.pending[0].occurred_at + profile.allowed_lateness)
     return min(times, default=None)
 
 
@@ -100,15 +101,52 @@ def _tick(
         return state, []
     new = state.clone()
     new.clock = now if state.clock is None else max(state.clock, now)
+    head = _head_of(state)
+    if head is not None:  # judging pending records moves them, not the chain as known
+        _remember_head(new, head)
     findings = _advance(new, profile)
     new.wake_at = wake_at(new, profile)
     return new, findings
 
 
+_LATENESS: dict[tuple[str, int], tuple[ProductProfile, timedelta]] = {}
+
+
 def _judged_at(deadline: Deadline, profile: ProductProfile) -> datetime:
-    entry = REGISTRY.entries.get(deadline.code)
-    lateness = entry.lateness(profile) if entry is not None else profile.allowed_lateness
-    return deadline.due_at + lateness
+    key = (deadline.code, id(profile))
+    known = _LATENESS.get(key)
+    if known is None or known[0] is not profile:
+        entry = REGISTRY.entries.get(deadline.code)
+        lateness = entry.lateness(profile) if entry is not None else profile.allowed_lateness
+        known = _LATENESS[key] = (profile, lateness)
+    return deadline.due_at + known[1]
+
+
+# The chain as known now (judged + every pending record applied in order), kept per state object
+# so that an alarm-at-once check of a record arriving in order costs one application instead
+# of re-applying every pending record: a memo of a pure function of the state, bounded.
+_HEADS: OrderedDict[int, tuple[ChainState, ChainState]] = OrderedDict()
+_HEADS_MAX = 4_096  # recently active chains; a miss re-applies the pending records
+
+
+def _head_of(state: ChainState) -> ChainState | None:
+    item = _HEADS.get(id(state))
+    if item is None or item[0] is not state:
+        return None
+    _HEADS.move_to_end(id(state))
+    return item[1]
+
+
+def _take_head(state: ChainState) -> ChainState | None:
+    item = _HEADS.pop(id(state), None)
+    return item[1] if item is not None and item[0] is state else None
+
+
+def _remember_head(state: ChainState, head: ChainState) -> None:
+    _HEADS[id(state)] = (state, head)
+    _HEADS.move_to_end(id(state))
+    while len(_HEADS) > _HEADS_MAX:
+        _HEADS.popitem(last=False)
 
 
 def _hold(state: ChainState, event: Event) -> None:
@@ -132,12 +170,19 @@ def _alarm_at_once(
     applied); remembered as provisional until the event is judged in order."""
     if new.frontier is not None and event.occurred_at <= new.frontier:
         return []  # later than allowed lateness: judged in full right away
-    probe = judged.clone()
-    for earlier in judged.pending:
-        if _order(earlier) > _order(event):
-            break
-        _judge(probe, earlier, profile)
-    found = [f for f in _judge(probe, event, profile) if lookup(f.code).timing is Timing.AT_ONCE]
+    in_order = not judged.pending or _order(judged.pending[-1]) <= _order(event)
+    # the cached head moves on to the new state (the input state keeps none, so applying
+    # another record to it rebuilds one): no copy of the chain per record in order
+    head = _take_head(judged) if in_order else None
+    if head is None:
+        head = judged.clone()
+        for earlier in judged.pending:
+            if _order(earlier) > _order(event):
+                break
+            _judge(head, earlier, profile)
+    found = [f for f in _judge(head, event, profile) if lookup(f.code).timing is Timing.AT_ONCE]
+    if in_order:
+        _remember_head(new, head)
     for finding in found:
         new.provisional.setdefault(finding.key, event.event_id)
     return found
@@ -149,8 +194,10 @@ def _advance(state: ChainState, profile: ProductProfile) -> list[Finding]:
     target = state.clock - profile.allowed_lateness
     if state.frontier is not None and target < state.frontier:
         target = state.frontier
-    ready = [p for p in state.pending if p.occurred_at <= target]
-    state.pending = [p for p in state.pending if p.occurred_at > target]
+    split = 0
+    while split < len(state.pending) and state.pending[split].occurred_at <= target:
+        split += 1
+    ready, state.pending = state.pending[:split], state.pending[split:]
     findings: list[Finding] = []
     for event in ready:
         findings += _fire(state, profile, event.occurred_at, inclusive=False)
