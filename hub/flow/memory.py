@@ -72,13 +72,11 @@ class MemoryHub:
     escalations: list[Escalation] = field(default_factory=list)
     dead_letters: list[DeadRecord] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
-    clock: datetime | None = None
 
     # --- inputs --------------------------------------------------------------------------------
 
     def deliver(self, raw: RawMessage) -> Written:
         """One raw partner message, as the worker's normaliser and chain agent take it."""
-        self._advance(raw.received_at)
         ingested = self.core.ingest(raw)
         for rejection in ingested.dead:
             self.dead_letters.append(DeadRecord(rejection, raw=raw))
@@ -87,7 +85,6 @@ class MemoryHub:
     def inject(self, event: Event, *, route: bool = True) -> Written:
         """A canonical event written to the hub directly: routed like a connector's output
         (``route``), or straight to its chain as a record produced to the events topic."""
-        self._advance(event.source.received_at)
         if not route:
             return Written(self._to_chain(event), 0)
         outcome = self.core.route(event)
@@ -98,14 +95,12 @@ class MemoryHub:
 
     def tick(self, at: datetime, partition: int = 0) -> None:
         """A simulated clock tick: every chain with a deadline or re-escalation due by ``at``."""
-        self._advance(at)
         tick = tick_event(at, partition, "simulated")
         for chain in list(self.chains.values()):
             if self.core.due(chain, at):
                 self._record(self.core.on_tick(chain, tick), tick)
 
     def command(self, coi_id: str, cmd: CaseCommand) -> None:
-        self._advance(cmd.at)
         self._record(self.core.on_command(self.chains.get(coi_id), coi_id, cmd), None)
 
     # --- views ---------------------------------------------------------------------------------
@@ -114,10 +109,6 @@ class MemoryHub:
         return sorted(self.cases.values(), key=lambda c: (c.coi_id, c.code, c.subject))
 
     # --- internals -----------------------------------------------------------------------------
-
-    def _advance(self, at: datetime) -> None:
-        if self.clock is None or at > self.clock:
-            self.clock = at
 
     def _route(self, routed: Iterable[Routed]) -> int:
         """Each routed record where the worker would write it; returns the events written."""
