@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.base import RawMessage, Rejection
+from hub.errors import NormalisationError
 from hub.events.models import Event
 from hub.flow import FlowCore
 from hub.headers import EXTENSION_TYPES
@@ -40,9 +41,8 @@ def check_files(core: FlowCore, partner: str, files: list[Path]) -> list[FileChe
             check.warnings.append(f"cannot read the file: {exc}")
             checks.append(check)
             continue
-        except Exception as exc:  # refused at the edge (identity cannot be pseudonymised)
-            reason = getattr(exc, "reason", str(exc))
-            check.rejection = Rejection(getattr(exc, "code", "EDGE"), reason, partner, "edge")
+        except NormalisationError as exc:  # refused at the edge (identity not pseudonymisable)
+            check.rejection = Rejection(exc.code, exc.reason, partner, "edge", field=exc.field)
             checks.append(check)
             continue
         result = connector.process(RawMessage(partner, payload, received, content_type))
