@@ -40,12 +40,13 @@ def expected_events(payloads: list[bytes]) -> int:
 
 
 def send_in_event_time(feeder: Feeder, topic: str, payloads: list[bytes], **kw) -> None:
-    """Each message received a minute after it happened, in event-time order."""
+    """Each message received a minute after it happened, in event-time order, keyed by its COI
+    like the simulator's feeds: the partner's feed of one chain stays on one raw partition, so
+    the hub receives it in the order the stamped receipt times say."""
     timed = sorted((event_time(p), p) for p in payloads)
     for at, payload in timed:
-        feeder.send(
-            topic, [(kw.get("key"), payload, kw.get("headers"))], at=at + timedelta(minutes=1)
-        )
+        key = kw.get("key") or json.loads(payload)["coi"].encode()
+        feeder.send(topic, [(key, payload, kw.get("headers"))], at=at + timedelta(minutes=1))
 
 
 def non_tick(records: list) -> list:
