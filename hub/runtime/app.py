@@ -31,6 +31,7 @@ from hub.runtime.context import Outputs, Wires, Worker
 from hub.runtime.projection import Projection
 from hub.runtime.views import register_views
 from hub.settings import Settings
+from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
 from hub.topics import Topics
 
 # Producer batching: without linger every record went out in its own produce request (aiokafka
@@ -141,7 +142,8 @@ def _housekeeping(hub: Worker, store: ChainStore) -> None:
             now = datetime.now(UTC)
             for partition in range(settings.topic_partitions):
                 tick = await hub.encode(hub.wires.events, tick_event(now, partition, "wall"))
-                await hub.out.events.send(key=b"", value=tick, partition=partition)
+                signed = {TICK_SIGNATURE_HEADER: sign_tick(hub.tick_key, tick)}
+                await hub.out.events.send(key=b"", value=tick, partition=partition, headers=signed)
 
     @app.task  # type: ignore[untyped-decorator]
     async def log_threshold() -> None:
