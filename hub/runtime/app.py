@@ -28,6 +28,7 @@ from hub.metrics import Metrics, create_metrics
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
+from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
 from hub.runtime.views import register_views
 from hub.settings import Settings
@@ -56,6 +57,7 @@ def _faust_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=["kafka://" + s.strip() for s in settings.kafka_bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir / settings.app_id),
         topic_partitions=settings.topic_partitions,
