@@ -108,17 +108,31 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         "chains", partitions=parts, key_type=str, extra_topic_configs=CHAINS_CHANGELOG_CONFIG
     )
 
-    def write_row(coi_id: str, row: dict[str, Any], partition: int) -> None:
-        """``table[coi_id] = row`` with the changelog partition given: a batch is flushed
-        outside Faust's per-record context, where ``table[...] =`` would look it up."""
-        table.send_changelog(partition, coi_id, row)
-        table.data[coi_id] = row
+    pending = app.Table(
+        "chains-pending",
+        partitions=parts,
+        key_type=str,
+        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
+    )
+
+    def writer(of: Any) -> Any:
+        def write(key: str, row: dict[str, Any] | None, partition: int) -> None:
+            """``of[key] = row`` (None: ``del``) with the changelog partition given: a batch is
+            flushed outside Faust's per-record context, where ``of[...] =`` would look it up."""
+            if row is None:
+                of.send_changelog(partition, key, None, value_serializer="raw")
+                of.data.pop(key, None)
+            else:
+                of.send_changelog(partition, key, row)
+                of.data[key] = row
+
+        return write
 
     def stage_gauge(stages: dict[str, int]) -> None:
         for stage, count in stages.items():
             metrics.chains_by_stage.labels(stage).set(count)
 
-    store = ChainStore(table, hub.core, write_row, stage_gauge)
+    store = ChainStore(table, hub.core, writer(table), stage_gauge, pending, writer(pending))
     index = resolve.TableIndex(
         app.Table("id-index", partitions=parts, key_type=str),
         app.Table("id-parked", partitions=parts, key_type=str),
