@@ -3,6 +3,9 @@
 One table row per chain (key: COI) holds both, so events, commands and clock ticks of a chain
 are applied in one order by the one worker that owns its partition. The desk is the chain's one
 memory of its cases.
+
+A partner's feed has a row of the same kind (key ``partner:<id>``, never a COI): its cases on
+the desk and its health in ``feed`` (``hub.partners.health``); its state is an empty chain's.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from hub.cases.desk import CaseDesk
 from hub.cases.escalation import EscalationPolicy
 from hub.chain.engine import new_chain
 from hub.chain.state import ChainState
+from hub.partners.health import FeedHealth
 
 
 @dataclass(frozen=True)
 class Chain:
     state: ChainState
     desk: CaseDesk = field(default_factory=CaseDesk)
+    feed: FeedHealth | None = None
 
     @classmethod
     def new(cls, coi_id: str) -> Chain:
@@ -65,19 +70,25 @@ class Chain:
             "judged_until": state.frontier.isoformat() if state.frontier else None,
             "pending": len(state.pending),
             "feeds": {partner: at.isoformat() for partner, at in sorted(state.feeds.items())},
+            **({"feed_health": self.feed.summary()} if self.feed is not None else {}),
         }
 
     def to_row(self) -> dict[str, Any]:
         """The table row (JSON), readable with any Kafka tool."""
-        return {
+        row = {
             "state": self.state.model_dump(mode="json"),
             "desk": self.desk.model_dump(mode="json"),
         }
+        if self.feed is not None:
+            row["feed"] = self.feed.model_dump(mode="json")
+        return row
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Chain:
         """A row as :meth:`to_row` wrote it, today or in an earlier version of the hub."""
+        feed = row.get("feed")
         return cls(
             state=ChainState.model_validate(row["state"]),
             desk=CaseDesk.model_validate(row["desk"]),
+            feed=FeedHealth.model_validate(feed) if feed is not None else None,
         )
