@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.flow import Chain, FlowCore
+from hub.partners.health import is_feed_key
 
 Writer = Callable[[str, dict[str, Any], int], None]
 """``write(coi_id, row, partition)``: store one row, its changelog record on ``partition``."""
@@ -57,16 +58,18 @@ class ChainStore:
             if raw is None:
                 return None
             chain = self._cache[coi_id] = Chain.from_row(raw)
-            self.stages[chain.state.stage] += 1
+            if not is_feed_key(coi_id):
+                self.stages[chain.state.stage] += 1
         return chain
 
     def put(self, chain: Chain, partition: int) -> None:
         """Keep ``chain`` (living on events ``partition``) as the latest version; durable after
         the next :meth:`flush`."""
         known = self._cache.get(chain.coi_id)
-        if known is not None:
-            self.stages[known.state.stage] -= 1
-        self.stages[chain.state.stage] += 1
+        if not is_feed_key(chain.coi_id):  # a partner feed's row is no chain
+            if known is not None:
+                self.stages[known.state.stage] -= 1
+            self.stages[chain.state.stage] += 1
         self._cache[chain.coi_id] = chain
         self._dirty[chain.coi_id] = partition
 
