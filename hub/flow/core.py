@@ -9,6 +9,7 @@ cases, versions and escalations as the live worker did, on any day it runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -286,7 +287,7 @@ class FlowCore:
         desk, result = desk_command(chain.desk, cmd)
         if result is None:
             return Step()  # this command id was applied before: a replay changes nothing
-        changed = Chain(state=chain.state, desk=desk)
+        changed = replace(chain, desk=desk)  # a feed row keeps its health
         if isinstance(result, CommandRejected):
             return Step(
                 chain=changed,

@@ -31,12 +31,18 @@ T0 = datetime.fromisoformat(PICKUP["event_time"]).astimezone(UTC) + timedelta(mi
 
 @pytest.fixture
 def core(tmp_path: Path) -> FlowCore:
-    """The shipped registry, the courier's freshness SLA set to 300 min."""
+    """The shipped registry, the courier's freshness SLA set to 300 min and its dead-letter
+    limit to 20 % of at least 5 messages in 60 min."""
     registry = tmp_path / "partners"
     shutil.copytree(REPO_ROOT / "deploy" / "partners", registry)
     entry = registry / "courier.yaml"
-    lines = [ln for ln in entry.read_text().splitlines() if not ln.startswith("cadence:")]
-    entry.write_text("\n".join([*lines, "cadence: {freshness_sla_min: 300}"]) + "\n")
+    text = entry.read_text().splitlines()
+    lines = [ln for ln in text if not ln.startswith(("cadence:", "dead_letters:"))]
+    health = [
+        "cadence: {freshness_sla_min: 300}",
+        "dead_letters: {max_rate: 0.2, window_min: 60, min_messages: 5}",
+    ]
+    entry.write_text("\n".join([*lines, *health]) + "\n")
     return FlowCore.from_files(
         REPO_ROOT / "hub" / "chain" / "profiles",
         REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml",
@@ -128,6 +134,7 @@ def test_a_person_acknowledges_a_feed_case_and_it_is_not_re_escalated(core: Flow
     hub.command(KEY, ack)
     [acked] = feed_cases(hub, "PARTNER_FEED_SILENT")
     assert (acked.status, acked.acknowledged_by) == (CaseStatus.ACKNOWLEDGED, "ops-ina")
+    assert hub.chains[KEY].feed.silent is not None  # the command kept the feed's health
     hub.tick(silent_at + timedelta(hours=3))
     assert [e.level for e in hub.escalations if e.case_id == case.case_id] == [1]
 
