@@ -24,6 +24,12 @@ v2v_identity_resolved_total            -                          events re-keye
 v2v_identity_parked_total              -                          events waiting for an id link
 v2v_link_conflicts_total               -                          an id claimed by a second COI
 v2v_dead_letters_total                 stage, code                records dead-lettered by the hub
+v2v_feed_last_seen_timestamp_seconds   partner                    receipt time of its latest message
+v2v_feed_dead_lettered_total           partner                    its messages dead-lettered (wholly
+                                                                  or in part; / raw_messages: rate)
+v2v_feed_dead_letter_rate              partner                    that share in its sliding window
+                                                                  (as judged at the last tick)
+v2v_feed_silent, v2v_feed_degraded     partner                    1 while its feed case is open
 =====================================  =========================  =================================
 
 ``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
@@ -57,6 +63,11 @@ class Metrics:
     identity_parked: Counter
     link_conflicts: Counter
     dead_letters: Counter
+    feed_last_seen: Gauge
+    feed_dead_lettered: Counter
+    feed_dead_letter_rate: Gauge
+    feed_silent: Gauge
+    feed_degraded: Gauge
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -143,6 +154,38 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "v2v_notification_failures",
             "Notifications a sink gave up on (logged instead)",
             ["channel"],
+            registry=reg,
+        ),
+        feed_last_seen=Gauge(
+            "v2v_feed_last_seen_timestamp_seconds",
+            "Receipt time (hub clock, Unix seconds) of the partner's latest raw message",
+            ["partner"],
+            registry=reg,
+        ),
+        feed_dead_lettered=Counter(
+            "v2v_feed_dead_lettered",
+            "Raw partner messages dead-lettered wholly or in part (the dead-letter rate is this "
+            "over v2v_raw_messages_total)",
+            ["partner"],
+            registry=reg,
+        ),
+        feed_dead_letter_rate=Gauge(
+            "v2v_feed_dead_letter_rate",
+            "Share of the partner's messages dead-lettered over its sliding window (registry "
+            "dead_letters.window_min), as judged at the last clock tick",
+            ["partner"],
+            registry=reg,
+        ),
+        feed_silent=Gauge(
+            "v2v_feed_silent",
+            "1 while the partner's feed is silent beyond its freshness SLA (PARTNER_FEED_SILENT)",
+            ["partner"],
+            registry=reg,
+        ),
+        feed_degraded=Gauge(
+            "v2v_feed_degraded",
+            "1 while the partner's dead-letter rate is above its limit (PARTNER_FEED_DEGRADED)",
+            ["partner"],
             registry=reg,
         ),
     )

@@ -28,6 +28,7 @@ from hub.metrics import Metrics, create_metrics
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
+from hub.runtime.feeds import FeedWatch
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
 from hub.runtime.views import register_views
@@ -93,15 +94,17 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         audit=topic(topics.audit),
         dlq=topic(topics.dlq),
     )
+    core = FlowCore.from_settings(settings, list(topics.raw))
     hub = Worker(
         app=app,
         settings=settings,
-        core=FlowCore.from_settings(settings, list(topics.raw)),
+        core=core,
         metrics=metrics,
         topics=topics,
         wires=Wires.of(settings, topics),
         out=out,
         projection=Projection(settings),
+        feeds=FeedWatch(core, metrics, parts),
     )
     # JSON changelog (the app's default value serializer): readable with any Kafka tool.
     table = app.Table(

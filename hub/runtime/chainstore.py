@@ -32,6 +32,7 @@ from typing import Any
 
 from hub.flow import Chain, FlowCore
 from hub.flow.chain import pending_key
+from hub.partners.health import is_feed_key
 
 Writer = Callable[[str, dict[str, Any] | None, int], None]
 """``write(key, row, partition)``: store one row (None: delete it), its changelog record on
@@ -79,16 +80,18 @@ class ChainStore:
                 return None
             chain = self._cache[coi_id] = Chain.from_row(raw, self.pending)
             self._stored[coi_id] = frozenset(raw["state"].get("pending_ids", ()))
-            self.stages[chain.state.stage] += 1
+            if not is_feed_key(coi_id):
+                self.stages[chain.state.stage] += 1
         return chain
 
     def put(self, chain: Chain, partition: int) -> None:
         """Keep ``chain`` (living on events ``partition``) as the latest version; durable after
         the next :meth:`flush`."""
         known = self._cache.get(chain.coi_id)
-        if known is not None:
-            self.stages[known.state.stage] -= 1
-        self.stages[chain.state.stage] += 1
+        if not is_feed_key(chain.coi_id):  # a partner feed's row is no chain
+            if known is not None:
+                self.stages[known.state.stage] -= 1
+            self.stages[chain.state.stage] += 1
         self._cache[chain.coi_id] = chain
         self._dirty[chain.coi_id] = partition
 
