@@ -9,8 +9,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WITH_STACK := deploy/local/with-stack.sh
 PYTEST_ARGS ?=
+VALIDATION_DIR ?= build/validation
 
-.PHONY: venv install infra-deps demo test unit integration lint format bench-connectors stack-up stack-down stack-status clean
+# The suite, recording each test's requirement ids and outcome, then the validation report from
+# that one run (docs/validation.md). Fails with pytest's status, else with the report's gate
+# (a high-risk requirement without passing evidence); the report is written either way.
+define validated_suite
+rm -f $(VALIDATION_DIR)/results.json; \
+$(WITH_STACK) $(BIN)/pytest --validation-out $(VALIDATION_DIR)/results.json $(PYTEST_ARGS); tests=$$?; \
+$(BIN)/python -m hub.validation report $(VALIDATION_DIR)/results.json --out $(VALIDATION_DIR); gate=$$?; \
+exit $$(( tests ? tests : gate ))
+endef
+
+.PHONY: venv install infra-deps demo test validation unit integration lint format bench-connectors stack-up stack-down stack-status clean
 
 venv: $(STAMP) ## .venv with the project installed editable (+ dev tools); Python only
 
@@ -37,8 +48,11 @@ infra-deps: ## redis-server from Debian when missing (Java 17 + Maven must be pr
 demo: install ## start the local stack and run the simulated network demo (50 patients)
 	$(WITH_STACK) $(BIN)/v2v demo
 
-test: install lint ## start the local stack, run the whole suite (unit + integration)
-	$(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)
+test: install lint ## start the local stack, run the whole suite (unit + integration) and write the validation report
+	$(validated_suite)
+
+validation: install ## the whole suite and its validation report in build/validation/ (no lint)
+	$(validated_suite)
 
 unit: venv ## unit tier only, no broker (no Java, Maven or Redis needed)
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)

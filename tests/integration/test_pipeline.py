@@ -22,7 +22,7 @@ from hub.serde import SingleObjectWireFormat, codec_for
 from hub.sim.stack import Feeder, TopicReader, WorkerProcess
 from hub.topics import Topics
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-INV-02")]
 
 EVENTS = SingleObjectWireFormat(codec_for(Event))
 CASES = SingleObjectWireFormat(codec_for(Case))
@@ -53,6 +53,7 @@ def non_tick(records: list) -> list:
     return [r for r in records if r.key()]
 
 
+@pytest.mark.req("REQ-FN-CONNECTORS", "REQ-EXC-CUSTOMS_HOLD", "REQ-FN-ESCALATION")
 def test_courier_samples_become_events_cases_and_escalations(hub_settings, worker) -> None:
     topics = Topics.of(hub_settings)
     payloads = [p.read_bytes() for p in sample_files("courier")]
@@ -122,6 +123,7 @@ def test_courier_samples_become_events_cases_and_escalations(hub_settings, worke
     } == open_ids
 
 
+@pytest.mark.req("REQ-EXC-CUSTODY_GAP")
 def test_unaccepted_handover_raises_custody_gap_only_after_turnaround_and_grace(
     hub_settings, worker
 ) -> None:
@@ -153,6 +155,7 @@ def test_unaccepted_handover_raises_custody_gap_only_after_turnaround_and_grace(
     assert case.opened_at == released + window
 
 
+@pytest.mark.req("REQ-INV-01", "REQ-ALCOA-ORIGINAL")
 def test_malformed_messages_are_dead_lettered_with_original_bytes_and_counts_reconcile(
     hub_settings, worker
 ) -> None:
@@ -194,6 +197,7 @@ def test_malformed_messages_are_dead_lettered_with_original_bytes_and_counts_rec
     assert raw_in == metric("v2v_raw_accepted_total") + metric("v2v_raw_rejected_total")
 
 
+@pytest.mark.req("REQ-P11-PROTECT", "REQ-A11-STORAGE", "REQ-A11-CONTINUITY")
 def test_deadlines_survive_a_worker_restart(hub_settings, worker, tmp_path) -> None:
     topics = Topics.of(hub_settings)
     pickup = sample_files("courier")[0].read_bytes()

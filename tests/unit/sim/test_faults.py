@@ -16,6 +16,8 @@ from hub.sim.offline import POLICY_FILE, Outcome, run_offline
 from hub.sim.scenario import Scenario, build
 from hub.sim.score import Score, score
 
+pytestmark = pytest.mark.req("REQ-FN-DETECTION")
+
 
 def _score(scenario: Scenario, outcome: Outcome) -> Score:
     dead = [f"{d.partner}:{d.code}" for d in outcome.dead_letters]
@@ -81,6 +83,7 @@ def test_other_seeds_detect_as_exactly(seed: int) -> None:
     assert {r.code for r in result.codes} == set(CODES)
 
 
+@pytest.mark.req("REQ-FN-ESCALATION")
 def test_every_case_is_escalated_once_and_unacknowledged_ones_go_up_in_simulated_time(
     full: tuple[Scenario, Outcome],
 ) -> None:
