@@ -24,16 +24,25 @@ v2v_identity_resolved_total            -                          events re-keye
 v2v_identity_parked_total              -                          events waiting for an id link
 v2v_link_conflicts_total               -                          an id claimed by a second COI
 v2v_dead_letters_total                 stage, code                records dead-lettered by the hub
+v2v_cases_open                         severity, code, sla        open cases of this worker's chains
+v2v_consumer_lag                       topic, partition           records behind the partition's end
+process_*                              -                          the worker process (CPU, memory)
 =====================================  =========================  =================================
 
 ``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
+
+``v2v_cases_open`` counts the open and acknowledged cases of the chains (and partner feeds) this
+worker holds, those recovered from the changelog included; its ``sla`` label says where a case
+stands against its escalation policy: ``within`` (open, not acknowledged, still at its first
+level), ``breached`` (not acknowledged in time: re-escalated), ``acknowledged``. Several workers
+each report their own partitions: sum over instances.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 
 @dataclass(frozen=True)
@@ -57,10 +66,13 @@ class Metrics:
     identity_parked: Counter
     link_conflicts: Counter
     dead_letters: Counter
+    cases_open: Gauge
+    consumer_lag: Gauge
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     reg = registry if registry is not None else CollectorRegistry()
+    ProcessCollector(registry=reg)
     return Metrics(
         registry=reg,
         raw_messages=Counter(
@@ -143,6 +155,20 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "v2v_notification_failures",
             "Notifications a sink gave up on (logged instead)",
             ["channel"],
+            registry=reg,
+        ),
+        cases_open=Gauge(
+            "v2v_cases_open",
+            "Open (or acknowledged) cases of the chains this worker holds, by where each stands "
+            "against its escalation policy (within, breached, acknowledged)",
+            ["severity", "code", "sla"],
+            registry=reg,
+        ),
+        consumer_lag=Gauge(
+            "v2v_consumer_lag",
+            "Records between the worker's consumer position and the end of the partition (as of "
+            "its last fetch), per topic partition it reads",
+            ["topic", "partition"],
             registry=reg,
         ),
     )

@@ -13,7 +13,9 @@ guarantee: an offset is committed only after its batch's table writes were hande
 
 The stage gauge counts the chains this worker holds, those recovered from the changelog
 included: :meth:`load_all` decodes every row of the assigned partitions once, and from then on
-every change of stage moves the count.
+every change of stage moves the count. The open-case tally (``(severity, code, sla)`` of every
+case not closed, from each row's case desk) is kept the same way, for the ``v2v_cases_open``
+gauge.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from hub.flow import Chain, FlowCore
 Writer = Callable[[str, dict[str, Any], int], None]
 """``write(coi_id, row, partition)``: store one row, its changelog record on ``partition``."""
 StageGauge = Callable[[dict[str, int]], None]
+CaseGauge = Callable[[dict[tuple[str, str, str], int]], None]
 
 
 class ChainStore:
@@ -37,6 +40,7 @@ class ChainStore:
         core: FlowCore,
         write: Writer | None = None,
         on_stages: StageGauge | None = None,
+        on_cases: CaseGauge | None = None,
     ) -> None:
         self.table = table
         self.core = core
@@ -46,6 +50,8 @@ class ChainStore:
         self._dirty: dict[str, int] = {}
         self._complete = False
         self.stages: Counter[str] = Counter()
+        self._on_cases = on_cases
+        self.open_cases: Counter[tuple[str, str, str]] = Counter()
 
     def _set_item(self, coi_id: str, row: dict[str, Any], _partition: int) -> None:
         self.table[coi_id] = row
@@ -58,6 +64,7 @@ class ChainStore:
                 return None
             chain = self._cache[coi_id] = Chain.from_row(raw)
             self.stages[chain.state.stage] += 1
+            self.open_cases.update(chain.desk.open_cases())
         return chain
 
     def put(self, chain: Chain, partition: int) -> None:
@@ -66,6 +73,8 @@ class ChainStore:
         known = self._cache.get(chain.coi_id)
         if known is not None:
             self.stages[known.state.stage] -= 1
+            self.open_cases.subtract(known.desk.open_cases())
+        self.open_cases.update(chain.desk.open_cases())
         self.stages[chain.state.stage] += 1
         self._cache[chain.coi_id] = chain
         self._dirty[chain.coi_id] = partition
@@ -77,6 +86,8 @@ class ChainStore:
             self._write(coi_id, self._cache[coi_id].to_row(), partition)
         if self._on_stages is not None:
             self._on_stages(dict(self.stages))
+        if self._on_cases is not None:
+            self._on_cases(dict(self.open_cases))
         return len(dirty)
 
     def load_all(self) -> None:
@@ -103,5 +114,8 @@ class ChainStore:
         self._cache.clear()
         self._complete = False
         self.stages = Counter({stage: 0 for stage in self.stages})
+        self.open_cases = Counter({key: 0 for key in self.open_cases})
         if self._on_stages is not None:
             self._on_stages(dict(self.stages))
+        if self._on_cases is not None:
+            self._on_cases(dict(self.open_cases))
