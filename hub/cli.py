@@ -267,6 +267,7 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
                         "owner_role": e.owner_role,
                         "evidence": list(e.evidence),
                         "playbook": list(e.playbook),
+                        "playbook_url": e.playbook_url,
                         "timing": e.timing.value,
                         "awaits": [t.value for t in e.awaits],
                         "ends_with_chain": e.ends_with_chain,
@@ -278,13 +279,14 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"{'CODE':<28} {'SEVERITY':<9} {'TIMING':<15} {'OWNER':<30} TITLE")
+    wide = max((len(e.title) for e in entries), default=5)
+    print(f"{'CODE':<28} {'SEVERITY':<9} {'TIMING':<15} {'OWNER':<30} {'TITLE':<{wide}} PLAYBOOK")
     for scope, title in ((Scope.CHAIN, "chain"), (Scope.PARTNER_FEED, "partner feed")):
         print(f"-- {title} (case key: {'the COI' if scope is Scope.CHAIN else 'partner:<id>'})")
         for e in (e for e in entries if e.scope is scope):
             print(
                 f"{e.code:<28} {e.severity.value:<9} {e.timing.value:<15} {e.owner_role:<30} "
-                f"{e.title}"
+                f"{e.title:<{wide}} {e.playbook_url}"
             )
     print(
         "\ntiming: alarm-at-once = a case when the record arrives, withdrawn by the hub if the "

@@ -30,16 +30,25 @@ v2v_feed_dead_lettered_total           partner                    its messages d
 v2v_feed_dead_letter_rate              partner                    that share in its sliding window
                                                                   (as judged at the last tick)
 v2v_feed_silent, v2v_feed_degraded     partner                    1 while its feed case is open
+v2v_cases_open                         severity, code, sla        open cases of this worker's chains
+v2v_consumer_lag                       topic, partition           records behind the partition's end
+process_*                              -                          the worker process (CPU, memory)
 =====================================  =========================  =================================
 
 ``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
+
+``v2v_cases_open`` counts the open and acknowledged cases of the chains (and partner feeds) this
+worker holds, those recovered from the changelog included; its ``sla`` label says where a case
+stands against its escalation policy: ``within`` (open, not acknowledged, still at its first
+level), ``breached`` (not acknowledged in time: re-escalated), ``acknowledged``. Several workers
+each report their own partitions: sum over instances.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 
 @dataclass(frozen=True)
@@ -68,10 +77,13 @@ class Metrics:
     feed_dead_letter_rate: Gauge
     feed_silent: Gauge
     feed_degraded: Gauge
+    cases_open: Gauge
+    consumer_lag: Gauge
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     reg = registry if registry is not None else CollectorRegistry()
+    ProcessCollector(registry=reg)
     return Metrics(
         registry=reg,
         raw_messages=Counter(
@@ -186,6 +198,20 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "v2v_feed_degraded",
             "1 while the partner's dead-letter rate is above its limit (PARTNER_FEED_DEGRADED)",
             ["partner"],
+            registry=reg,
+        ),
+        cases_open=Gauge(
+            "v2v_cases_open",
+            "Open (or acknowledged) cases of the chains this worker holds, by where each stands "
+            "against its escalation policy (within, breached, acknowledged)",
+            ["severity", "code", "sla"],
+            registry=reg,
+        ),
+        consumer_lag=Gauge(
+            "v2v_consumer_lag",
+            "Records between the worker's consumer position and the end of the partition (as of "
+            "its last fetch), per topic partition it reads",
+            ["topic", "partition"],
             registry=reg,
         ),
     )

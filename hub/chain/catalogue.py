@@ -91,6 +91,22 @@ class CatalogueEntry:
         with, at its due time."""
         return self.finding(state, due.subject, due.due_at, due.summary, due.evidence_event_ids)
 
+    @property
+    def playbook_url(self) -> str:
+        """The code's continuity playbook (see :func:`playbook_url`)."""
+        return playbook_url(self.code)
+
+
+CONTINUITY_DOC = "docs/continuity.md"
+"""What to do, who decides and which patients are affected: a section per exception code, its
+anchor the code in lower case, and one per partner outage."""
+
+
+def playbook_url(code: str) -> str:
+    """``docs/continuity.md#<code in lower case>``: the URL path, relative to the repository
+    root, of the continuity playbook of ``code``; derived, so a new code needs only its section."""
+    return f"{CONTINUITY_DOC}#{code.lower()}"
+
 
 BUSINESS_EVENTS: tuple[EventType, ...] = tuple(
     t for t in EventType if t is not EventType.CLOCK_TICK

@@ -25,6 +25,7 @@ from faust.utils.terminal import SpinnerHandler
 from hub.flow import FlowCore
 from hub.flow.core import tick_event
 from hub.metrics import Metrics, create_metrics
+from hub.runtime import lag
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
@@ -135,7 +136,13 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for stage, count in stages.items():
             metrics.chains_by_stage.labels(stage).set(count)
 
-    store = ChainStore(table, hub.core, writer(table), stage_gauge, pending, writer(pending))
+    def case_gauge(tally: dict[tuple[str, str, str], int]) -> None:
+        for (severity, code, sla), count in tally.items():
+            metrics.cases_open.labels(severity, code, sla).set(count)
+
+    store = ChainStore(
+        table, hub.core, writer(table), stage_gauge, case_gauge, pending, writer(pending)
+    )
     index = resolve.TableIndex(
         app.Table("id-index", partitions=parts, key_type=str),
         app.Table("id-parked", partitions=parts, key_type=str),
@@ -149,6 +156,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     outputs.register(hub, out.cases, out.escalations)
     _housekeeping(hub, store)
     register_views(app, metrics, hub.projection, out.commands, hub.wires.commands)
+    read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
+    lag.register(app, metrics.consumer_lag, (*read, topics.escalations))
     return app
 
 

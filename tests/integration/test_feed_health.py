@@ -22,7 +22,7 @@ from hub.serde import SingleObjectWireFormat, codec_for
 from hub.sim.stack import Feeder, TopicReader
 from hub.topics import Topics
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-EXC-PARTNER_FEED_SILENT")]
 
 CASES = SingleObjectWireFormat(codec_for(Case))
 KEY = "partner:courier"

@@ -22,6 +22,8 @@ from hub.flow.memory import MemoryHub
 from hub.partners.health import HUB_ACTOR
 from hub.settings import REPO_ROOT
 
+pytestmark = pytest.mark.req("REQ-EXC-PARTNER_FEED_SILENT", "REQ-EXC-PARTNER_FEED_DEGRADED")
+
 COI = "V2VSAMPLE000001T"
 KEY = "partner:courier"
 SLA = timedelta(minutes=300)

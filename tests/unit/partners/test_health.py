@@ -26,6 +26,8 @@ from hub.partners.health import (
 from hub.partners.registry import load_entry, load_registry
 from hub.settings import REPO_ROOT
 
+pytestmark = pytest.mark.req("REQ-EXC-PARTNER_FEED_SILENT", "REQ-EXC-PARTNER_FEED_DEGRADED")
+
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 SLA = timedelta(minutes=120)
 POLICY = FeedPolicy(
