@@ -25,7 +25,7 @@ from faust.utils.terminal import SpinnerHandler
 from hub.flow import FlowCore
 from hub.flow.core import tick_event
 from hub.metrics import Metrics, create_metrics
-from hub.runtime import lag
+from hub.runtime import lag, rebuild
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
@@ -158,6 +158,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     chain.register(hub, topic(topics.events, topics.commands, keyed=True), store)
     outputs.register(hub, out.cases, out.escalations)
     _housekeeping(hub, store)
+    rebuild.register(hub, store)
     register_views(app, metrics, hub.projection, out.commands, hub.wires.commands)
     read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
     lag.register(app, metrics.consumer_lag, (*read, topics.escalations))
