@@ -115,13 +115,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         "chains", partitions=parts, key_type=str, extra_topic_configs=CHAINS_CHANGELOG_CONFIG
     )
 
-    pending = app.Table(
-        "chains-pending",
-        partitions=parts,
-        key_type=str,
-        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
-    )
-
     def writer(of: Any) -> Any:
         def write(key: str, row: dict[str, Any] | None, partition: int) -> None:
             """``of[key] = row`` (None: ``del``) with the changelog partition given: a batch is
@@ -143,9 +136,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for (severity, code, sla), count in tally.items():
             metrics.cases_open.labels(severity, code, sla).set(count)
 
-    store = ChainStore(
-        table, hub.core, writer(table), stage_gauge, case_gauge, pending, writer(pending)
-    )
+    store = ChainStore(table, hub.core, writer(table), stage_gauge, case_gauge)
     index = resolve.TableIndex(
         app.Table("id-index", partitions=parts, key_type=str),
         app.Table("id-parked", partitions=parts, key_type=str),
