@@ -1,8 +1,9 @@
-"""One chain's record: the engine's state and the case desk, kept and written together.
+"""One chain's record: the engine's state, the case desk and the audit head, written together.
 
-One table row per chain (key: COI) holds both, so events, commands and clock ticks of a chain
-are applied in one order by the one worker that owns its partition. The desk is the chain's one
-memory of its cases.
+One table row per chain (key: COI) holds all three, so events, commands and clock ticks of a
+chain are applied in one order by the one worker that owns its partition. The desk is the
+chain's one memory of its cases; the audit head (``seq`` and ``hash`` of the chain's last audit
+record, :mod:`hub.audit.records`) lets a restarted worker continue the chain's hash chain.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hub.audit.records import AuditHead
 from hub.cases.desk import CaseDesk
 from hub.cases.escalation import EscalationPolicy
 from hub.chain.engine import new_chain
@@ -21,6 +23,7 @@ from hub.chain.state import ChainState
 class Chain:
     state: ChainState
     desk: CaseDesk = field(default_factory=CaseDesk)
+    audit: AuditHead = field(default_factory=AuditHead)
 
     @classmethod
     def new(cls, coi_id: str) -> Chain:
@@ -72,12 +75,15 @@ class Chain:
         return {
             "state": self.state.model_dump(mode="json"),
             "desk": self.desk.model_dump(mode="json"),
+            "audit": self.audit.model_dump(mode="json"),
         }
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Chain:
-        """A row as :meth:`to_row` wrote it, today or in an earlier version of the hub."""
+        """A row as :meth:`to_row` wrote it, today or in an earlier version of the hub (a row
+        without an audit head starts its hash chain at the next record)."""
         return cls(
             state=ChainState.model_validate(row["state"]),
             desk=CaseDesk.model_validate(row["desk"]),
+            audit=AuditHead.model_validate(row.get("audit") or {}),
         )
