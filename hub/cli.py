@@ -39,12 +39,18 @@ from hub.settings import Settings
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
+    from hub.audit.topic import record_configuration
     from hub.runtime.app import create_app
+    from hub.settings import missing_secrets
     from hub.topics import ensure_topics
 
+    if missing := missing_secrets(settings):
+        print(f"error: V2V_ENV={settings.env} needs {', '.join(missing)}", file=sys.stderr)
+        return 2
     ensure_topics(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings)
+    config = record_configuration(settings) if settings.audit_enabled else None
+    app = create_app(settings, audit_config=config)
     # No spinner: worker output goes to log files and terminals alike.
     worker = Worker(app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

@@ -24,6 +24,8 @@ v2v_identity_resolved_total            -                          events re-keye
 v2v_identity_parked_total              -                          events waiting for an id link
 v2v_link_conflicts_total               -                          an id claimed by a second COI
 v2v_dead_letters_total                 stage, code                records dead-lettered by the hub
+v2v_audit_records_total                kind                       audit records Kafka acknowledged
+v2v_audit_checkpoints_total            -                          signed checkpoints written
 =====================================  =========================  =================================
 
 ``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
@@ -57,6 +59,8 @@ class Metrics:
     identity_parked: Counter
     link_conflicts: Counter
     dead_letters: Counter
+    audit_records: Counter
+    audit_checkpoints: Counter
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -143,6 +147,17 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "v2v_notification_failures",
             "Notifications a sink gave up on (logged instead)",
             ["channel"],
+            registry=reg,
+        ),
+        audit_records=Counter(
+            "v2v_audit_records",
+            "Audit records the chain agent wrote and Kafka acknowledged, by kind",
+            ["kind"],
+            registry=reg,
+        ),
+        audit_checkpoints=Counter(
+            "v2v_audit_checkpoints",
+            "Signed audit checkpoints the chain agent wrote",
             registry=reg,
         ),
     )

@@ -77,6 +77,7 @@ class Outputs:
     escalations: Any
     commands: Any
     audit: Any
+    audit_checkpoints: Any
     dlq: Any
 
 
