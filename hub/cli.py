@@ -21,6 +21,8 @@ v2v partners [--dir D] list | show NAME | validate | check NAME FILE...
                                      the partner registry: entries, validation, a dry run
 v2v bench [--quick] [--chains N] [--messages N | --events N] [--rate R] [--report FILE]
                                      benchmark the real stack against a plain Kafka baseline
+v2v audit export | verify | reconstruct | keygen | public-key
+                                     the tamper-evident audit trail (hub/audit/cli.py)
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         faults=args.faults.split(",") if args.faults else None,
         record=args.record,
         arrival=args.arrival,
+        audit_out=args.audit_out,
     )
 
 
@@ -370,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", type=Path, help="also write the partner traffic as a v2v replay recording"
     )
     demo.add_argument(
+        "--audit-out", type=Path, help="export the run's audit trail here and verify it"
+    )
+    demo.add_argument(
         "--arrival",
         choices=("ordered", "realistic"),
         default="realistic",
@@ -443,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--keep", action="store_true", help="keep the run's topics and keys")
     bench.add_argument("--report", type=Path, help="write the report as JSON to this file")
     bench.set_defaults(fn=_bench)
+    from hub.audit.cli import register as register_audit
+
+    register_audit(sub, _instant)
     return parser
 
 

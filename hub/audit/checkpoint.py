@@ -106,9 +106,11 @@ class Checkpointer:
 
     def make(self, partition: int, at: datetime, heads: Heads) -> Checkpoint | None:
         """The checkpoint of ``partition`` with these heads (every chain it holds), or None
-        when no head moved since the last one."""
+        when no head moved since the last one (or there is none yet)."""
         last = self._last.get(partition)
         if last is None:
+            if not heads:
+                return None  # nothing to attest yet
             changed = dict(heads)
         else:
             changed = {c: h for c, h in heads.items() if last.heads.get(c) != h}

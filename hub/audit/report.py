@@ -49,8 +49,15 @@ def _t(stamp: datetime | str | None) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def build(view: AsOf, verdict: Verdict, generated_at: datetime, source: str) -> Document:
-    """The report's content (one truth for both renderings)."""
+def build(
+    view: AsOf,
+    verdict: Verdict,
+    generated_at: datetime,
+    source: str,
+    notes: list[str] | None = None,
+) -> Document:
+    """The report's content (one truth for both renderings). ``notes``: about the
+    configuration the replay ran with."""
     chain = view.chain
     events = view.events()
     ok = verdict.ok and view.faithful
@@ -66,6 +73,7 @@ def build(view: AsOf, verdict: Verdict, generated_at: datetime, source: str) -> 
                 "core" + ("" if view.faithful else f"; differences: {'; '.join(view.mismatches)}"),
             ),
         ]
+        + [("Configuration", n) for n in notes or []]
         + [("Problem", p) for p in (chain_problems or verdict.problems)[:30]],
     )
     head = view.records[-1] if view.records else None

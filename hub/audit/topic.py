@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from hub.audit.configfiles import changes, known, snapshot
+from hub.audit.files import Trail, write_export
+from hub.audit.keys import load_private, public_pem
 from hub.audit.records import AuditHead, AuditRecord
 from hub.canonical import canonical_json
 from hub.errors import DeliveryError
@@ -73,16 +75,6 @@ def read_topic(
         consumer.close()
 
 
-@dataclass
-class Trail:
-    """The audit trail as JSON data: what an export holds and what verification takes."""
-
-    records: list[Json]
-    checkpoints: list[Json]
-    config: list[Json]
-    bad_lines: list[str]
-
-
 def _parse(values: Iterator[tuple[bytes | None, bytes]], where: str, bad: list[str]) -> list[Json]:
     out = []
     for n, (_key, value) in enumerate(values, 1):
@@ -101,6 +93,11 @@ def _parse(values: Iterator[tuple[bytes | None, bytes]], where: str, bad: list[s
 def read_trail(settings: Settings, coi: str | None = None) -> Trail:
     """The deployment's whole trail (or one chain's records with every checkpoint)."""
     topics = Topics.of(settings)
+    manifest = {
+        "topics": [topics.audit, topics.audit_checkpoints, topics.audit_config],
+        "coi": coi,
+        "exported_at": datetime.now(UTC).isoformat(),
+    }
     keys = {coi.encode()} if coi else None
     bad: list[str] = []
     return Trail(
@@ -110,6 +107,7 @@ def read_trail(settings: Settings, coi: str | None = None) -> Trail:
         ),
         config=_parse(read_topic(settings, topics.audit_config), topics.audit_config, bad),
         bad_lines=bad,
+        manifest=manifest,
     )
 
 
@@ -136,3 +134,14 @@ def record_configuration(settings: Settings, now: datetime | None = None) -> Aud
         if producer.flush(30) or errors:
             raise DeliveryError(f"configuration records not acknowledged: {errors[:3]}")
     return head
+
+
+def export(settings: Settings, out: Path, coi: str | None = None) -> tuple[Trail, int]:
+    """The trail (or one chain's) written to ``out`` as files; returns it and the bytes written.
+    The hub's public key goes beside it when this machine has the signing key."""
+    trail = read_trail(settings, coi)
+    pem = None
+    if settings.audit_key_path.exists():
+        pem = public_pem(load_private(settings.audit_key_path).public_key())
+    sizes = write_export(trail, out, pem)
+    return trail, sum(sizes.values())
