@@ -159,17 +159,20 @@ def config_notes(config: list[dict[str, Any]], as_of: datetime, settings: Settin
     """How the configuration in force at ``as_of`` (per the trail) compares with the files the
     replay used."""
     in_force: dict[str, str | None] = {}
+    first: str | None = None
     for r in config:
         try:
             at = datetime.fromisoformat(str(r.get("at")))
         except ValueError:
             continue
+        first = first or str(r.get("at"))
         if at <= as_of:
             body = r.get("body") or {}
             in_force[str(body.get("file"))] = body.get("new_digest")
     now = snapshot(settings.profile_dir, settings.escalation_policy_file, settings.partner_dir)
     if not in_force:
-        return ["The trail records no configuration at that time: replayed with today's files."]
+        since = f" (its first configuration record is of {first})" if first else ""
+        return [f"The trail records no configuration by then{since}: replayed with today's files."]
     differ = sorted(
         name
         for name in set(in_force) | set(now)
@@ -186,6 +189,8 @@ def _print_view(view: Any, verdict: Verdict) -> None:
     chain = view.chain
     print(f"{view.coi} as of {view.as_of.isoformat()}: {len(view.records)} of {view.total} records")
     print(f"  trail: {verdict.summary()}")
+    for problem in verdict.problems[:10]:
+        print(f"    PROBLEM {problem}")
     print(f"  replay: {view.replayed} of {len(view.records)} records reproduced exactly")
     for m in view.mismatches:
         print(f"    DIFFERENT {m}")

@@ -17,6 +17,7 @@ replay of the same input writes the same records.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -90,7 +91,7 @@ class Entry:
     """A record before it is numbered and hashed onto its chain."""
 
     kind: AuditKind
-    at: Any  # a UTC datetime
+    at: datetime  # UTC
     actor: str
     action: str
     ref: str
@@ -147,7 +148,7 @@ def event_entry(event: Event) -> Entry:
     )
 
 
-def case_entry(case: Case, at: Any) -> Entry:
+def case_entry(case: Case, at: datetime) -> Entry:
     actor = "hub"
     if case.resolved_by and case.resolved_at == case.updated_at:
         actor = case.resolved_by

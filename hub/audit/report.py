@@ -65,7 +65,7 @@ def build(
     verification = Section(
         "Verification",
         pairs=[
-            ("Trail", f"{'VERIFIED' if verdict.ok else 'FAILED'}: {verdict.summary()}"),
+            ("Trail", verdict.summary()),
             ("Source", source),
             (
                 "Replay",
