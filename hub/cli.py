@@ -340,7 +340,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
         "holds": args.holds,
     }
     cfg = replace(cfg, **{k: v for k, v in sizes.items() if v is not None})
-    cfg = replace(cfg, restart=not args.no_restart, keep=args.keep)
+    cfg = replace(cfg, restart=not args.no_restart, keep=args.keep, audit_compare=args.audit)
     try:
         report = run_bench(settings, cfg, settings.data_dir.parent / "bench")
     except (HubError, ValueError, RuntimeError, TimeoutError) as exc:
@@ -447,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--holds", type=int, help="customs holds (latency samples)")
     bench.add_argument("--no-restart", action="store_true", help="skip the restart phase")
     bench.add_argument("--keep", action="store_true", help="keep the run's topics and keys")
+    bench.add_argument(
+        "--audit", action="store_true", help="also measure throughput with the audit trail off"
+    )
     bench.add_argument("--report", type=Path, help="write the report as JSON to this file")
     bench.set_defaults(fn=_bench)
     from hub.audit.cli import register as register_audit

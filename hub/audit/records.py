@@ -17,11 +17,11 @@ replay of the same input writes the same records.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from hub.canonical import digest
 from hub.cases.commands import CaseCommand, CaseNote, CommandRejected
@@ -72,13 +72,11 @@ class AuditRecord(Frozen):
     stage: str | None = Field(None, description="the chain's stage after the record")
     body: dict[str, Any] = Field(default_factory=dict)
     hash: str
-
-    def unhashed(self) -> dict[str, Any]:
-        """The JSON form the hash is taken over."""
-        return self.model_dump(mode="json", exclude={"hash"})
+    _json: dict[str, Any] | None = PrivateAttr(None)  # as hashed by append(): not made twice
 
     def as_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The record's JSON form (what the topic carries, what the hash covers)."""
+        return self._json if self._json is not None else self.model_dump(mode="json")
 
 
 def record_hash(data: dict[str, Any]) -> str:
@@ -107,12 +105,12 @@ def append(
     seq, prev = head.seq, head.hash
     for e in entries:
         seq += 1
-        fields: dict[str, Any] = {
+        data: dict[str, Any] = {
             "chain": chain_id,
             "seq": seq,
             "prev": prev,
-            "kind": e.kind,
-            "at": e.at,
+            "kind": e.kind.value,
+            "at": json_time(e.at),
             "actor": e.actor,
             "action": e.action,
             "ref": e.ref,
@@ -120,11 +118,26 @@ def append(
             "stage": stage,
             "body": e.body,
         }
-        # Values are the hub's own, already validated: no second validation per event.
-        draft = AuditRecord.model_construct(**fields, hash="")
-        prev = record_hash(draft.model_dump(mode="json"))
-        out.append(AuditRecord.model_construct(**fields, hash=prev))
+        prev = data["hash"] = digest(data)
+        fields = {**data, "kind": e.kind, "at": e.at}
+        out.append(_trusted(fields, data))
     return AuditHead(seq=seq, hash=prev), tuple(out)
+
+
+def _trusted(fields: dict[str, Any], data: dict[str, Any]) -> AuditRecord:
+    """A record of the hub's own, validated values with its JSON form kept: no second
+    validation or serialisation on the worker's hot path (once per record). Every field given."""
+    record = AuditRecord.__new__(AuditRecord)
+    object.__setattr__(record, "__dict__", fields)
+    object.__setattr__(record, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", {"_json": data})
+    return record
+
+
+def json_time(at: datetime) -> str:
+    """A UTC datetime as pydantic's JSON mode writes it (``...Z``)."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # --- entries for what happens to a chain ----------------------------------------------------
