@@ -236,7 +236,10 @@ def run_bench(settings: Settings, cfg: BenchConfig, workdir: Path, progress: boo
             )
         if cfg.audit_compare:
             say("audit overhead: chain set-up and throughput again, audit trail off")
-            report.audit = audit_overhead(settings, cfg, workdir, hub_rate, audit_records, say)
+            cpu_us = report.throughput.worker_cpu_us_per_event
+            report.audit = audit_overhead(
+                settings, cfg, workdir, hub_rate, cpu_us, audit_records, say
+            )
     finally:
         if run.probe is not None:
             run.probe.close()
