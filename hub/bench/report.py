@@ -243,12 +243,17 @@ class Report:
                 "",
                 f"AUDIT TRAIL (throughput phase, {au.events:,} events, on and off)",
                 _row(
-                    "audit trail on",
+                    "audit trail on (events/s, worker CPU/event)",
                     f"{au.audit_records:,} records",
-                    _rate(au.events_per_s_audit_on),
+                    f"{_rate(au.events_per_s_audit_on)}, {au.cpu_us_per_event_audit_on:,.0f} us",
                 ),
-                _row("audit trail off", "", _rate(au.events_per_s_audit_off)),
-                _row("  cost", "", f"{au.overhead:.1%} of throughput"),
+                _row(
+                    "audit trail off",
+                    "",
+                    f"{_rate(au.events_per_s_audit_off)}, {au.cpu_us_per_event_audit_off:,.0f} us",
+                ),
+                _row("  cost in throughput", "", f"{au.overhead:.1%}"),
+                _row("  cost in worker CPU per event", "", f"{au.cpu_overhead:+.1%}"),
             ]
         if self.targets:
             lines += ["", "TARGETS"]
