@@ -8,6 +8,8 @@
 * :mod:`hub.audit.verify`      offline verification of an export
 * :mod:`hub.audit.reconstruct` a chain as the hub knew it at any time, through the flow core
 * :mod:`hub.audit.report`      the chain's COI/COC report, HTML and PDF
+* :mod:`hub.audit.files`       an export of the trail as files
+* :mod:`hub.audit.schema`      the JSON Schemas of the audit topics' records (``schemas/``)
 * :mod:`hub.audit.topic`       export from and writes to the audit topics (Kafka)
 * :mod:`hub.audit.cli`         ``v2v audit export | verify | reconstruct | keygen | public-key``
 
