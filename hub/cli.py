@@ -39,20 +39,27 @@ from hub.settings import Settings
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
-    from faust.worker import Worker
-
-    from hub.audit.topic import record_configuration
-    from hub.runtime.app import create_app
     from hub.settings import missing_secrets
     from hub.topics import ensure_topics
 
     if missing := missing_secrets(settings):
         print(f"error: V2V_ENV={settings.env} needs {', '.join(missing)}", file=sys.stderr)
         return 2
-    ensure_topics(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    config = record_configuration(settings) if settings.audit_enabled else None
-    app = create_app(settings, audit_config=config)
+    try:
+        # First, before Faust is even imported: a cluster that refuses the connection's security
+        # (wrong listener, password or certificate) stops the worker at once, with the reason.
+        ensure_topics(settings)
+        from faust.worker import Worker
+
+        from hub.audit.topic import record_configuration
+        from hub.runtime.app import create_app
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        config = record_configuration(settings) if settings.audit_enabled else None
+        app = create_app(settings, audit_config=config)
+    except HubError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     # No spinner: worker output goes to log files and terminals alike.
     worker = Worker(app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()
@@ -62,7 +69,11 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
 def _topics(settings: Settings, _args: argparse.Namespace) -> int:
     from hub.topics import Topics, ensure_topics
 
-    created = set(ensure_topics(settings))
+    try:
+        created = set(ensure_topics(settings))
+    except HubError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for name in Topics.of(settings).all():
         print(f"{name}{'  (created)' if name in created else ''}")
     return 0
@@ -251,9 +262,9 @@ def _partner_check(settings: Settings, directory: Path, args: argparse.Namespace
 
 
 def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
-    from hub.chain.catalogue import catalogue
+    from hub.chain.catalogue import Scope, catalogue
 
-    entries = catalogue()
+    entries = catalogue(Scope.CHAIN) + catalogue(Scope.PARTNER_FEED)
     if args.json:
         print(
             json.dumps(
@@ -265,9 +276,11 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
                         "owner_role": e.owner_role,
                         "evidence": list(e.evidence),
                         "playbook": list(e.playbook),
+                        "playbook_url": e.playbook_url,
                         "timing": e.timing.value,
                         "awaits": [t.value for t in e.awaits],
                         "ends_with_chain": e.ends_with_chain,
+                        "scope": e.scope.value,
                     }
                     for e in entries
                 ],
@@ -275,16 +288,21 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"{'CODE':<28} {'SEVERITY':<9} {'TIMING':<15} {'OWNER':<30} TITLE")
-    for e in entries:
-        print(
-            f"{e.code:<28} {e.severity.value:<9} {e.timing.value:<15} {e.owner_role:<30} {e.title}"
-        )
+    wide = max((len(e.title) for e in entries), default=5)
+    print(f"{'CODE':<28} {'SEVERITY':<9} {'TIMING':<15} {'OWNER':<30} {'TITLE':<{wide}} PLAYBOOK")
+    for scope, title in ((Scope.CHAIN, "chain"), (Scope.PARTNER_FEED, "partner feed")):
+        print(f"-- {title} (case key: {'the COI' if scope is Scope.CHAIN else 'partner:<id>'})")
+        for e in (e for e in entries if e.scope is scope):
+            print(
+                f"{e.code:<28} {e.severity.value:<9} {e.timing.value:<15} {e.owner_role:<30} "
+                f"{e.title:<{wide}} {e.playbook_url}"
+            )
     print(
         "\ntiming: alarm-at-once = a case when the record arrives, withdrawn by the hub if the "
         "record judged in event-time order does not bear it out; after-lateness = judged in "
         "event-time order once every record that may still arrive within its feeds' allowed "
-        "lateness is in"
+        "lateness is in; on-tick = judged per partner feed at every clock tick on the hub's "
+        "clock, resolved by the hub when the feed recovers"
     )
     return 0
 

@@ -17,6 +17,7 @@ from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, Config
 from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
+from hub.cluster import connect
 from hub.errors import ConfigurationError
 from hub.partners import load_registry
 from hub.settings import Settings
@@ -89,8 +90,12 @@ AUDIT_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1", "retenti
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
-    """Create every topic that does not exist yet; returns the ones created. Idempotent."""
-    admin = AdminClient(settings.kafka_config())
+    """Create every topic that does not exist yet; returns the ones created. Idempotent.
+
+    Raises ConfigurationError when the cluster refuses the connection's security and
+    DeliveryError when no broker answers (:func:`hub.cluster.connect`).
+    """
+    admin = connect(settings)
     topics = Topics.of(settings)
     audit = topics.audit_topics()
     wanted = topics.all()

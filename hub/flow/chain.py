@@ -4,30 +4,41 @@ One table row per chain (key: COI) holds all three, so events, commands and cloc
 chain are applied in one order by the one worker that owns its partition. The desk is the
 chain's one memory of its cases; the audit head (``seq`` and ``hash`` of the chain's last audit
 record, :mod:`hub.audit.records`) lets a restarted worker continue the chain's hash chain.
+
+A partner's feed has a row of the same kind (key ``partner:<id>``, never a COI): its cases on
+the desk and its health in ``feed`` (``hub.partners.health``); its state is an empty chain's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from hub.audit.records import AuditHead
+from hub.audit.records import AuditHead, AuditRecord, Entry, append
 from hub.cases.desk import CaseDesk
 from hub.cases.escalation import EscalationPolicy
 from hub.chain.engine import new_chain
 from hub.chain.state import ChainState
+from hub.partners.health import FeedHealth
 
 
 @dataclass(frozen=True)
 class Chain:
     state: ChainState
     desk: CaseDesk = field(default_factory=CaseDesk)
+    feed: FeedHealth | None = None
     audit: AuditHead = field(default_factory=AuditHead)
 
     @classmethod
     def new(cls, coi_id: str) -> Chain:
         return cls(state=new_chain(coi_id))
+
+    def audited(self, entries: list[Entry]) -> tuple[Chain, tuple[AuditRecord, ...]]:
+        """This chain with ``entries`` appended to its audit hash chain, and the new records."""
+        head, records = append(self.coi_id, self.audit, entries, self.state.stage)
+        return replace(self, audit=head), records
 
     @property
     def coi_id(self) -> str:
@@ -68,22 +79,55 @@ class Chain:
             "judged_until": state.frontier.isoformat() if state.frontier else None,
             "pending": len(state.pending),
             "feeds": {partner: at.isoformat() for partner, at in sorted(state.feeds.items())},
+            **({"feed_health": self.feed.summary()} if self.feed is not None else {}),
         }
 
-    def to_row(self) -> dict[str, Any]:
-        """The table row (JSON), readable with any Kafka tool."""
-        return {
-            "state": self.state.model_dump(mode="json"),
+    def to_row(self, *, pending: bool = True) -> dict[str, Any]:
+        """The table row (JSON), readable with any Kafka tool. With ``pending=False`` the
+        records still waiting for their lateness are named by event id only
+        (``state.pending_ids``): the chain store keeps each in a row of its own
+        (:func:`pending_key`), written once, instead of rewriting them all with every change of
+        the chain."""
+        if pending:
+            state = self.state.model_dump(mode="json")
+        else:
+            state = self.state.model_dump(mode="json", exclude={"pending"})
+            state["pending_ids"] = [e.event_id for e in self.state.pending]
+        row = {
+            "state": state,
             "desk": self.desk.model_dump(mode="json"),
             "audit": self.audit.model_dump(mode="json"),
         }
+        if self.feed is not None:
+            row["feed"] = self.feed.model_dump(mode="json")
+        return row
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Chain:
+    def from_row(
+        cls, row: dict[str, Any], pending: Mapping[str, dict[str, Any]] | None = None
+    ) -> Chain:
         """A row as :meth:`to_row` wrote it, today or in an earlier version of the hub (a row
-        without an audit head starts its hash chain at the next record)."""
+        without an audit head starts its hash chain at the next record); ``pending`` holds the
+        rows of its pending records when the row names them by id."""
+        state = row["state"]
+        ids = state.get("pending_ids")
+        if ids is not None:
+            coi_id = state["coi_id"]
+            missing = [i for i in ids if pending is None or pending_key(coi_id, i) not in pending]
+            if missing:
+                raise KeyError(f"chain {coi_id}: pending records {missing[:3]} are not stored")
+            assert pending is not None
+            state = {k: v for k, v in state.items() if k != "pending_ids"}
+            state["pending"] = [pending[pending_key(coi_id, i)] for i in ids]
+        feed = row.get("feed")
         return cls(
-            state=ChainState.model_validate(row["state"]),
+            state=ChainState.model_validate(state),
             desk=CaseDesk.model_validate(row["desk"]),
+            feed=FeedHealth.model_validate(feed) if feed is not None else None,
             audit=AuditHead.model_validate(row.get("audit") or {}),
         )
+
+
+def pending_key(coi_id: str, event_id: str) -> str:
+    """The key of one pending record's row."""
+    return f"{coi_id}|{event_id}"

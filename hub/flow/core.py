@@ -12,7 +12,8 @@ the same records in the same order give the same audit records, live or replayed
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -22,7 +23,6 @@ from connectors.registry import CONNECTORS, get_connector
 from hub.audit.records import (
     AuditRecord,
     Entry,
-    append,
     case_entry,
     command_entry,
     event_entry,
@@ -50,8 +50,11 @@ from hub.events.models import (
     Source,
 )
 from hub.flow.chain import Chain
+from hub.flow.feeds import feed_step
 from hub.flow.records import Ingested, Routed, Step, Teach, ToChain, ToResolver
+from hub.flow.screen import screen
 from hub.partners import load_registry
+from hub.partners.health import Bucket, FeedPolicy, is_feed_key
 from hub.settings import Settings
 
 MAX_PARKED = 10_000
@@ -122,6 +125,7 @@ class FlowCore:
         connectors: Mapping[str, Connector],
         profiles: Mapping[str, ProductProfile],
         policy: EscalationPolicy,
+        feeds: Mapping[str, FeedPolicy] | None = None,
         audit: bool = True,
     ) -> None:
         if DEFAULT_PROFILE not in profiles:
@@ -129,6 +133,8 @@ class FlowCore:
         self.connectors = dict(connectors)
         self.profiles = dict(profiles)
         self.policy = policy
+        self.feeds = dict(feeds or {})
+        """The partner feeds whose health the ticks judge (from the registry), by partner id."""
         self.audit = audit  # off only to measure the audit trail's cost (V2V_AUDIT_ENABLED)
 
     @classmethod
@@ -146,6 +152,7 @@ class FlowCore:
         partner when ``partners`` is None); without a registry, every connector by its own name
         with its defaults."""
         connectors: dict[str, Connector] = {}
+        feeds: dict[str, FeedPolicy] = {}
         wanted = list(partners) if partners is not None else None
         if partner_dir is not None:
             registry = load_registry(partner_dir)
@@ -160,11 +167,12 @@ class FlowCore:
                     partner_options=entry.connector_options(),
                 )
                 connectors[pid] = get_connector(entry.connector, config)
+                feeds[pid] = FeedPolicy.of(entry)
         else:
             config = ConnectorConfig(pseudonym_key=pseudonym_key)
             for name in wanted if wanted is not None else CONNECTORS:
                 connectors[name] = get_connector(name, config)
-        return cls(connectors, load_profiles(profile_dir), load_policy(policy_file), audit)
+        return cls(connectors, load_profiles(profile_dir), load_policy(policy_file), feeds, audit)
 
     @classmethod
     def from_settings(cls, settings: Settings, partners: Iterable[str] | None = None) -> FlowCore:
@@ -197,7 +205,11 @@ class FlowCore:
 
     def route(self, event: Event) -> list[Routed] | Rejection:
         """Events with a COI go to their chain and teach the index every id they link; events
-        with only secondary ids go to the resolver, keyed by the id it resolves them by."""
+        with only secondary ids go to the resolver, keyed by the id it resolves them by. An
+        event that fails the screen (:mod:`hub.flow.screen`) goes nowhere but the dead letters."""
+        refused = screen(event, self.profiles, "route")
+        if refused is not None:
+            return refused
         if event.coi_id:
             teach = [
                 Teach(key, event.coi_id, event.occurred_at, event.source.received_at)
@@ -252,9 +264,15 @@ class FlowCore:
 
     def on_event(self, chain: Chain | None, event: Event, partition: int | None = None) -> Step:
         """Apply one event to its chain (None: a chain not seen before). An event on the events
-        topic without a COI (a direct producer's) is refused: it names no chain."""
+        topic without a COI (a direct producer's) is refused: it names no chain; so is one that
+        fails the screen (a direct producer's record has not been routed)."""
         if not event.coi_id:
             return Step(failure=_no_coi(event, "no COI, and no identifier link resolved one"))
+        if is_feed_key(event.coi_id):
+            return Step(failure=_no_coi(event, f"{event.coi_id!r} is a partner feed's key"))
+        refused = screen(event, self.profiles, "chain")
+        if refused is not None:
+            return Step(failure=refused)
         known = chain or Chain.new(event.coi_id)
         try:
             return self._step(known, event, partition, event.source.received_at)
@@ -280,7 +298,7 @@ class FlowCore:
         if partition is not None and state.partition != partition:
             state = state.model_copy(update={"partition": partition})
         entries = [event_entry(event), *(case_entry(c, now) for c in cases)]
-        changed, audit = self._audited(Chain(state, desk, chain.audit), entries)
+        changed, audit = self._audited(replace(chain, state=state, desk=desk), entries)
         return Step(
             chain=changed,
             cases=tuple(cases),
@@ -291,10 +309,7 @@ class FlowCore:
 
     def _audited(self, chain: Chain, entries: list[Entry]) -> tuple[Chain, tuple[AuditRecord, ...]]:
         """``chain`` with ``entries`` appended to its audit hash chain, and the new records."""
-        if not self.audit:
-            return chain, ()
-        head, records = append(chain.coi_id, chain.audit, entries, chain.state.stage)
-        return Chain(chain.state, chain.desk, head), records
+        return chain.audited(entries) if self.audit else (chain, ())
 
     def on_command(self, chain: Chain | None, coi_id: str, cmd: CaseCommand) -> Step:
         """A person's command on one of the chain's cases: a new case version, with the command
@@ -311,12 +326,12 @@ class FlowCore:
             )
             message = f"chain {coi_id} has no case {cmd.case_id}"
             entry = rejected_entry(cmd, "UNKNOWN_CASE", message)
-            changed, audit = self._audited(Chain(chain.state, desk, chain.audit), [entry])
+            changed, audit = self._audited(replace(chain, desk=desk), [entry])
             return Step(chain=changed, audit=audit)
         desk, result = desk_command(chain.desk, cmd)
         if result is None:
             return Step()  # this command id was applied before: a replay changes nothing
-        changed = Chain(chain.state, desk, chain.audit)
+        changed = replace(chain, desk=desk)  # a feed row keeps its health
         if isinstance(result, CommandRejected):
             changed, audit = self._audited(changed, [rejection_entry(cmd, result)])
             return Step(chain=changed, audit=audit)
@@ -324,8 +339,29 @@ class FlowCore:
         changed, audit = self._audited(changed, entries)
         return Step(chain=changed, cases=(result.case,), audit=audit)
 
+    def on_feed_tick(
+        self,
+        row: Chain | None,
+        partner: str,
+        heard: Iterable[Bucket],
+        tick: Event,
+        chains: Callable[[], Iterable[Chain]],
+        partition: int | None = None,
+    ) -> Step:
+        """A clock tick on a partner's feed (``hub.flow.feeds``): what was heard from it since
+        the last tick, its health judged, its cases opened, re-escalated or resolved."""
+        try:
+            return feed_step(
+                self.feeds[partner], self.policy, row, heard, tick, chains, partition, self.audit
+            )
+        except Exception as exc:
+            return Step(failure=_failure(exc, tick))
+
     def due(self, chain: Chain, now: datetime) -> bool:
-        """Whether a tick at ``now`` has work on ``chain``."""
+        """Whether a tick at ``now`` has work on ``chain`` (a feed row's work is
+        :meth:`on_feed_tick`'s)."""
+        if is_feed_key(chain.coi_id):
+            return False
         due = chain.due_at(self.policy)
         return due is not None and due <= now
 

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
 import faust
@@ -23,9 +24,11 @@ from hub.events.models import Event
 from hub.flow import FlowCore
 from hub.headers import receipt_time
 from hub.metrics import Metrics
+from hub.runtime.feeds import FeedWatch
 from hub.runtime.projection import Projection
 from hub.serde import WireFormat, decode_with_retry, encode_with_retry, wire_for
 from hub.settings import Settings
+from hub.ticks import tick_key
 from hub.topics import Topics
 
 log = logging.getLogger("v2v.runtime")
@@ -93,6 +96,12 @@ class Worker:
     wires: Wires
     out: Outputs
     projection: Projection
+    feeds: FeedWatch
+
+    @cached_property
+    def tick_key(self) -> bytes:
+        """The key ticks are signed with (:mod:`hub.ticks`)."""
+        return tick_key(self.settings.pseudonym_key.get_secret_value().encode())
 
     async def dead_letter(self, message: Any, rejection: Rejection) -> None:
         """The original record, untouched, to the dead-letter topic with the reason."""

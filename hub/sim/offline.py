@@ -19,6 +19,7 @@ from hub.chain.state import ChainState
 from hub.errors import NormalisationError
 from hub.flow import FlowCore
 from hub.flow.memory import DeadRecord, MemoryHub
+from hub.partners.health import is_feed_key
 from hub.settings import REPO_ROOT
 from hub.sim.scenario import PROFILE_DIR, Message, Scenario
 
@@ -59,7 +60,7 @@ class Outcome:
     states: dict[str, ChainState] = field(default_factory=dict)
     plans: dict[tuple[int, str], Planned] = field(default_factory=dict)
     audit_outline: dict[str, list[str]] = field(default_factory=dict)  # COI -> its records
-    audit_records: int = 0
+    audit_records: int = 0  # records of the chains (feed rows aside)
 
 
 class OfflineHub:
@@ -91,9 +92,12 @@ class OfflineHub:
         self.out.cases = dict(self.hub.cases)
         self.out.versions = list(self.hub.versions)
         self.out.escalations = list(self.hub.escalations)
-        self.out.states = {coi: chain.state for coi, chain in self.hub.chains.items()}
-        self.out.audit_records = len(self.hub.audit)
-        for record in self.hub.audit:
+        self.out.states = {
+            coi: chain.state for coi, chain in self.hub.chains.items() if not is_feed_key(coi)
+        }
+        chains = [r for r in self.hub.audit if not is_feed_key(r.chain)]  # a feed's row aside
+        self.out.audit_records = len(chains)
+        for record in chains:
             self.out.audit_outline.setdefault(record.chain, []).append(outline(record.as_json()))
         return self.out
 

@@ -24,7 +24,7 @@ from hub.settings import Settings
 from hub.sim.stack import TopicReader, free_port
 from hub.topics import Topics, ensure_topics
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-FN-INGRESS", "REQ-INV-01")]
 
 PICKUP, DEPARTED = sample_files("courier")[:2]
 JSON = "application/json"
@@ -177,6 +177,7 @@ def test_refusals_are_json_4xx_and_write_nothing(hub_settings, topics, producer)
 
 
 @pytest.mark.parametrize("failure", ["broker unreachable", "topic missing"])
+@pytest.mark.req("REQ-A11-CONTINUITY")
 def test_no_acknowledgement_is_503_never_202(hub_settings, topics, failure):
     if failure == "broker unreachable":
         target = unreachable(hub_settings)
@@ -241,6 +242,7 @@ def test_file_drop_moves_files_only_after_kafka_acknowledged(
         assert datetime.fromisoformat(headers_of(record)["v2v.received_at"].decode()).tzinfo
 
 
+@pytest.mark.req("REQ-A11-CONTINUITY")
 def test_file_drop_keeps_files_in_place_when_kafka_does_not_acknowledge(hub_settings, tmp_path):
     names = ["01-pickup.json", "02-departed.json"]
     for name, sample in zip(names, (PICKUP, DEPARTED), strict=True):

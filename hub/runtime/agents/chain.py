@@ -4,11 +4,12 @@ Records are taken in batches and applied one by one in arrival order (so per cha
 partition order); each changed chain's table row and read model are written once per batch,
 before the batch is acknowledged. A chain's audit records are acknowledged by Kafka before its
 row (with the new audit head) is written, so a head never names a record the trail lacks: after
-a crash the same records are written again, as exact copies. A CLOCK_TICK that starts a new
-checkpoint interval also checkpoints its partition's audit heads (:mod:`hub.audit.checkpoint`),
-sent once the batch's audit records are acknowledged. A CLOCK_TICK reaches every chain of its
-partition with a deadline or re-escalation due. A record the chain cannot take (a rule or the
-engine raised) is dead-lettered with stage ``chain`` and the exception, and the agent goes on.
+a crash the same records are written again, as exact copies. A CLOCK_TICK reaches every chain of
+its partition with a deadline or re-escalation due, then every partner feed whose row lives on
+that partition (``hub.runtime.feeds``); when it starts a new checkpoint interval it also
+checkpoints its partition's audit heads (:mod:`hub.audit.checkpoint`), sent once the batch's
+audit records are acknowledged. A record the chain cannot take (a rule or the engine raised) is
+dead-lettered with stage ``chain`` and the exception, and the agent goes on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.base import Rejection
 from hub.audit.checkpoint import Checkpoint, Checkpointer
 from hub.audit.topic import encode as encode_record
 from hub.canonical import canonical_json
@@ -25,7 +27,8 @@ from hub.cases.commands import CaseCommand
 from hub.events.models import Event, EventType
 from hub.flow import Chain, Step
 from hub.runtime.chainstore import ChainStore
-from hub.runtime.context import Worker
+from hub.runtime.context import Worker, headers_of
+from hub.ticks import tick_is_signed
 
 log = logging.getLogger("v2v.runtime")
 # Up to CHAIN_BATCH records, waiting at most CHAIN_BATCH_WITHIN_S for a batch to fill: a light
@@ -63,8 +66,13 @@ class ChainAgent:
     async def on_event(self, message: Any, event: Event) -> None:
         hub = self.hub
         if event.event_type is EventType.CLOCK_TICK:
+            if not tick_is_signed(hub.tick_key, message.value, headers_of(message)):
+                await hub.dead_letter(message, _forged(event))
+                return
             for chain in list(self.store.due(message.partition, event.occurred_at)):
                 await self.apply(message, hub.core.on_tick(chain, event), message.partition)
+            for step in hub.feeds.on_tick(self.store, event, message.partition):
+                await self.apply(message, step, message.partition)
             self.checkpoint(message.partition, event.occurred_at)
             return
         known = self.store.get(event.coi_id) if event.coi_id else None
@@ -142,6 +150,17 @@ class ChainAgent:
             self.dirty.clear()
             self.timeline.clear()
             await self.hub.project(self.hub.projection.chains_updated(chains, events))
+
+
+def _forged(tick: Event) -> Rejection:
+    return Rejection(
+        code="TICK_NOT_FROM_HUB",
+        reason="CLOCK_TICK without a valid v2v.tick-signature: ticks come from the hub's ticker",
+        partner=tick.source.partner,
+        stage="chain",
+        message_id=tick.source.message_id,
+        field="headers",
+    )
 
 
 def register(
