@@ -28,7 +28,7 @@ from hub.audit.records import AuditHead
 from hub.flow import FlowCore
 from hub.flow.core import tick_event
 from hub.metrics import Metrics, create_metrics
-from hub.runtime import lag
+from hub.runtime import lag, rebuild
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
@@ -65,6 +65,9 @@ def _faust_app(settings: Settings) -> faust.App:
         broker_credentials=broker_credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir / settings.app_id),
+        consumer_group_instance_id=settings.instance_id,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 4,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         consumer_auto_offset_reset="earliest",
@@ -175,6 +178,7 @@ def create_app(
     chain.register(hub, topic(topics.events, topics.commands, keyed=True), store, checkpointer)
     outputs.register(hub, out.cases, out.escalations)
     _housekeeping(hub, store, checkpointer)
+    rebuild.register(hub, store)
     register_views(app, metrics, hub.projection, out.commands, hub.wires.commands)
     read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
     lag.register(app, metrics.consumer_lag, (*read, topics.escalations))

@@ -138,6 +138,13 @@ class WorkerProcess:
         except OSError:
             return ""
 
+    def kill(self) -> int | None:
+        """SIGKILL, as a crash: no clean shutdown, no leaving the group."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        os.killpg(self.process.pid, signal.SIGKILL)
+        return self.process.wait(10)
+
     def stop(self, timeout_s: float = 30.0) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return None if self.process is None else self.process.returncode
