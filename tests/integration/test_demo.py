@@ -27,6 +27,7 @@ pytestmark = [
 PATIENTS, SEED = len(ALL) + 4, 3
 
 
+@pytest.mark.timeout(900)  # a whole simulated network, then its audit trail exported and verified
 def test_the_demo_detects_every_injected_fault_and_nothing_else(hub_settings, tmp_path) -> None:
     path, recording = tmp_path / "report.json", tmp_path / "traffic.jsonl"
     audit = tmp_path / "audit"
