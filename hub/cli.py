@@ -21,6 +21,8 @@ v2v partners [--dir D] list | show NAME | validate | check NAME FILE...
                                      the partner registry: entries, validation, a dry run
 v2v bench [--quick] [--chains N] [--messages N | --events N] [--rate R] [--report FILE]
                                      benchmark the real stack against a plain Kafka baseline
+v2v audit export | verify | reconstruct | keygen | public-key
+                                     the tamper-evident audit trail (hub/audit/cli.py)
 """
 
 from __future__ import annotations
@@ -37,18 +39,24 @@ from hub.settings import Settings
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    from hub.settings import missing_secrets
     from hub.topics import ensure_topics
 
+    if missing := missing_secrets(settings):
+        print(f"error: V2V_ENV={settings.env} needs {', '.join(missing)}", file=sys.stderr)
+        return 2
     try:
         # First, before Faust is even imported: a cluster that refuses the connection's security
         # (wrong listener, password or certificate) stops the worker at once, with the reason.
         ensure_topics(settings)
         from faust.worker import Worker
 
+        from hub.audit.topic import record_configuration
         from hub.runtime.app import create_app
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        app = create_app(settings)
+        config = record_configuration(settings) if settings.audit_enabled else None
+        app = create_app(settings, audit_config=config)
     except HubError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -83,6 +91,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         faults=args.faults.split(",") if args.faults else None,
         record=args.record,
         arrival=args.arrival,
+        audit_out=args.audit_out,
     )
 
 
@@ -349,7 +358,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
         "holds": args.holds,
     }
     cfg = replace(cfg, **{k: v for k, v in sizes.items() if v is not None})
-    cfg = replace(cfg, restart=not args.no_restart, keep=args.keep)
+    cfg = replace(cfg, restart=not args.no_restart, keep=args.keep, audit_compare=args.audit)
     try:
         report = run_bench(settings, cfg, settings.data_dir.parent / "bench")
     except (HubError, ValueError, RuntimeError, TimeoutError) as exc:
@@ -380,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--record", type=Path, help="also write the partner traffic as a v2v replay recording"
+    )
+    demo.add_argument(
+        "--audit-out", type=Path, help="export the run's audit trail here and verify it"
     )
     demo.add_argument(
         "--arrival",
@@ -453,8 +465,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--holds", type=int, help="customs holds (latency samples)")
     bench.add_argument("--no-restart", action="store_true", help="skip the restart phase")
     bench.add_argument("--keep", action="store_true", help="keep the run's topics and keys")
+    bench.add_argument(
+        "--audit", action="store_true", help="also measure throughput with the audit trail off"
+    )
     bench.add_argument("--report", type=Path, help="write the report as JSON to this file")
     bench.set_defaults(fn=_bench)
+    from hub.audit.cli import register as register_audit
+
+    register_audit(sub, _instant)
     return parser
 
 

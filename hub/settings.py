@@ -161,6 +161,27 @@ class Settings(BaseSettings):
     def kafka_uses_tls(self) -> bool:
         return self.kafka_security_protocol in ("SSL", "SASL_SSL")
 
+    # --- audit trail (docs/audit.md) ------------------------------------------------------
+    env: Literal["dev", "prod"] = Field(
+        "dev", description="dev: development defaults for secrets; prod: every secret required"
+    )
+    audit_enabled: bool = Field(
+        True, description="hash-chained audit records; off only to measure their cost"
+    )
+    audit_signing_key_file: Path | None = Field(
+        None, description="Ed25519 PEM key signing checkpoints; dev default .local/audit/"
+    )
+    audit_checkpoint_interval_s: float = Field(
+        300.0, gt=0, description="hub-clock interval between signed checkpoints per partition"
+    )
+
+    @property
+    def audit_key_path(self) -> Path:
+        """The signing key's file: the setting, or in development mode ``.local/audit/``."""
+        if self.audit_signing_key_file is not None:
+            return self.audit_signing_key_file
+        return REPO_ROOT / ".local" / "audit" / "checkpoint-signing-key.pem"
+
     def topic(self, name: str) -> str:
         """Full topic name: ``<prefix>.<name>`` (``events``, ``raw.courier``, ``dlq`` ...)."""
         return f"{self.topic_prefix}.{name}"
@@ -189,3 +210,14 @@ class Settings(BaseSettings):
             if self.kafka_ssl_key_password is not None:
                 conf["ssl.key.password"] = self.kafka_ssl_key_password.get_secret_value()
         return conf
+
+
+def missing_secrets(settings: Settings) -> list[str]:
+    """The secrets a worker cannot start without, outside development mode (``V2V_ENV=dev``)."""
+    if settings.env == "dev":
+        return []
+    missing = []
+    key = settings.audit_signing_key_file
+    if key is None or not key.is_file():
+        missing.append("V2V_AUDIT_SIGNING_KEY_FILE")
+    return missing
