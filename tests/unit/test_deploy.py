@@ -305,6 +305,46 @@ def test_secrets_come_from_secrets_never_from_values(
     assert {"V2V_PSEUDONYM_KEY", "V2V_REDIS_URL", "V2V_KAFKA_SASL_PASSWORD"} <= seen
 
 
+# Variables the chart sets ahead of the settings that will read them: the deployment mode and
+# the worker's static group membership (its pod name).
+NOT_YET_SETTINGS = {"V2V_ENV", "V2V_INSTANCE_ID"}
+
+
+@pytest.mark.parametrize("variant", ["production", "mutual-tls"])
+def test_every_container_environment_is_valid_hub_settings(
+    variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = (
+        ["-f", str(CHART / "ci" / "production-values.yaml")]
+        if variant == "production"
+        else ["--set", "kafka.authentication=tls"]
+    )
+    result = _helm(*extra)
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    fields = {f"V2V_{name.upper()}" for name in Settings.model_fields}
+    containers = [
+        c
+        for d in docs
+        if d["kind"] in ("StatefulSet", "Deployment")
+        for c in d["spec"]["template"]["spec"]["containers"]
+    ]
+    assert containers
+    for container in containers:
+        env = {}
+        for var in container["env"]:
+            assert var["name"] in fields | NOT_YET_SETTINGS, f"{var['name']} is no hub setting"
+            source = var.get("valueFrom", {})
+            env[var["name"]] = var.get("value") or f"from-{sorted(source)[0]}"
+        for name in [k for k in os.environ if k.startswith("V2V_")]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        settings = Settings()  # the hub's own validation: a whole, consistent security set
+        assert settings.kafka_uses_tls
+        assert settings.topic_replication == 3
+
+
 def test_a_chart_made_secret_has_no_default() -> None:
     result = _helm("--set", "secrets.create=true")
     assert result.returncode != 0
