@@ -118,9 +118,12 @@ def test_the_generator_settings_are_the_charts(
 def test_every_topic_the_chart_uses_is_a_kafka_topic_replicated_three_times(
     chart_settings: Settings, kafka_topics: dict[str, dict[str, Any]]
 ) -> None:
+    from hub.runtime.app import create_app
+
     wanted = Topics.of(chart_settings).all()
-    app_id = chart_settings.app_id
-    changelogs = [f"{app_id}-{t}-changelog" for t in ("chains", "id-index", "id-parked")]
+    app = create_app(chart_settings)
+    changelogs = [t.changelog_topic.get_topic_name() for t in app.tables.values()]
+    assert f"{chart_settings.app_id}-chains-changelog" in changelogs
     for name in [*wanted, *changelogs]:
         assert name in kafka_topics, f"no KafkaTopic for {name}"
     for name, topic in kafka_topics.items():
@@ -305,9 +308,8 @@ def test_secrets_come_from_secrets_never_from_values(
     assert {"V2V_PSEUDONYM_KEY", "V2V_REDIS_URL", "V2V_KAFKA_SASL_PASSWORD"} <= seen
 
 
-# Variables the chart sets ahead of the settings that will read them: the deployment mode and
-# the worker's static group membership (its pod name).
-NOT_YET_SETTINGS = {"V2V_ENV", "V2V_INSTANCE_ID"}
+# Variables the chart sets ahead of the settings that will read them: the deployment mode.
+NOT_YET_SETTINGS = {"V2V_ENV"}
 
 
 @pytest.mark.parametrize("variant", ["production", "mutual-tls"])
