@@ -17,7 +17,7 @@ from collections.abc import Container
 from datetime import timedelta
 
 from connectors.base import Rejection
-from hub.events.models import Event, EventType, ScheduleDetail
+from hub.events.models import Event, EventType, Identifiers, ScheduleDetail
 
 MAX_COI = 64
 MAX_IDENTIFIER = 128
@@ -32,7 +32,7 @@ PAST_HORIZON = timedelta(days=15 * 366)
 _KEY = re.compile(r"[!-~]+")  # visible ASCII: ISO 7064 check characters include '*'; no spaces
 _PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]*")
 
-_ID_FIELDS = ("din", "batch_id", "shipment_id", "order_id", "logger_id", "sample_id")
+_ID_FIELDS = tuple(name for name in Identifiers.model_fields if name != "other")
 
 
 def screen(event: Event, profiles: Container[str], stage: str) -> Rejection | None:
@@ -71,7 +71,7 @@ def _bad_key(value: str, limit: int) -> str | None:
 
 def _identifiers(event: Event) -> tuple[str, str, str] | None:
     ids = event.identifiers
-    for name in (*_ID_FIELDS, "product_code"):
+    for name in _ID_FIELDS:
         value = getattr(ids, name)
         if value is not None and (len(value) > MAX_IDENTIFIER or not _PRINTABLE.fullmatch(value)):
             return (
