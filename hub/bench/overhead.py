@@ -38,7 +38,7 @@ def audit_overhead(
     say: Callable[[str], None],
 ) -> AuditOverhead:
     """Chain set-up, then the throughput phase, on a worker without the audit trail."""
-    from hub.bench.runner import BenchConfig, _clean, _Run, updates_for
+    from hub.bench.runner import BenchConfig, _Run, updates_for
 
     assert isinstance(cfg, BenchConfig)
     run = _Run(settings.model_copy(update={"audit_enabled": False}), cfg, workdir)
@@ -56,13 +56,7 @@ def audit_overhead(
         seconds = run.wait_processed(run.budget(events)) - began
         cpu_us = (probe.cpu_seconds() - cpu) / events * 1e6 if events else float("nan")
     finally:
-        if run.probe is not None:
-            run.probe.close()
-        if run.worker is not None:
-            run.worker.stop()
-        run.sender.close()
-        if not cfg.keep:
-            _clean(run)
+        run.close()
     off = rate(events, seconds)
     say(
         f"audit off: {off:,.0f} events/s, {cpu_us:,.0f} us CPU/event "

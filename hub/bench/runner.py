@@ -117,6 +117,16 @@ class _Run:
         self.probe: WorkerProbe | None = None
         self.sender = RawSender(self.settings)
 
+    def close(self) -> None:
+        """Stop what the run started; drop its topics, keys and data unless ``keep``."""
+        if self.probe is not None:
+            self.probe.close()
+        if self.worker is not None:
+            self.worker.stop()
+        self.sender.close()
+        if not self.cfg.keep:
+            _clean(self)
+
     def send(self, messages: list[BenchMessage]) -> int:
         events = 0
         for message in messages:
@@ -241,13 +251,7 @@ def run_bench(settings: Settings, cfg: BenchConfig, workdir: Path, progress: boo
                 settings, cfg, workdir, hub_rate, cpu_us, audit_records, say
             )
     finally:
-        if run.probe is not None:
-            run.probe.close()
-        if run.worker is not None:
-            run.worker.stop()
-        run.sender.close()
-        if not cfg.keep:
-            _clean(run)
+        run.close()
     report.check_targets()
     return report
 
