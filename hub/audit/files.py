@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,24 +66,29 @@ def write_export(trail: Trail, out: Path, public_pem: str | None = None) -> dict
     return sizes
 
 
-def _read(path: Path, bad: list[str]) -> list[Json]:
-    if not path.exists():
-        bad.append(f"{path.name} is missing")
-        return []
+def json_objects(items: Iterable[tuple[str, str | bytes]], bad: list[str]) -> list[Json]:
+    """The JSON objects among ``(where, text)`` items; each item that is not one is named in
+    ``bad`` by its ``where``, never fatal (verification reports it)."""
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for where, text in items:
         try:
-            row = json.loads(line)
+            row = json.loads(text)
         except ValueError:
-            bad.append(f"{path.name} line {n} is not JSON")
+            bad.append(f"{where} is not JSON")
             continue
         if isinstance(row, dict):
             rows.append(row)
         else:
-            bad.append(f"{path.name} line {n} is not a JSON object")
+            bad.append(f"{where} is not a JSON object")
     return rows
+
+
+def _read(path: Path, bad: list[str]) -> list[Json]:
+    if not path.exists():
+        bad.append(f"{path.name} is missing")
+        return []
+    lines = enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+    return json_objects(((f"{path.name} line {n}", line) for n, line in lines if line.strip()), bad)
 
 
 def read_export(directory: Path) -> Trail:

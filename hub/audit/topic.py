@@ -16,20 +16,17 @@ import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from hub.audit.configfiles import changes, known, snapshot
-from hub.audit.files import Trail, write_export
+from hub.audit.files import Json, Trail, json_objects, write_export
 from hub.audit.keys import load_private, public_pem
 from hub.audit.records import AuditHead, AuditRecord
 from hub.canonical import canonical_json
 from hub.errors import DeliveryError
 from hub.settings import Settings
 from hub.topics import Topics
-
-Json = dict[str, Any]
 
 
 def encode(record: AuditRecord) -> bytes:
@@ -76,18 +73,8 @@ def read_topic(
 
 
 def _parse(values: Iterator[tuple[bytes | None, bytes]], where: str, bad: list[str]) -> list[Json]:
-    out = []
-    for n, (_key, value) in enumerate(values, 1):
-        try:
-            data = json.loads(value)
-        except ValueError:
-            bad.append(f"{where} record {n} is not JSON")
-            continue
-        if isinstance(data, dict):
-            out.append(data)
-        else:
-            bad.append(f"{where} record {n} is not a JSON object")
-    return out
+    records = enumerate(values, 1)
+    return json_objects(((f"{where} record {n}", value) for n, (_key, value) in records), bad)
 
 
 def read_trail(settings: Settings, coi: str | None = None) -> Trail:
