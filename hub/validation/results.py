@@ -78,23 +78,20 @@ class RunRecord(_Strict):
 def git_commit(cwd: Path) -> tuple[str, bool]:
     """(``git rev-parse HEAD``, whether tracked files differ from it) in ``cwd``;
     ("unknown", True) outside a git checkout."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(  # noqa: S603 (fixed git arguments, no input of a user)
+            ["git", *args],  # noqa: S607 (git from PATH, as make does)
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],  # noqa: S607 (git from PATH, as make does)
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
+        head = git("rev-parse", "HEAD")
+        status = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown", True
     return head, bool(status)
