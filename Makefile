@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WITH_STACK := deploy/local/with-stack.sh
 PYTEST_ARGS ?=
+# The quick start and the test suite run in development mode: development stand-ins for the
+# secrets, and the development identity provider (docs/security.md). Never in production.
+DEV := V2V_ENV=dev
 
 .PHONY: venv install infra-deps demo test unit integration lint format bench-connectors stack-up stack-down stack-status clean
 
@@ -35,16 +38,16 @@ infra-deps: ## redis-server from Debian when missing (Java 17 + Maven must be pr
 	fi
 
 demo: install ## start the local stack and run the simulated network demo (50 patients)
-	$(WITH_STACK) $(BIN)/v2v demo
+	$(DEV) $(WITH_STACK) $(BIN)/v2v demo
 
 test: install lint ## start the local stack, run the whole suite (unit + integration)
-	$(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)
+	$(DEV) $(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)
 
 unit: venv ## unit tier only, no broker (no Java, Maven or Redis needed)
-	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+	$(DEV) $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 integration: install ## integration tier only, against the real stack
-	$(WITH_STACK) $(BIN)/pytest -m integration $(PYTEST_ARGS)
+	$(DEV) $(WITH_STACK) $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 lint: venv ## ruff (lint + format check) and mypy --strict on hub/ and connectors/
 	$(BIN)/ruff check hub connectors tests deploy

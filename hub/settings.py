@@ -3,17 +3,33 @@
 This module is the only reader of the environment. ``KAFKA_BOOTSTRAP_SERVERS`` and ``REDIS_URL``
 (the names the test tooling and testcontainers use) are honoured as fallbacks for the two
 connection settings.
+
+No secret has a default outside development: unless ``V2V_ENV=dev``, a hub process refuses to
+start while :meth:`Settings.missing_secrets` names anything (``require_secrets``). In development
+mode fixed development values stand in for the unset ones, with a warning logged once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.errors import ConfigurationError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DEV_ENV = "dev"
+DEV_PSEUDONYM_KEY = b"dev-only-pseudonym-key-change-me"
+DEV_SIGNATURE_SEED = hashlib.sha256(b"v2v dev-only e-signature seal key").digest()
+DEV_ISSUER = "v2v-dev-idp"
+DEV_JWKS_FILE = "jwks.json"
+
+log = logging.getLogger("v2v.settings")
+_dev_warned = False
 
 
 class Settings(BaseSettings):
@@ -74,10 +90,129 @@ class Settings(BaseSettings):
         description="the partner registry: one YAML file per partner (docs/partners.md)",
     )
     escalation_policy_file: Path = REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml"
-    pseudonym_key: SecretStr = Field(
-        SecretStr("dev-only-pseudonym-key-change-me"),
-        description="HMAC key for patient pseudonyms; stays with the clinic side",
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="HMAC key for patient pseudonyms; stays with the clinic side (required "
+        "outside development)",
     )
+
+    # --- security (docs/security.md) ------------------------------------------------------------
+    env: str = Field(
+        "production", description="'dev' allows development stand-ins for unset secrets"
+    )
+    auth_issuer: str | None = Field(None, description="the identity provider's 'iss'")
+    auth_jwks_url: str | None = Field(None, description="the identity provider's JWKS endpoint")
+    auth_jwks_file: Path | None = Field(None, description="or its JWKS as a local file")
+    auth_audience: str = Field("v2v-hub", description="the 'aud' tokens must carry")
+    auth_roles_claim: str = Field(
+        "roles", description="claim with the roles; dotted for nested ones (realm_access.roles)"
+    )
+    auth_name_claim: str = Field("name", description="claim with the printed name of a person")
+    auth_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256", "EdDSA"],
+        description="token signature algorithms accepted (never 'none' or HS*)",
+    )
+    auth_leeway_s: int = Field(30, ge=0, description="clock skew allowed on exp / nbf / iat")
+    auth_open_health: bool = Field(True, description="/ready and /healthz without a token")
+    auth_open_metrics: bool = Field(True, description="/metrics without a token")
+    authority_policy_file: Path = Field(
+        REPO_ROOT / "hub" / "cases" / "authority.yaml",
+        description="who may read, ingest and command what (docs/security.md)",
+    )
+    signature_reauth_minutes: float = Field(
+        5.0, gt=0, description="an e-signature needs an authentication this recent (auth_time)"
+    )
+    signature_key: SecretStr | None = Field(
+        None, description="hub seal key for e-signatures: Ed25519 private key, 64 hex digits"
+    )
+    dev_idp_dir: Path = Field(
+        REPO_ROOT / ".local" / "auth",
+        description="the development identity provider's key and JWKS (V2V_ENV=dev only)",
+    )
+
+    # --- secrets --------------------------------------------------------------------------------
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.env.strip().lower() == DEV_ENV
+
+    def _unset_secrets(self) -> list[str]:
+        """Every secret this deployment has not set, one line each (name: what it is for)."""
+        unset = [
+            ("V2V_PSEUDONYM_KEY: HMAC key for patient pseudonyms", _blank(self.pseudonym_key)),
+            ("V2V_AUTH_ISSUER: the identity provider's issuer", not _text(self.auth_issuer)),
+            (
+                "V2V_AUTH_JWKS_URL or V2V_AUTH_JWKS_FILE: the identity provider's keys",
+                not (_text(self.auth_jwks_url) or self.auth_jwks_file),
+            ),
+            ("V2V_SIGNATURE_KEY: the hub's e-signature seal key", _blank(self.signature_key)),
+        ]
+        return [name for name, missing in unset if missing]
+
+    def missing_secrets(self) -> list[str]:
+        """The secrets a hub process needs and lacks; always empty in development mode, where
+        development values stand in for them."""
+        return [] if self.dev_mode else self._unset_secrets()
+
+    def require_secrets(self, process: str = "the hub") -> None:
+        """Refuse to go on (ConfigurationError naming each) while a secret is missing. In
+        development mode, warn once which development values stand in."""
+        missing = self.missing_secrets()
+        if missing:
+            raise ConfigurationError(
+                f"{process} refuses to start without its secrets (or V2V_ENV=dev for "
+                "development): " + "; ".join(missing)
+            )
+        if self.dev_mode:
+            _warn_dev(self._unset_secrets())
+
+    def pseudonym_secret(self) -> bytes:
+        """The pseudonym HMAC key; the development key only in development mode."""
+        if not _blank(self.pseudonym_key):
+            assert self.pseudonym_key is not None
+            return self.pseudonym_key.get_secret_value().encode()
+        self._dev_only("V2V_PSEUDONYM_KEY")
+        return DEV_PSEUDONYM_KEY
+
+    def signature_seed(self) -> bytes:
+        """The 32-byte Ed25519 seed that seals e-signatures; a fixed one only in development."""
+        if not _blank(self.signature_key):
+            assert self.signature_key is not None
+            text = self.signature_key.get_secret_value().strip()
+            try:
+                seed = bytes.fromhex(text)
+            except ValueError:
+                seed = b""
+            if len(seed) != 32:
+                raise ConfigurationError(
+                    "V2V_SIGNATURE_KEY must be 64 hex digits (an Ed25519 private key; "
+                    "`v2v auth keygen` makes one)"
+                )
+            return seed
+        self._dev_only("V2V_SIGNATURE_KEY")
+        return DEV_SIGNATURE_SEED
+
+    def token_issuer(self) -> str:
+        """The issuer tokens must name: the configured one, else (development) the local one."""
+        if _text(self.auth_issuer):
+            return _text(self.auth_issuer)
+        self._dev_only("V2V_AUTH_ISSUER")
+        return DEV_ISSUER
+
+    def jwks_source(self) -> str | Path:
+        """Where the token keys come from: a URL, a file, or (development) the local provider's
+        JWKS file."""
+        if _text(self.auth_jwks_url):
+            return _text(self.auth_jwks_url)
+        if self.auth_jwks_file:
+            return self.auth_jwks_file
+        self._dev_only("V2V_AUTH_JWKS_URL or V2V_AUTH_JWKS_FILE")
+        return self.dev_idp_dir / DEV_JWKS_FILE
+
+    def _dev_only(self, name: str) -> None:
+        if not self.dev_mode:
+            raise ConfigurationError(f"{name} is not set (required unless V2V_ENV=dev)")
+        _warn_dev(self._unset_secrets())
 
     def topic(self, name: str) -> str:
         """Full topic name: ``<prefix>.<name>`` (``events``, ``raw.courier``, ``dlq`` ...)."""
@@ -98,3 +233,22 @@ class Settings(BaseSettings):
         if self.kafka_ssl_ca_location:
             conf["ssl.ca.location"] = self.kafka_ssl_ca_location
         return conf
+
+
+def _text(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def _blank(secret: SecretStr | None) -> bool:
+    return secret is None or not secret.get_secret_value().strip()
+
+
+def _warn_dev(unset: list[str]) -> None:
+    global _dev_warned
+    if unset and not _dev_warned:
+        _dev_warned = True
+        log.warning(
+            "development mode (V2V_ENV=dev): development values stand in for %s; never use "
+            "this outside development",
+            ", ".join(name.split(":")[0] for name in unset),
+        )
