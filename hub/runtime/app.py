@@ -20,8 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from aiohttp.typedefs import Middleware
 from faust.utils.terminal import SpinnerHandler
 
+from hub.auth.gate import Gate
+from hub.auth.http import auth_middleware
 from hub.flow import FlowCore
 from hub.flow.core import tick_event
 from hub.metrics import Metrics, create_metrics
@@ -29,7 +32,7 @@ from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
 from hub.runtime.projection import Projection
-from hub.runtime.views import register_views
+from hub.runtime.views import ROUTES, register_views
 from hub.settings import Settings
 from hub.topics import Topics
 
@@ -51,7 +54,7 @@ RAW: dict[str, Any] = {
 }
 
 
-def _faust_app(settings: Settings) -> faust.App:
+def _faust_app(settings: Settings, middlewares: list[Middleware]) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=["kafka://" + s.strip() for s in settings.kafka_bootstrap_servers.split(",")],
@@ -67,14 +70,21 @@ def _faust_app(settings: Settings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        # Every route is behind the gate; Faust's own table and router pages are not served.
+        web_application_options={"middlewares": middlewares},
+        web_router_enabled=False,
+        web_tables_enabled=False,
         autodiscover=False,
     )
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
+    """The worker; ConfigurationError when a secret is missing outside development mode."""
+    settings.require_secrets("the worker")
     topics = Topics.of(settings)
     metrics = metrics or create_metrics()
-    app = _faust_app(settings)
+    gate = Gate.from_settings(settings)
+    app = _faust_app(settings, [auth_middleware(gate, ROUTES)])
     app.conf.v2v_settings = settings
     parts = settings.topic_partitions
 
@@ -128,7 +138,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     chain.register(hub, topic(topics.events, topics.commands, keyed=True), store)
     outputs.register(hub, out.cases, out.escalations)
     _housekeeping(hub, store)
-    register_views(app, metrics, hub.projection, out.commands, hub.wires.commands)
+    register_views(app, metrics, hub.projection, out.commands, hub.wires.commands, gate)
     return app
 
 

@@ -53,7 +53,7 @@ def non_tick(records: list) -> list:
     return [r for r in records if r.key()]
 
 
-def test_courier_samples_become_events_cases_and_escalations(hub_settings, worker) -> None:
+def test_courier_samples_become_events_cases_and_escalations(hub_settings, worker, tokens) -> None:
     topics = Topics.of(hub_settings)
     payloads = [p.read_bytes() for p in sample_files("courier")]
     want = expected_events(payloads)
@@ -115,11 +115,11 @@ def test_courier_samples_become_events_cases_and_escalations(hub_settings, worke
     assert chain["event_count"] == want
     assert open_ids == {c.case_id for c in opened}  # none resolved yet
 
-    page = httpx.get(f"{worker.url}/chains/V2VSAMPLE000001T", timeout=5).json()
+    auditor = tokens.headers("au-alex", "auditor")
+    page = httpx.get(f"{worker.url}/chains/V2VSAMPLE000001T", headers=auditor, timeout=5).json()
     assert page["coi_id"] == "V2VSAMPLE000001T"
-    assert {
-        c["case_id"] for c in httpx.get(f"{worker.url}/cases", timeout=5).json()["cases"]
-    } == open_ids
+    listed = httpx.get(f"{worker.url}/cases", headers=auditor, timeout=5).json()["cases"]
+    assert {c["case_id"] for c in listed} == open_ids
 
 
 def test_unaccepted_handover_raises_custody_gap_only_after_turnaround_and_grace(
