@@ -138,11 +138,15 @@ class Gate:
             )
             return Refused(401, "unauthenticated", str(exc), challenge=challenge)
 
+    def is_open(self, resource: str) -> bool:
+        """Whether ``resource`` answers without a token (health and metrics, by setting)."""
+        return resource in OPEN_RESOURCES and self.open[resource]
+
     def admit(
         self, authorization: str | None, resource: str, partner: str | None = None
     ) -> Principal | Refused | None:
         """The caller, when it may reach ``resource`` (None: an open resource, nobody asked)."""
-        if resource in OPEN_RESOURCES and self.open[resource]:
+        if self.is_open(resource):
             return None
         principal = self.authenticate(authorization)
         if isinstance(principal, Refused):
