@@ -49,16 +49,23 @@ def _secrets_refused(settings: Settings, process: str) -> bool:
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
-    from faust.worker import Worker
-
-    from hub.runtime.app import create_app
     from hub.topics import ensure_topics
 
     if _secrets_refused(settings, "the worker"):
         return 2
-    ensure_topics(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings)
+    try:
+        # First, before Faust is even imported: a cluster that refuses the connection's security
+        # (wrong listener, password or certificate) stops the worker at once, with the reason.
+        ensure_topics(settings)
+        from faust.worker import Worker
+
+        from hub.runtime.app import create_app
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        app = create_app(settings)
+    except HubError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     # No spinner: worker output goes to log files and terminals alike.
     worker = Worker(app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()
@@ -68,7 +75,11 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
 def _topics(settings: Settings, _args: argparse.Namespace) -> int:
     from hub.topics import Topics, ensure_topics
 
-    created = set(ensure_topics(settings))
+    try:
+        created = set(ensure_topics(settings))
+    except HubError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for name in Topics.of(settings).all():
         print(f"{name}{'  (created)' if name in created else ''}")
     return 0

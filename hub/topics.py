@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from hub.cluster import connect
 from hub.errors import ConfigurationError
 from hub.partners import load_registry
 from hub.settings import Settings
@@ -66,8 +66,12 @@ class Topics:
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
-    """Create every topic that does not exist yet; returns the ones created. Idempotent."""
-    admin = AdminClient(settings.kafka_config())
+    """Create every topic that does not exist yet; returns the ones created. Idempotent.
+
+    Raises ConfigurationError when the cluster refuses the connection's security and
+    DeliveryError when no broker answers (:func:`hub.cluster.connect`).
+    """
+    admin = connect(settings)
     wanted = Topics.of(settings).all()
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     missing = [t for t in wanted if t not in existing]

@@ -2,7 +2,8 @@
 # Local v2v-hub infrastructure without Docker: one Apache Kafka broker (KRaft, combined
 # broker + controller) and one Redis server, both on 127.0.0.1.
 #
-#   deploy/local/stack.sh start    fetch jars on first use, format storage once, start, wait ready
+#   deploy/local/stack.sh start [kafka|redis]...  fetch jars on first use, format storage once,
+#                                  start (both by default), wait until ready
 #   deploy/local/stack.sh stop [kafka|redis]...  stop what this script started (pid files)
 #   deploy/local/stack.sh status   say what runs and whether it answers
 #   deploy/local/stack.sh env      print the KAFKA_BOOTSTRAP_SERVERS / REDIS_URL exports
@@ -11,6 +12,15 @@
 # file (deploy/local/with-stack.sh uses it to stop only those). All verbs are idempotent. Logs, pids, broker data and the jar cache live in one state
 # folder ($V2V_STATE_DIR, default .local/ at the repository root). Servers write to log files there,
 # never to the caller's terminal.
+#
+# Opt-in, for trying the hub's Kafka security settings (docs/kafka-security.md): with
+# V2V_LOCAL_SASL_PORT set, the broker also opens a SASL_SSL listener on that port (SCRAM-SHA-512),
+# its certificate from V2V_LOCAL_SSL_KEYSTORE (PEM: private key + certificate chain). With
+# V2V_LOCAL_SSL_CLIENT_AUTH=required (or requested) it also asks clients for a certificate, signed
+# by a CA in V2V_LOCAL_SSL_TRUSTSTORE (PEM). SCRAM users are added by the caller (kafka-configs or
+# an AdminClient on the PLAINTEXT port); the PLAINTEXT and controller listeners stay as they are.
+# V2V_LOCAL_KAFKA_LIBS points at another folder of broker jars (a second broker shares the first's);
+# V2V_LOCAL_JAVA_OPTS adds JVM options (a short-lived test broker starts faster with fewer JIT tiers).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,7 +31,8 @@ KAFKA_PORT=${V2V_LOCAL_KAFKA_PORT:-19092}
 CONTROLLER_PORT=${V2V_LOCAL_CONTROLLER_PORT:-19093}
 REDIS_PORT=${V2V_LOCAL_REDIS_PORT:-16379}
 READY_TIMEOUT_S=${V2V_LOCAL_READY_TIMEOUT_S:-90}
-LIBS=$STATE/kafka-$KAFKA_VERSION/libs
+SASL_PORT=${V2V_LOCAL_SASL_PORT:-}
+LIBS=${V2V_LOCAL_KAFKA_LIBS:-$STATE/kafka-$KAFKA_VERSION/libs}
 PY=$(command -v python3)
 
 log() { printf 'stack: %s\n' "$*" >&2; }
@@ -52,15 +63,20 @@ fetch_kafka() {
 
 kafka_config() {
   mkdir -p "$STATE/kafka"
+  local listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT protocols=PLAINTEXT:PLAINTEXT
+  if [[ -n $SASL_PORT ]]; then
+    listeners+=,SASL_SSL://127.0.0.1:$SASL_PORT
+    protocols+=,SASL_SSL:SASL_SSL
+  fi
   cat >"$STATE/kafka/server.properties" <<CONF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$protocols,CONTROLLER:PLAINTEXT
 log.dirs=$STATE/kafka/data
 num.partitions=4
 auto.create.topics.enable=false
@@ -73,10 +89,34 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=168
 CONF
+  [[ -z $SASL_PORT ]] || sasl_ssl_config >>"$STATE/kafka/server.properties"
+}
+
+# The SASL_SSL listener's own settings (listener.name.sasl_ssl.*): nothing else changes.
+sasl_ssl_config() {
+  local keystore=${V2V_LOCAL_SSL_KEYSTORE:-} truststore=${V2V_LOCAL_SSL_TRUSTSTORE:-}
+  local client_auth=${V2V_LOCAL_SSL_CLIENT_AUTH:-none}
+  [[ -r $keystore ]] || { log "V2V_LOCAL_SASL_PORT needs V2V_LOCAL_SSL_KEYSTORE, a readable PEM file (key + certificate chain)"; exit 2; }
+  case $client_auth in none|requested|required) ;; *) log "V2V_LOCAL_SSL_CLIENT_AUTH must be none, requested or required"; exit 2 ;; esac
+  if [[ $client_auth != none && ! -r $truststore ]]; then
+    log "V2V_LOCAL_SSL_CLIENT_AUTH=$client_auth needs V2V_LOCAL_SSL_TRUSTSTORE, a readable PEM file of CA certificates"; exit 2
+  fi
+  cat <<CONF
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$keystore
+listener.name.sasl_ssl.ssl.client.auth=$client_auth
+CONF
+  if [[ -n $truststore ]]; then
+    printf 'listener.name.sasl_ssl.ssl.truststore.type=PEM\nlistener.name.sasl_ssl.ssl.truststore.location=%s\n' "$truststore"
+  fi
 }
 
 java_argv() {
-  JAVA_ARGV=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+  local extra=()
+  read -r -a extra <<<"${V2V_LOCAL_JAVA_OPTS:-}"
+  JAVA_ARGV=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true "${extra[@]}"
     -Dlog4j2.configurationFile="$HERE/log4j2.properties" -Dkafka.logs.dir="$STATE/kafka/logs"
     -cp "$LIBS/*" "$@")
 }
@@ -94,7 +134,7 @@ start_kafka() {
     "${JAVA_ARGV[@]}" \
       >"$STATE/kafka-format.log" 2>&1 || { log "format failed, see $STATE/kafka-format.log"; exit 1; }
   fi
-  log "starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
+  log "starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT${SASL_PORT:+ (SASL_SSL on $SASL_PORT)}"
   # setsid: the broker gets its own session so a Ctrl-C in the caller's terminal does not reach it.
   java_argv kafka.Kafka "$STATE/kafka/server.properties"
   (cd "$STATE/kafka" && exec setsid "${JAVA_ARGV[@]}" >"$STATE/kafka.log" 2>&1 </dev/null) &
@@ -124,14 +164,18 @@ start_redis() {
   started redis
 }
 
+# wait_ready [kafka] [redis]: wait for the services named (a service not named counts as ready).
 wait_ready() {
-  local deadline=$((SECONDS + READY_TIMEOUT_S)) kafka_ok="" redis_ok=""
+  local deadline=$((SECONDS + READY_TIMEOUT_S)) kafka_ok=1 redis_ok=1 want_kafka="" want_redis=""
+  for name in "$@"; do
+    case $name in kafka) kafka_ok="" want_kafka=1 ;; redis) redis_ok="" want_redis=1 ;; esac
+  done
   while ((SECONDS < deadline)); do
     [[ -z $kafka_ok ]] && "$PY" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT" 2>/dev/null && kafka_ok=1
     [[ -z $redis_ok ]] && "$PY" "$HERE/probe.py" redis "127.0.0.1:$REDIS_PORT" 2>/dev/null && redis_ok=1
     [[ -n $kafka_ok && -n $redis_ok ]] && { log "ready"; return 0; }
-    ours kafka >/dev/null || { log "kafka exited, last lines of $STATE/kafka.log:"; tail -n 30 "$STATE/kafka.log" >&2; exit 1; }
-    ours redis >/dev/null || { log "redis exited, see $STATE/redis.log"; tail -n 20 "$STATE/redis.log" >&2; exit 1; }
+    [[ -z $want_kafka ]] || ours kafka >/dev/null || { log "kafka exited, last lines of $STATE/kafka.log:"; tail -n 30 "$STATE/kafka.log" >&2; exit 1; }
+    [[ -z $want_redis ]] || ours redis >/dev/null || { log "redis exited, see $STATE/redis.log"; tail -n 20 "$STATE/redis.log" >&2; exit 1; }
     sleep 0.5
   done
   log "not ready after ${READY_TIMEOUT_S}s (kafka=${kafka_ok:-no} redis=${redis_ok:-no}); logs in $STATE"
@@ -172,7 +216,13 @@ status() {
 
 mkdir -p "$STATE"
 case "${1:-}" in
-  start) start_kafka; start_redis; wait_ready ;;
+  start)
+    shift
+    if (($# == 0)); then services=(kafka redis); else services=("$@"); fi
+    for one in "${services[@]}"; do
+      case $one in kafka) start_kafka ;; redis) start_redis ;; *) log "unknown service $one"; exit 2 ;; esac
+    done
+    wait_ready "${services[@]}" ;;
   stop)
     shift
     for name in "${@:-kafka redis}"; do
@@ -184,5 +234,5 @@ case "${1:-}" in
   env)
     echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
     echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0" ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start [kafka|redis]...|stop [kafka|redis]...|status|env" >&2; exit 2 ;;
 esac

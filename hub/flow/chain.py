@@ -7,6 +7,7 @@ memory of its cases.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,17 +68,41 @@ class Chain:
             "feeds": {partner: at.isoformat() for partner, at in sorted(state.feeds.items())},
         }
 
-    def to_row(self) -> dict[str, Any]:
-        """The table row (JSON), readable with any Kafka tool."""
-        return {
-            "state": self.state.model_dump(mode="json"),
-            "desk": self.desk.model_dump(mode="json"),
-        }
+    def to_row(self, *, pending: bool = True) -> dict[str, Any]:
+        """The table row (JSON), readable with any Kafka tool. With ``pending=False`` the
+        records still waiting for their lateness are named by event id only
+        (``state.pending_ids``): the chain store keeps each in a row of its own
+        (:func:`pending_key`), written once, instead of rewriting them all with every change of
+        the chain."""
+        if pending:
+            state = self.state.model_dump(mode="json")
+        else:
+            state = self.state.model_dump(mode="json", exclude={"pending"})
+            state["pending_ids"] = [e.event_id for e in self.state.pending]
+        return {"state": state, "desk": self.desk.model_dump(mode="json")}
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Chain:
-        """A row as :meth:`to_row` wrote it, today or in an earlier version of the hub."""
+    def from_row(
+        cls, row: dict[str, Any], pending: Mapping[str, dict[str, Any]] | None = None
+    ) -> Chain:
+        """A row as :meth:`to_row` wrote it, today or in an earlier version of the hub;
+        ``pending`` holds the rows of its pending records when the row names them by id."""
+        state = row["state"]
+        ids = state.get("pending_ids")
+        if ids is not None:
+            coi_id = state["coi_id"]
+            missing = [i for i in ids if pending is None or pending_key(coi_id, i) not in pending]
+            if missing:
+                raise KeyError(f"chain {coi_id}: pending records {missing[:3]} are not stored")
+            assert pending is not None
+            state = {k: v for k, v in state.items() if k != "pending_ids"}
+            state["pending"] = [pending[pending_key(coi_id, i)] for i in ids]
         return cls(
-            state=ChainState.model_validate(row["state"]),
+            state=ChainState.model_validate(state),
             desk=CaseDesk.model_validate(row["desk"]),
         )
+
+
+def pending_key(coi_id: str, event_id: str) -> str:
+    """The key of one pending record's row."""
+    return f"{coi_id}|{event_id}"

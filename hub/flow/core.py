@@ -37,6 +37,7 @@ from hub.events.models import (
 )
 from hub.flow.chain import Chain
 from hub.flow.records import Ingested, Routed, Step, Teach, ToChain, ToResolver
+from hub.flow.screen import screen
 from hub.partners import load_registry
 from hub.settings import Settings
 
@@ -179,7 +180,11 @@ class FlowCore:
 
     def route(self, event: Event) -> list[Routed] | Rejection:
         """Events with a COI go to their chain and teach the index every id they link; events
-        with only secondary ids go to the resolver, keyed by the id it resolves them by."""
+        with only secondary ids go to the resolver, keyed by the id it resolves them by. An
+        event that fails the screen (:mod:`hub.flow.screen`) goes nowhere but the dead letters."""
+        refused = screen(event, self.profiles, "route")
+        if refused is not None:
+            return refused
         if event.coi_id:
             teach = [
                 Teach(key, event.coi_id, event.occurred_at, event.source.received_at)
@@ -234,9 +239,13 @@ class FlowCore:
 
     def on_event(self, chain: Chain | None, event: Event, partition: int | None = None) -> Step:
         """Apply one event to its chain (None: a chain not seen before). An event on the events
-        topic without a COI (a direct producer's) is refused: it names no chain."""
+        topic without a COI (a direct producer's) is refused: it names no chain; so is one that
+        fails the screen (a direct producer's record has not been routed)."""
         if not event.coi_id:
             return Step(failure=_no_coi(event, "no COI, and no identifier link resolved one"))
+        refused = screen(event, self.profiles, "chain")
+        if refused is not None:
+            return Step(failure=refused)
         known = chain or Chain.new(event.coi_id)
         try:
             return self._step(known, event, partition, event.source.received_at)

@@ -31,9 +31,11 @@ from hub.metrics import Metrics, create_metrics
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
+from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
 from hub.runtime.views import ROUTES, register_views
 from hub.settings import Settings
+from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
 from hub.topics import Topics
 
 # Producer batching: without linger every record went out in its own produce request (aiokafka
@@ -58,6 +60,7 @@ def _faust_app(settings: Settings, middlewares: list[Middleware]) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=["kafka://" + s.strip() for s in settings.kafka_bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir / settings.app_id),
         topic_partitions=settings.topic_partitions,
@@ -115,17 +118,31 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         "chains", partitions=parts, key_type=str, extra_topic_configs=CHAINS_CHANGELOG_CONFIG
     )
 
-    def write_row(coi_id: str, row: dict[str, Any], partition: int) -> None:
-        """``table[coi_id] = row`` with the changelog partition given: a batch is flushed
-        outside Faust's per-record context, where ``table[...] =`` would look it up."""
-        table.send_changelog(partition, coi_id, row)
-        table.data[coi_id] = row
+    pending = app.Table(
+        "chains-pending",
+        partitions=parts,
+        key_type=str,
+        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
+    )
+
+    def writer(of: Any) -> Any:
+        def write(key: str, row: dict[str, Any] | None, partition: int) -> None:
+            """``of[key] = row`` (None: ``del``) with the changelog partition given: a batch is
+            flushed outside Faust's per-record context, where ``of[...] =`` would look it up."""
+            if row is None:
+                of.send_changelog(partition, key, None, value_serializer="raw")
+                of.data.pop(key, None)
+            else:
+                of.send_changelog(partition, key, row)
+                of.data[key] = row
+
+        return write
 
     def stage_gauge(stages: dict[str, int]) -> None:
         for stage, count in stages.items():
             metrics.chains_by_stage.labels(stage).set(count)
 
-    store = ChainStore(table, hub.core, write_row, stage_gauge)
+    store = ChainStore(table, hub.core, writer(table), stage_gauge, pending, writer(pending))
     index = resolve.TableIndex(
         app.Table("id-index", partitions=parts, key_type=str),
         app.Table("id-parked", partitions=parts, key_type=str),
@@ -151,7 +168,8 @@ def _housekeeping(hub: Worker, store: ChainStore) -> None:
             now = datetime.now(UTC)
             for partition in range(settings.topic_partitions):
                 tick = await hub.encode(hub.wires.events, tick_event(now, partition, "wall"))
-                await hub.out.events.send(key=b"", value=tick, partition=partition)
+                signed = {TICK_SIGNATURE_HEADER: sign_tick(hub.tick_key, tick)}
+                await hub.out.events.send(key=b"", value=tick, partition=partition, headers=signed)
 
     @app.task  # type: ignore[untyped-decorator]
     async def log_threshold() -> None:

@@ -11,6 +11,13 @@ the batch is acknowledged, so the changelog gets one record per chain per batch 
 per event (a 20-row logger export is one write, not twenty) with the same at-least-once
 guarantee: an offset is committed only after its batch's table writes were handed to Faust.
 
+Records a chain holds pending (judged once their allowed lateness passed) live in a table of
+their own, one row per record (key ``<COI>|<event id>``, :func:`hub.flow.chain.pending_key`),
+written once when the record arrives and deleted when it is judged; the chain's row names them
+by id. A chain with a few hundred pending logger readings thus costs one small changelog record
+per change, not a rewrite of every reading it still waits on (that rewrite made the changelog,
+and so a restart's recovery, grow with the square of the readings in flight).
+
 The stage gauge counts the chains this worker holds, those recovered from the changelog
 included: :meth:`load_all` decodes every row of the assigned partitions once, and from then on
 every change of stage moves the count.
@@ -24,10 +31,22 @@ from datetime import datetime
 from typing import Any
 
 from hub.flow import Chain, FlowCore
+from hub.flow.chain import pending_key
 
-Writer = Callable[[str, dict[str, Any], int], None]
-"""``write(coi_id, row, partition)``: store one row, its changelog record on ``partition``."""
+Writer = Callable[[str, dict[str, Any] | None, int], None]
+"""``write(key, row, partition)``: store one row (None: delete it), its changelog record on
+``partition``."""
 StageGauge = Callable[[dict[str, int]], None]
+
+
+def _set_item(table: MutableMapping[str, Any]) -> Writer:
+    def write(key: str, row: dict[str, Any] | None, _partition: int) -> None:
+        if row is None:
+            table.pop(key, None)
+        else:
+            table[key] = row
+
+    return write
 
 
 class ChainStore:
@@ -37,18 +56,20 @@ class ChainStore:
         core: FlowCore,
         write: Writer | None = None,
         on_stages: StageGauge | None = None,
+        pending: MutableMapping[str, Any] | None = None,
+        write_pending: Writer | None = None,
     ) -> None:
         self.table = table
         self.core = core
-        self._write = write or self._set_item
+        self._write = write or _set_item(table)
+        self.pending: MutableMapping[str, Any] = pending if pending is not None else {}
+        self._write_pending = write_pending or _set_item(self.pending)
         self._on_stages = on_stages
         self._cache: dict[str, Chain] = {}
+        self._stored: dict[str, frozenset[str]] = {}  # COI -> pending ids in the pending table
         self._dirty: dict[str, int] = {}
         self._complete = False
         self.stages: Counter[str] = Counter()
-
-    def _set_item(self, coi_id: str, row: dict[str, Any], _partition: int) -> None:
-        self.table[coi_id] = row
 
     def get(self, coi_id: str) -> Chain | None:
         chain = self._cache.get(coi_id)
@@ -56,7 +77,8 @@ class ChainStore:
             raw = self.table.get(coi_id)
             if raw is None:
                 return None
-            chain = self._cache[coi_id] = Chain.from_row(raw)
+            chain = self._cache[coi_id] = Chain.from_row(raw, self.pending)
+            self._stored[coi_id] = frozenset(raw["state"].get("pending_ids", ()))
             self.stages[chain.state.stage] += 1
         return chain
 
@@ -74,7 +96,16 @@ class ChainStore:
         """Write every chain changed since the last flush to the table; returns how many."""
         dirty, self._dirty = self._dirty, {}
         for coi_id, partition in dirty.items():
-            self._write(coi_id, self._cache[coi_id].to_row(), partition)
+            chain = self._cache[coi_id]
+            waiting = {e.event_id: e for e in chain.state.pending}
+            stored = self._stored.get(coi_id, frozenset())
+            for event_id in waiting.keys() - stored:  # first the records the row will name
+                row = waiting[event_id].model_dump(mode="json")
+                self._write_pending(pending_key(coi_id, event_id), row, partition)
+            self._write(coi_id, chain.to_row(pending=False), partition)
+            for event_id in stored - waiting.keys():  # judged since: no longer needed
+                self._write_pending(pending_key(coi_id, event_id), None, partition)
+            self._stored[coi_id] = frozenset(waiting)
         if self._on_stages is not None:
             self._on_stages(dict(self.stages))
         return len(dirty)
@@ -101,6 +132,7 @@ class ChainStore:
         in-flight records before revoking, so nothing is dirty here; flushed anyway."""
         self.flush()
         self._cache.clear()
+        self._stored.clear()
         self._complete = False
         self.stages = Counter({stage: 0 for stage in self.stages})
         if self._on_stages is not None:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
 import faust
@@ -26,6 +27,7 @@ from hub.metrics import Metrics
 from hub.runtime.projection import Projection
 from hub.serde import WireFormat, decode_with_retry, encode_with_retry, wire_for
 from hub.settings import Settings
+from hub.ticks import tick_key
 from hub.topics import Topics
 
 log = logging.getLogger("v2v.runtime")
@@ -92,6 +94,11 @@ class Worker:
     wires: Wires
     out: Outputs
     projection: Projection
+
+    @cached_property
+    def tick_key(self) -> bytes:
+        """The key ticks are signed with (:mod:`hub.ticks`)."""
+        return tick_key(self.settings.pseudonym_secret())
 
     async def dead_letter(self, message: Any, rejection: Rejection) -> None:
         """The original record, untouched, to the dead-letter topic with the reason."""

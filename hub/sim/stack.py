@@ -38,6 +38,7 @@ from hub.flow.core import tick_event
 from hub.headers import RECEIVED_AT_HEADER
 from hub.serde import wire_for
 from hub.settings import Settings
+from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick, tick_key
 
 Headers = list[tuple[str, bytes]]
 
@@ -221,10 +222,13 @@ class Feeder:
         return self._wire.encode(event)
 
     def queue_ticks(self, topic: str, when: datetime) -> None:
-        """One simulated CLOCK_TICK per events partition (the simulator's clock), queued."""
+        """One simulated CLOCK_TICK per events partition (the simulator's clock, signed with
+        the hub's tick key like the worker's own ticker: the hub's settings are its), queued."""
+        key = tick_key(self.settings.pseudonym_secret())
         for partition in range(self.settings.topic_partitions):
             tick = self._wire.encode(tick_event(when, partition, "simulated"))
-            self.produce(topic, b"", tick, partition=partition)
+            signed = [(TICK_SIGNATURE_HEADER, sign_tick(key, tick))]
+            self.produce(topic, b"", tick, signed, partition=partition)
 
     def ticks(self, topic: str, when: datetime) -> None:
         """One simulated CLOCK_TICK per events partition, acknowledged."""

@@ -14,11 +14,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.base import Rejection
 from hub.cases.commands import CaseCommand
 from hub.events.models import Event, EventType
 from hub.flow import Chain, Step
 from hub.runtime.chainstore import ChainStore
-from hub.runtime.context import Worker
+from hub.runtime.context import Worker, headers_of
+from hub.ticks import tick_is_signed
 
 log = logging.getLogger("v2v.runtime")
 # Up to CHAIN_BATCH records, waiting at most CHAIN_BATCH_WITHIN_S for a batch to fill: a light
@@ -52,6 +54,9 @@ class ChainAgent:
     async def on_event(self, message: Any, event: Event) -> None:
         hub = self.hub
         if event.event_type is EventType.CLOCK_TICK:
+            if not tick_is_signed(hub.tick_key, message.value, headers_of(message)):
+                await hub.dead_letter(message, _forged(event))
+                return
             for chain in list(self.store.due(message.partition, event.occurred_at)):
                 await self.apply(message, hub.core.on_tick(chain, event), message.partition)
             return
@@ -107,6 +112,17 @@ class ChainAgent:
             self.dirty.clear()
             self.timeline.clear()
             await self.hub.project(self.hub.projection.chains_updated(chains, events))
+
+
+def _forged(tick: Event) -> Rejection:
+    return Rejection(
+        code="TICK_NOT_FROM_HUB",
+        reason="CLOCK_TICK without a valid v2v.tick-signature: ticks come from the hub's ticker",
+        partner=tick.source.partner,
+        stage="chain",
+        message_id=tick.source.message_id,
+        field="headers",
+    )
 
 
 def register(hub: Worker, chain_topic: Any, store: ChainStore) -> ChainAgent:

@@ -84,7 +84,7 @@ def test_loipro_created_gives_order_and_slot_in_utc() -> None:
     assert ordered.location is not None
     assert ordered.location.id == "US10"
     assert ordered.detail == ScheduleDetail(
-        product_profile="cart-fresh-standard",
+        product_profile="cart-fresh-48h",
         slot_id="1000123",
         slot_start=utc(2026, 11, 25, 13, 0),
         slot_end=utc(2026, 12, 9, 22, 0),
@@ -94,7 +94,7 @@ def test_loipro_created_gives_order_and_slot_in_utc() -> None:
         treatment_site="Boston Oncology Centre",
     )
     assert booked.detail == ScheduleDetail(
-        product_profile="cart-fresh-standard",
+        product_profile="cart-fresh-48h",
         slot_id="1000123",
         slot_start=utc(2026, 11, 25, 13, 0),
         slot_end=utc(2026, 12, 9, 22, 0),
