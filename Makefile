@@ -1,7 +1,8 @@
 # v2v-hub: the two commands a newcomer needs are `make demo` and `make test`.
 # Two kinds of prerequisites: `venv` (Python only: enough for unit, lint, format) and `install`
 # (venv + infra-deps: Java, Maven and redis-server for the local stack, needed by test,
-# integration, demo and stack-up). unit and lint must never depend on infra-deps.
+# integration, demo and stack-up; promtool for rules-check). unit and lint must never depend on
+# infra-deps.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,8 +13,20 @@ PYTEST_ARGS ?=
 # The quick start and the test suite run in development mode: development stand-ins for the
 # secrets, and the development identity provider (docs/security.md). Never in production.
 DEV := V2V_ENV=dev
+VALIDATION_DIR ?= build/validation
 
-.PHONY: venv install infra-deps demo test unit integration lint format bench-connectors stack-up stack-down stack-status clean
+# The suite, recording each test's requirement ids and outcome, then the validation report from
+# that one run (docs/validation.md). Fails with pytest's status, else with the report's gate
+# (a high-risk requirement without passing evidence); the report is written either way.
+define validated_suite
+rm -f $(VALIDATION_DIR)/results.json; \
+$(DEV) $(WITH_STACK) $(BIN)/pytest --validation-out $(VALIDATION_DIR)/results.json $(PYTEST_ARGS); tests=$$?; \
+$(BIN)/python -m hub.validation report $(VALIDATION_DIR)/results.json --out $(VALIDATION_DIR); gate=$$?; \
+exit $$(( tests ? tests : gate ))
+endef
+
+.PHONY: venv install infra-deps promtool demo test validation unit integration lint rules-check format bench-connectors stack-up stack-down stack-status clean
+PROMTOOL ?= promtool
 
 venv: $(STAMP) ## .venv with the project installed editable (+ dev tools); Python only
 
@@ -25,7 +38,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-infra-deps: ## redis-server from Debian when missing (Java 17 + Maven must be present for Kafka)
+infra-deps: promtool ## redis-server from Debian when missing (Java 17 + Maven must be present for Kafka)
 	@command -v java >/dev/null || { echo "Java 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is required (apt-get install maven)"; exit 1; }
 	@if ! command -v redis-server >/dev/null; then \
@@ -37,11 +50,26 @@ infra-deps: ## redis-server from Debian when missing (Java 17 + Maven must be pr
 	  fi; \
 	fi
 
+# Debian's prometheus package ships promtool (on a host with systemd it also installs the
+# Prometheus service).
+promtool: ## promtool (rules-check) from Debian when missing
+	@if ! command -v $(PROMTOOL) >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing promtool (Debian package prometheus)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else \
+	    echo "promtool is required: install your distribution's prometheus package (or set PROMTOOL)"; exit 1; \
+	  fi; \
+	fi
+
 demo: install ## start the local stack and run the simulated network demo (50 patients)
 	$(DEV) $(WITH_STACK) $(BIN)/v2v demo
 
-test: install lint ## start the local stack, run the whole suite (unit + integration)
-	$(DEV) $(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)
+test: install lint rules-check ## start the local stack, run the whole suite (unit + integration) and write the validation report
+	$(validated_suite)
+
+validation: install ## the whole suite and its validation report in build/validation/ (no lint)
+	$(validated_suite)
 
 unit: venv ## unit tier only, no broker (no Java, Maven or Redis needed)
 	$(DEV) $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
@@ -54,6 +82,15 @@ lint: venv ## ruff (lint + format check) and mypy --strict on hub/ and connector
 	$(BIN)/ruff format --check hub connectors tests deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+rules-check: venv promtool ## alert rules and their unit tests, the dashboards' PromQL, dashboards and compose checked (docs/observability.md)
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	$(PROMTOOL) check rules deploy/prometheus/rules/*.yml
+	$(PROMTOOL) test rules deploy/prometheus/tests/*.yml
+	@mkdir -p .local
+	$(BIN)/python deploy/grafana/expressions.py > .local/dashboard-queries.rules.yml
+	$(PROMTOOL) check rules .local/dashboard-queries.rules.yml
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_observability.py
 
 format: venv
 	$(BIN)/ruff format hub connectors tests deploy

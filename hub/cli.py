@@ -269,9 +269,9 @@ def _partner_check(settings: Settings, directory: Path, args: argparse.Namespace
 
 
 def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
-    from hub.chain.catalogue import catalogue
+    from hub.chain.catalogue import Scope, catalogue
 
-    entries = catalogue()
+    entries = catalogue(Scope.CHAIN) + catalogue(Scope.PARTNER_FEED)
     if args.json:
         print(
             json.dumps(
@@ -283,9 +283,11 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
                         "owner_role": e.owner_role,
                         "evidence": list(e.evidence),
                         "playbook": list(e.playbook),
+                        "playbook_url": e.playbook_url,
                         "timing": e.timing.value,
                         "awaits": [t.value for t in e.awaits],
                         "ends_with_chain": e.ends_with_chain,
+                        "scope": e.scope.value,
                     }
                     for e in entries
                 ],
@@ -293,16 +295,21 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"{'CODE':<28} {'SEVERITY':<9} {'TIMING':<15} {'OWNER':<30} TITLE")
-    for e in entries:
-        print(
-            f"{e.code:<28} {e.severity.value:<9} {e.timing.value:<15} {e.owner_role:<30} {e.title}"
-        )
+    wide = max((len(e.title) for e in entries), default=5)
+    print(f"{'CODE':<28} {'SEVERITY':<9} {'TIMING':<15} {'OWNER':<30} {'TITLE':<{wide}} PLAYBOOK")
+    for scope, title in ((Scope.CHAIN, "chain"), (Scope.PARTNER_FEED, "partner feed")):
+        print(f"-- {title} (case key: {'the COI' if scope is Scope.CHAIN else 'partner:<id>'})")
+        for e in (e for e in entries if e.scope is scope):
+            print(
+                f"{e.code:<28} {e.severity.value:<9} {e.timing.value:<15} {e.owner_role:<30} "
+                f"{e.title:<{wide}} {e.playbook_url}"
+            )
     print(
         "\ntiming: alarm-at-once = a case when the record arrives, withdrawn by the hub if the "
         "record judged in event-time order does not bear it out; after-lateness = judged in "
         "event-time order once every record that may still arrive within its feeds' allowed "
-        "lateness is in"
+        "lateness is in; on-tick = judged per partner feed at every clock tick on the hub's "
+        "clock, resolved by the hub when the feed recovers"
     )
     return 0
 

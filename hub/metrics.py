@@ -24,16 +24,31 @@ v2v_identity_resolved_total            -                          events re-keye
 v2v_identity_parked_total              -                          events waiting for an id link
 v2v_link_conflicts_total               -                          an id claimed by a second COI
 v2v_dead_letters_total                 stage, code                records dead-lettered by the hub
+v2v_feed_last_seen_timestamp_seconds   partner                    receipt time of its latest message
+v2v_feed_dead_lettered_total           partner                    its messages dead-lettered (wholly
+                                                                  or in part; / raw_messages: rate)
+v2v_feed_dead_letter_rate              partner                    that share in its sliding window
+                                                                  (as judged at the last tick)
+v2v_feed_silent, v2v_feed_degraded     partner                    1 while its feed case is open
+v2v_cases_open                         severity, code, sla        open cases of this worker's chains
+v2v_consumer_lag                       topic, partition           records behind the partition's end
+process_*                              -                          the worker process (CPU, memory)
 =====================================  =========================  =================================
 
 ``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
+
+``v2v_cases_open`` counts the open and acknowledged cases of the chains (and partner feeds) this
+worker holds, those recovered from the changelog included; its ``sla`` label says where a case
+stands against its escalation policy: ``within`` (open, not acknowledged, still at its first
+level), ``breached`` (not acknowledged in time: re-escalated), ``acknowledged``. Several workers
+each report their own partitions: sum over instances.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 
 @dataclass(frozen=True)
@@ -57,10 +72,18 @@ class Metrics:
     identity_parked: Counter
     link_conflicts: Counter
     dead_letters: Counter
+    feed_last_seen: Gauge
+    feed_dead_lettered: Counter
+    feed_dead_letter_rate: Gauge
+    feed_silent: Gauge
+    feed_degraded: Gauge
+    cases_open: Gauge
+    consumer_lag: Gauge
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     reg = registry if registry is not None else CollectorRegistry()
+    ProcessCollector(registry=reg)
     return Metrics(
         registry=reg,
         raw_messages=Counter(
@@ -143,6 +166,52 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "v2v_notification_failures",
             "Notifications a sink gave up on (logged instead)",
             ["channel"],
+            registry=reg,
+        ),
+        feed_last_seen=Gauge(
+            "v2v_feed_last_seen_timestamp_seconds",
+            "Receipt time (hub clock, Unix seconds) of the partner's latest raw message",
+            ["partner"],
+            registry=reg,
+        ),
+        feed_dead_lettered=Counter(
+            "v2v_feed_dead_lettered",
+            "Raw partner messages dead-lettered wholly or in part (the dead-letter rate is this "
+            "over v2v_raw_messages_total)",
+            ["partner"],
+            registry=reg,
+        ),
+        feed_dead_letter_rate=Gauge(
+            "v2v_feed_dead_letter_rate",
+            "Share of the partner's messages dead-lettered over its sliding window (registry "
+            "dead_letters.window_min), as judged at the last clock tick",
+            ["partner"],
+            registry=reg,
+        ),
+        feed_silent=Gauge(
+            "v2v_feed_silent",
+            "1 while the partner's feed is silent beyond its freshness SLA (PARTNER_FEED_SILENT)",
+            ["partner"],
+            registry=reg,
+        ),
+        feed_degraded=Gauge(
+            "v2v_feed_degraded",
+            "1 while the partner's dead-letter rate is above its limit (PARTNER_FEED_DEGRADED)",
+            ["partner"],
+            registry=reg,
+        ),
+        cases_open=Gauge(
+            "v2v_cases_open",
+            "Open (or acknowledged) cases of the chains this worker holds, by where each stands "
+            "against its escalation policy (within, breached, acknowledged)",
+            ["severity", "code", "sla"],
+            registry=reg,
+        ),
+        consumer_lag=Gauge(
+            "v2v_consumer_lag",
+            "Records between the worker's consumer position and the end of the partition (as of "
+            "its last fetch), per topic partition it reads",
+            ["topic", "partition"],
             registry=reg,
         ),
     )

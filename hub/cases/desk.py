@@ -16,6 +16,7 @@ ids and the notifier's idempotency keys keep the effect exactly-once.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,6 +61,22 @@ class CaseDesk(BaseModel):
                 if wait is not None:
                     due.append(mark.at + timedelta(minutes=wait))
         return min(due, default=None)
+
+    def open_cases(self) -> Counter[tuple[str, str, str]]:
+        """``(severity, code, sla)`` of every case not closed, counted. ``sla`` is where the
+        case stands against its escalation policy: ``acknowledged``; ``breached`` when nobody
+        acknowledged it in time (it went past its first level); else ``within``."""
+        tally: Counter[tuple[str, str, str]] = Counter()
+        for case_id, case in self.cases.items():
+            if case.status.closed:
+                continue
+            if case.status is CaseStatus.ACKNOWLEDGED:
+                sla = "acknowledged"
+            else:
+                mark = self.escalated.get(case_id)
+                sla = "breached" if mark is not None and mark.level > 1 else "within"
+            tally[(case.severity.value, case.code, sla)] += 1
+        return tally
 
 
 def receive_findings(

@@ -30,6 +30,18 @@ class Timing(StrEnum):
 
     AT_ONCE = "alarm-at-once"
     AFTER_LATENESS = "after-lateness"
+    ON_TICK = "on-tick"
+    """Judged per partner feed at every clock tick, on the hub's clock (not a chain's event
+    time): silence beyond the feed's freshness SLA, dead-letter rate over its sliding window.
+    The hub resolves the case itself when the feed recovers."""
+
+
+class Scope(StrEnum):
+    """What a case is about: one patient's chain (keyed by its COI) or one partner's feed
+    (keyed by ``partner:<id>``, a key no COI can take; see ``hub.partners.health``)."""
+
+    CHAIN = "chain"
+    PARTNER_FEED = "partner-feed"
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,7 @@ class CatalogueEntry:
     ends_with_chain: bool = False
     """A clock of the therapy (slot, release readiness, vein-to-vein...): stops when the clinic
     ends the chain (patient withdrawn, ineligible, deceased, order revoked)."""
+    scope: Scope = Scope.CHAIN
 
     def lateness(self, profile: ProductProfile) -> timedelta:
         """How long after its deadline, on the hub's clock, this code's absence is judged."""
@@ -77,6 +90,22 @@ class CatalogueEntry:
         """The finding of a fallen-due deadline, with the summary and evidence it was armed
         with, at its due time."""
         return self.finding(state, due.subject, due.due_at, due.summary, due.evidence_event_ids)
+
+    @property
+    def playbook_url(self) -> str:
+        """The code's continuity playbook (see :func:`playbook_url`)."""
+        return playbook_url(self.code)
+
+
+CONTINUITY_DOC = "docs/continuity.md"
+"""What to do, who decides and which patients are affected: a section per exception code, its
+anchor the code in lower case, and one per partner outage."""
+
+
+def playbook_url(code: str) -> str:
+    """``docs/continuity.md#<code in lower case>``: the URL path, relative to the repository
+    root, of the continuity playbook of ``code``; derived, so a new code needs only its section."""
+    return f"{CONTINUITY_DOC}#{code.lower()}"
 
 
 BUSINESS_EVENTS: tuple[EventType, ...] = tuple(
@@ -114,6 +143,7 @@ def entry(
     timing: Timing,
     awaits: Iterable[EventType] = (),
     ends_with_chain: bool = False,
+    scope: Scope = Scope.CHAIN,
 ) -> CatalogueEntry:
     """Declare a catalogue entry once (module level, next to its rule)."""
     item = CatalogueEntry(
@@ -126,6 +156,7 @@ def entry(
         timing,
         tuple(awaits),
         ends_with_chain,
+        scope,
     )
     REGISTRY.add(item)
     return item
@@ -152,15 +183,56 @@ def deadline(code: str) -> Callable[[DeadlineRule], DeadlineRule]:
     return register
 
 
-def catalogue() -> list[CatalogueEntry]:
-    """Every registered entry, most severe first, then by code."""
+def catalogue(scope: Scope | None = None) -> list[CatalogueEntry]:
+    """Every registered entry (of ``scope``, when given), most severe first, then by code."""
     import hub.chain.rules  # noqa: F401  (registers the rules)
 
     order = list(Severity)
-    return sorted(REGISTRY.entries.values(), key=lambda e: (order.index(e.severity), e.code))
+    entries = [e for e in REGISTRY.entries.values() if scope is None or e.scope is scope]
+    return sorted(entries, key=lambda e: (order.index(e.severity), e.code))
 
 
 def lookup(code: str) -> CatalogueEntry:
     import hub.chain.rules  # noqa: F401
 
     return REGISTRY.entries[code]
+
+
+# --- partner feed health (hub.partners.health): cases about a feed, not one patient's chain ---
+
+PARTNER_FEED_SILENT = entry(
+    "PARTNER_FEED_SILENT",
+    "Partner feed silent beyond its freshness SLA",
+    Severity.HIGH,
+    "integration ops",
+    evidence=(
+        "last message the hub received from the partner and its freshness SLA (registry cadence)",
+        "chains that depend on the partner in the next 72 h, each with its nearest deadline",
+    ),
+    playbook=(
+        "Check the partner's delivery path (endpoint, credentials, file drop, raw topic lag)",
+        "Call the partner's integration contact (registry entry) and ask for a resend",
+        "For each chain listed, warn the owner of its nearest deadline: it may pass unreported",
+        "The hub resolves the case when the partner speaks again; confirm nothing was lost",
+    ),
+    timing=Timing.ON_TICK,
+    scope=Scope.PARTNER_FEED,
+)
+PARTNER_FEED_DEGRADED = entry(
+    "PARTNER_FEED_DEGRADED",
+    "Partner feed dead-letter rate above its limit",
+    Severity.MEDIUM,
+    "integration ops",
+    evidence=(
+        "messages and dead letters of the partner in the sliding window, the limit (registry)",
+        "the dead-letter topic: each rejected message with its reason",
+    ),
+    playbook=(
+        "Read the dead letters' reasons (v2v.dlq headers) and group them by code",
+        "A changed dialect or code list: update the registry entry or the connector",
+        "Bad data at the partner: ask for a fix and a resend of the rejected messages",
+        "The hub resolves the case once the rate in the window is back within the limit",
+    ),
+    timing=Timing.ON_TICK,
+    scope=Scope.PARTNER_FEED,
+)

@@ -3,6 +3,9 @@
 One table row per chain (key: COI) holds both, so events, commands and clock ticks of a chain
 are applied in one order by the one worker that owns its partition. The desk is the chain's one
 memory of its cases.
+
+A partner's feed has a row of the same kind (key ``partner:<id>``, never a COI): its cases on
+the desk and its health in ``feed`` (``hub.partners.health``); its state is an empty chain's.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from hub.cases.desk import CaseDesk
 from hub.cases.escalation import EscalationPolicy
 from hub.chain.engine import new_chain
 from hub.chain.state import ChainState
+from hub.partners.health import FeedHealth
 
 
 @dataclass(frozen=True)
 class Chain:
     state: ChainState
     desk: CaseDesk = field(default_factory=CaseDesk)
+    feed: FeedHealth | None = None
 
     @classmethod
     def new(cls, coi_id: str) -> Chain:
@@ -66,6 +71,7 @@ class Chain:
             "judged_until": state.frontier.isoformat() if state.frontier else None,
             "pending": len(state.pending),
             "feeds": {partner: at.isoformat() for partner, at in sorted(state.feeds.items())},
+            **({"feed_health": self.feed.summary()} if self.feed is not None else {}),
         }
 
     def to_row(self, *, pending: bool = True) -> dict[str, Any]:
@@ -79,7 +85,10 @@ class Chain:
         else:
             state = self.state.model_dump(mode="json", exclude={"pending"})
             state["pending_ids"] = [e.event_id for e in self.state.pending]
-        return {"state": state, "desk": self.desk.model_dump(mode="json")}
+        row = {"state": state, "desk": self.desk.model_dump(mode="json")}
+        if self.feed is not None:
+            row["feed"] = self.feed.model_dump(mode="json")
+        return row
 
     @classmethod
     def from_row(
@@ -97,9 +106,11 @@ class Chain:
             assert pending is not None
             state = {k: v for k, v in state.items() if k != "pending_ids"}
             state["pending"] = [pending[pending_key(coi_id, i)] for i in ids]
+        feed = row.get("feed")
         return cls(
             state=ChainState.model_validate(state),
             desk=CaseDesk.model_validate(row["desk"]),
+            feed=FeedHealth.model_validate(feed) if feed is not None else None,
         )
 
 

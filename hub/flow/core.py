@@ -8,7 +8,8 @@ cases, versions and escalations as the live worker did, on any day it runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -36,9 +37,11 @@ from hub.events.models import (
     Source,
 )
 from hub.flow.chain import Chain
+from hub.flow.feeds import feed_step
 from hub.flow.records import Ingested, Routed, Step, Teach, ToChain, ToResolver
 from hub.flow.screen import screen
 from hub.partners import load_registry
+from hub.partners.health import Bucket, FeedPolicy, is_feed_key
 from hub.settings import Settings
 
 MAX_PARKED = 10_000
@@ -109,12 +112,15 @@ class FlowCore:
         connectors: Mapping[str, Connector],
         profiles: Mapping[str, ProductProfile],
         policy: EscalationPolicy,
+        feeds: Mapping[str, FeedPolicy] | None = None,
     ) -> None:
         if DEFAULT_PROFILE not in profiles:
             raise ValueError(f"the product profiles lack {DEFAULT_PROFILE!r}")
         self.connectors = dict(connectors)
         self.profiles = dict(profiles)
         self.policy = policy
+        self.feeds = dict(feeds or {})
+        """The partner feeds whose health the ticks judge (from the registry), by partner id."""
 
     @classmethod
     def from_files(
@@ -130,6 +136,7 @@ class FlowCore:
         partner when ``partners`` is None); without a registry, every connector by its own name
         with its defaults."""
         connectors: dict[str, Connector] = {}
+        feeds: dict[str, FeedPolicy] = {}
         wanted = list(partners) if partners is not None else None
         if partner_dir is not None:
             registry = load_registry(partner_dir)
@@ -144,11 +151,12 @@ class FlowCore:
                     partner_options=entry.connector_options(),
                 )
                 connectors[pid] = get_connector(entry.connector, config)
+                feeds[pid] = FeedPolicy.of(entry)
         else:
             config = ConnectorConfig(pseudonym_key=pseudonym_key)
             for name in wanted if wanted is not None else CONNECTORS:
                 connectors[name] = get_connector(name, config)
-        return cls(connectors, load_profiles(profile_dir), load_policy(policy_file))
+        return cls(connectors, load_profiles(profile_dir), load_policy(policy_file), feeds)
 
     @classmethod
     def from_settings(cls, settings: Settings, partners: Iterable[str] | None = None) -> FlowCore:
@@ -243,6 +251,8 @@ class FlowCore:
         fails the screen (a direct producer's record has not been routed)."""
         if not event.coi_id:
             return Step(failure=_no_coi(event, "no COI, and no identifier link resolved one"))
+        if is_feed_key(event.coi_id):
+            return Step(failure=_no_coi(event, f"{event.coi_id!r} is a partner feed's key"))
         refused = screen(event, self.profiles, "chain")
         if refused is not None:
             return Step(failure=refused)
@@ -286,7 +296,7 @@ class FlowCore:
         desk, result = desk_command(chain.desk, cmd)
         if result is None:
             return Step()  # this command id was applied before: a replay changes nothing
-        changed = Chain(state=chain.state, desk=desk)
+        changed = replace(chain, desk=desk)  # a feed row keeps its health
         if isinstance(result, CommandRejected):
             return Step(
                 chain=changed,
@@ -298,8 +308,27 @@ class FlowCore:
             audit=({"kind": "case_command", **result.note.model_dump(mode="json")},),
         )
 
+    def on_feed_tick(
+        self,
+        row: Chain | None,
+        partner: str,
+        heard: Iterable[Bucket],
+        tick: Event,
+        chains: Callable[[], Iterable[Chain]],
+        partition: int | None = None,
+    ) -> Step:
+        """A clock tick on a partner's feed (``hub.flow.feeds``): what was heard from it since
+        the last tick, its health judged, its cases opened, re-escalated or resolved."""
+        try:
+            return feed_step(self.feeds[partner], self.policy, row, heard, tick, chains, partition)
+        except Exception as exc:
+            return Step(failure=_failure(exc, tick))
+
     def due(self, chain: Chain, now: datetime) -> bool:
-        """Whether a tick at ``now`` has work on ``chain``."""
+        """Whether a tick at ``now`` has work on ``chain`` (a feed row's work is
+        :meth:`on_feed_tick`'s)."""
+        if is_feed_key(chain.coi_id):
+            return False
         due = chain.due_at(self.policy)
         return due is not None and due <= now
 

@@ -3,7 +3,8 @@
 ``v2v replay``, the simulator's offline run and the scenario tests use it. It writes what the
 worker would write to its topics into lists, in the order the worker would: a raw message's
 events reach their chain (and teach the identifier index) before the next message is read,
-and a clock tick reaches every chain with something due.
+and a clock tick reaches every chain with something due, then every partner feed (what was
+heard from it since the last tick, judged by ``hub.partners.health``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hub.events.models import Event
 from hub.flow.chain import Chain
 from hub.flow.core import FlowCore, tick_event
 from hub.flow.records import Routed, Step, Teach, ToChain, ToResolver
+from hub.partners.health import Heard, feed_key
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,14 @@ class MemoryHub:
     escalations: list[Escalation] = field(default_factory=list)
     dead_letters: list[DeadRecord] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    heard: Heard = field(default_factory=Heard)
 
     # --- inputs --------------------------------------------------------------------------------
 
     def deliver(self, raw: RawMessage) -> Written:
         """One raw partner message, as the worker's normaliser and chain agent take it."""
         ingested = self.core.ingest(raw)
+        self.heard.heard(raw.partner, raw.received_at, bool(ingested.dead))
         for rejection in ingested.dead:
             self.dead_letters.append(DeadRecord(rejection, raw=raw))
         return Written(self._route(ingested.routed), len(ingested.dead))
@@ -94,11 +98,18 @@ class MemoryHub:
         return Written(self._route(outcome), 0)
 
     def tick(self, at: datetime, partition: int = 0) -> None:
-        """A simulated clock tick: every chain with a deadline or re-escalation due by ``at``."""
+        """A simulated clock tick: every chain with a deadline or re-escalation due by ``at``,
+        then every partner feed."""
         tick = tick_event(at, partition, "simulated")
         for chain in list(self.chains.values()):
             if self.core.due(chain, at):
                 self._record(self.core.on_tick(chain, tick), tick)
+        for partner in self.core.feeds:
+            row = self.chains.get(feed_key(partner))
+            heard = self.heard.take(partner, at)
+            self._record(
+                self.core.on_feed_tick(row, partner, heard, tick, self.chains.values), tick
+            )
 
     def command(self, coi_id: str, cmd: CaseCommand) -> None:
         self._record(self.core.on_command(self.chains.get(coi_id), coi_id, cmd), None)

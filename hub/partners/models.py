@@ -4,8 +4,9 @@ Everything that differs between partners lives here, not in connector code: the 
 its local times, its codes (which local or standard codes mean apheresis, lymphodepletion, thaw,
 infusion, which orders are a therapy order of which product profile), the identifier systems
 that hold the COI, DIN and order id, where customer extensions put fields, units and QC test
-names, expected cadence and allowed lateness. A connector reads what it understands through
-``ConnectorConfig.partner_options``; what a connector leaves unset keeps the connector's default.
+names, expected cadence, dead-letter limit and allowed lateness. A connector reads what it
+understands through ``ConnectorConfig.partner_options``; what a connector leaves unset keeps the
+connector's default.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from hub.events.models import Frozen
 
@@ -39,10 +40,35 @@ class Contact(Frozen):
 
 
 class Cadence(Frozen):
-    """How often the partner's feed speaks: silence beyond ``freshness_sla_min`` is a case."""
+    """How often the partner's feed speaks: silent longer than ``freshness_sla_min`` on the
+    hub's clock, its feed raises ``PARTNER_FEED_SILENT`` (``hub.partners.health``)."""
 
     heartbeat_min: float | None = Field(None, gt=0, description="expected message interval")
     freshness_sla_min: float = Field(gt=0, description="silent longer than this: feed at risk")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_sla(self) -> Cadence:
+        if self.heartbeat_min is not None and self.heartbeat_min > self.freshness_sla_min:
+            raise ValueError(
+                f"heartbeat_min ({self.heartbeat_min:g}) exceeds freshness_sla_min "
+                f"({self.freshness_sla_min:g}): a feed on its normal cadence would be silent"
+            )
+        return self
+
+
+class DeadLetterLimit(Frozen):
+    """When the share of the partner's messages the hub dead-letters makes its feed degraded
+    (``PARTNER_FEED_DEGRADED``): over a sliding window of the hub's clock, judged at every
+    tick once the window holds ``min_messages``."""
+
+    max_rate: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="dead-lettered share of its messages above which it is degraded",
+    )
+    window_min: float = Field(60, gt=0, description="the sliding window, in minutes")
+    min_messages: int = Field(5, ge=1, description="fewer messages in the window: not judged")
 
 
 class Codes(Frozen):
@@ -93,6 +119,7 @@ class PartnerEntry(Frozen):
         default_factory=dict, description="partner test name -> profile QC test code"
     )
     cadence: Cadence | None = None
+    dead_letters: DeadLetterLimit = Field(default_factory=DeadLetterLimit)
     allowed_lateness_min: float | None = Field(
         None, gt=0, description="how late its records may arrive (default: the profile's)"
     )

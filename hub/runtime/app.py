@@ -28,9 +28,11 @@ from hub.auth.http import auth_middleware
 from hub.flow import FlowCore
 from hub.flow.core import tick_event
 from hub.metrics import Metrics, create_metrics
+from hub.runtime import lag
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
+from hub.runtime.feeds import FeedWatch
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
 from hub.runtime.views import ROUTES, register_views
@@ -103,15 +105,17 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         audit=topic(topics.audit),
         dlq=topic(topics.dlq),
     )
+    core = FlowCore.from_settings(settings, list(topics.raw))
     hub = Worker(
         app=app,
         settings=settings,
-        core=FlowCore.from_settings(settings, list(topics.raw)),
+        core=core,
         metrics=metrics,
         topics=topics,
         wires=Wires.of(settings, topics),
         out=out,
         projection=Projection(settings),
+        feeds=FeedWatch(core, metrics, parts),
     )
     # JSON changelog (the app's default value serializer): readable with any Kafka tool.
     table = app.Table(
@@ -142,7 +146,13 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for stage, count in stages.items():
             metrics.chains_by_stage.labels(stage).set(count)
 
-    store = ChainStore(table, hub.core, writer(table), stage_gauge, pending, writer(pending))
+    def case_gauge(tally: dict[tuple[str, str, str], int]) -> None:
+        for (severity, code, sla), count in tally.items():
+            metrics.cases_open.labels(severity, code, sla).set(count)
+
+    store = ChainStore(
+        table, hub.core, writer(table), stage_gauge, case_gauge, pending, writer(pending)
+    )
     index = resolve.TableIndex(
         app.Table("id-index", partitions=parts, key_type=str),
         app.Table("id-parked", partitions=parts, key_type=str),
@@ -156,6 +166,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     outputs.register(hub, out.cases, out.escalations)
     _housekeeping(hub, store)
     register_views(app, metrics, hub.projection, out.commands, hub.wires.commands, gate)
+    read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
+    lag.register(app, metrics.consumer_lag, (*read, topics.escalations))
     return app
 
 

@@ -20,7 +20,9 @@ and so a restart's recovery, grow with the square of the readings in flight).
 
 The stage gauge counts the chains this worker holds, those recovered from the changelog
 included: :meth:`load_all` decodes every row of the assigned partitions once, and from then on
-every change of stage moves the count.
+every change of stage moves the count. The open-case tally (``(severity, code, sla)`` of every
+case not closed, from each row's case desk) is kept the same way, for the ``v2v_cases_open``
+gauge.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from typing import Any
 
 from hub.flow import Chain, FlowCore
 from hub.flow.chain import pending_key
+from hub.partners.health import is_feed_key
 
 Writer = Callable[[str, dict[str, Any] | None, int], None]
 """``write(key, row, partition)``: store one row (None: delete it), its changelog record on
 ``partition``."""
 StageGauge = Callable[[dict[str, int]], None]
+CaseGauge = Callable[[dict[tuple[str, str, str], int]], None]
 
 
 def _set_item(table: MutableMapping[str, Any]) -> Writer:
@@ -56,6 +60,7 @@ class ChainStore:
         core: FlowCore,
         write: Writer | None = None,
         on_stages: StageGauge | None = None,
+        on_cases: CaseGauge | None = None,
         pending: MutableMapping[str, Any] | None = None,
         write_pending: Writer | None = None,
     ) -> None:
@@ -70,6 +75,8 @@ class ChainStore:
         self._dirty: dict[str, int] = {}
         self._complete = False
         self.stages: Counter[str] = Counter()
+        self._on_cases = on_cases
+        self.open_cases: Counter[tuple[str, str, str]] = Counter()
 
     def get(self, coi_id: str) -> Chain | None:
         chain = self._cache.get(coi_id)
@@ -79,16 +86,22 @@ class ChainStore:
                 return None
             chain = self._cache[coi_id] = Chain.from_row(raw, self.pending)
             self._stored[coi_id] = frozenset(raw["state"].get("pending_ids", ()))
-            self.stages[chain.state.stage] += 1
+            if not is_feed_key(coi_id):
+                self.stages[chain.state.stage] += 1
+            self.open_cases.update(chain.desk.open_cases())
         return chain
 
     def put(self, chain: Chain, partition: int) -> None:
         """Keep ``chain`` (living on events ``partition``) as the latest version; durable after
         the next :meth:`flush`."""
         known = self._cache.get(chain.coi_id)
+        if not is_feed_key(chain.coi_id):  # a partner feed's row is no chain
+            if known is not None:
+                self.stages[known.state.stage] -= 1
+            self.stages[chain.state.stage] += 1
         if known is not None:
-            self.stages[known.state.stage] -= 1
-        self.stages[chain.state.stage] += 1
+            self.open_cases.subtract(known.desk.open_cases())
+        self.open_cases.update(chain.desk.open_cases())
         self._cache[chain.coi_id] = chain
         self._dirty[chain.coi_id] = partition
 
@@ -108,6 +121,8 @@ class ChainStore:
             self._stored[coi_id] = frozenset(waiting)
         if self._on_stages is not None:
             self._on_stages(dict(self.stages))
+        if self._on_cases is not None:
+            self._on_cases(dict(self.open_cases))
         return len(dirty)
 
     def load_all(self) -> None:
@@ -135,5 +150,8 @@ class ChainStore:
         self._stored.clear()
         self._complete = False
         self.stages = Counter({stage: 0 for stage in self.stages})
+        self.open_cases = Counter({key: 0 for key in self.open_cases})
         if self._on_stages is not None:
             self._on_stages(dict(self.stages))
+        if self._on_cases is not None:
+            self._on_cases(dict(self.open_cases))

@@ -24,6 +24,7 @@ from hub.events.models import Event
 from hub.flow import FlowCore
 from hub.headers import receipt_time
 from hub.metrics import Metrics
+from hub.runtime.feeds import FeedWatch
 from hub.runtime.projection import Projection
 from hub.serde import WireFormat, decode_with_retry, encode_with_retry, wire_for
 from hub.settings import Settings
@@ -94,6 +95,7 @@ class Worker:
     wires: Wires
     out: Outputs
     projection: Projection
+    feeds: FeedWatch
 
     @cached_property
     def tick_key(self) -> bytes:

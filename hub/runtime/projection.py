@@ -5,7 +5,8 @@ Keys (prefix ``<redis_key_prefix>:<topic_prefix>``, so deployments and test runs
 * ``chain:<coi>``            JSON summary of one chain (stage, holder, deadlines, open cases)
 * ``chains``                 set of every COI seen
 * ``chain:<coi>:timeline``   sorted set (score: occurred_at) of the chain's events, in brief
-* ``case:<case_id>``         JSON of the latest case version
+* ``case:<case_id>``         JSON of the latest case version, with ``playbook_url`` (its code's
+                             section of ``docs/continuity.md``)
 * ``cases:open``             set of open or acknowledged case ids
 * ``cases:status:<STATUS>``  set of case ids per status (OPEN, ACKNOWLEDGED, RESOLVED, WITHDRAWN)
 * ``chain:<coi>:cases``      set of the chain's case ids
@@ -21,6 +22,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from hub.cases.models import Case, CaseStatus
+from hub.chain.catalogue import playbook_url
 from hub.events.models import Event
 from hub.flow import Chain
 from hub.settings import Settings
@@ -104,7 +106,9 @@ class Projection:
                 self.key("chain", case.coi_id, "cases"),
             ],
             args=[
-                case.model_dump_json(),
+                json.dumps(
+                    {**case.model_dump(mode="json"), "playbook_url": playbook_url(case.code)}
+                ),
                 case.version,
                 case.status.value,
                 case.case_id,

@@ -32,6 +32,7 @@ ROUTES = {
     "/seal-key": "cases",
 }
 """Each route's resource for the gate; a route missing here is refused to everyone."""
+CASE_FIELDS = frozenset(Case.model_fields)
 
 ACTIONS = {
     "ack": CaseAction.ACKNOWLEDGE,
@@ -128,7 +129,8 @@ def _commands(
                 body = json.loads(await request.read() or b"{}")
                 if not isinstance(body, dict):
                     raise ValueError("body must be a JSON object")
-                case = Case.model_validate(latest)
+                # the read model adds fields of its own (playbook_url): the case is the rest
+                case = Case.model_validate({k: v for k, v in latest.items() if k in CASE_FIELDS})
             except (ValueError, ValidationError) as exc:
                 return self.json({"error": f"bad command: {exc}"}, status=400)
             prepared = gate.command(request[PRINCIPAL], case, ACTIONS[action], body)

@@ -18,6 +18,7 @@ from hub.chain.state import ChainState
 from hub.errors import NormalisationError
 from hub.flow import FlowCore
 from hub.flow.memory import DeadRecord, MemoryHub
+from hub.partners.health import is_feed_key
 from hub.settings import DEV_PSEUDONYM_KEY, REPO_ROOT
 from hub.sim.scenario import PROFILE_DIR, Message, Scenario
 
@@ -88,7 +89,9 @@ class OfflineHub:
         self.out.cases = dict(self.hub.cases)
         self.out.versions = list(self.hub.versions)
         self.out.escalations = list(self.hub.escalations)
-        self.out.states = {coi: chain.state for coi, chain in self.hub.chains.items()}
+        self.out.states = {
+            coi: chain.state for coi, chain in self.hub.chains.items() if not is_feed_key(coi)
+        }
         return self.out
 
 

@@ -152,7 +152,9 @@ def build_report(scenario: Scenario, run: RunResult) -> tuple[dict[str, Any], Sc
                 code: {
                     "count": len(items),
                     "withdrawn": sum(1 for c in items if c.status is CaseStatus.WITHDRAWN),
-                    "median_latency_h": _round(latency[code].median_latency_h),
+                    "median_latency_h": _round(
+                        latency[code].median_latency_h if code in latency else None
+                    ),
                 }
                 for code, items in sorted(by_code.items())
             },
@@ -239,7 +241,7 @@ def render_text(report: dict[str, Any]) -> str:
     codes = {row["code"]: row for row in report["scores"]}
     for code in sorted(set(codes) | set(counts)):
         row, count = codes.get(code), counts.get(code, {})
-        if row is None:  # only withdrawn cases of this code
+        if row is None:  # only withdrawn cases of this code, or a partner feed's (not scored)
             row = {"injected": 0, "detected": 0, "precision": None, "recall": None}
         lines.append(
             f"{code:<28} {count.get('count', 0):>5} {count.get('withdrawn', 0):>4} "

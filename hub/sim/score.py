@@ -21,6 +21,7 @@ from datetime import datetime
 from hub.cases.models import Case, CaseStatus
 from hub.chain.catalogue import lookup
 from hub.chain.findings import Severity
+from hub.partners.health import is_feed_key
 from hub.sim.faults import Injection
 
 
@@ -65,12 +66,14 @@ def _ratio(num: int, den: int) -> float | None:
 def score(
     injections: Iterable[Injection], cases: Iterable[Case], dead_letters: Iterable[str]
 ) -> Score:
-    """``dead_letters`` are ``partner:CODE`` of the records on the dead-letter topic."""
+    """``dead_letters`` are ``partner:CODE`` of the records on the dead-letter topic. A partner
+    feed's cases (key ``partner:<id>``) are no chain's: the ground truth has nothing to say
+    about them and they are not scored."""
     truth = {i.coi: i for i in injections}
     expected = {(i.coi, code) for i in truth.values() for code in i.codes}
     first: dict[tuple[str, str], datetime] = {}
     for case in cases:
-        if case.status is CaseStatus.WITHDRAWN:
+        if case.status is CaseStatus.WITHDRAWN or is_feed_key(case.coi_id):
             continue
         key = (case.coi_id, case.code)
         if key not in first or case.opened_at < first[key]:

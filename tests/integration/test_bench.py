@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 
 from hub.bench import BenchConfig, run_bench
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-NFR-PERFORMANCE")]
 
 TINY = replace(
     BenchConfig.quick(), chains=40, messages=40, rows=5, rate=200.0, duration_s=3.0, holds=8

@@ -20,7 +20,10 @@ from hub.sim.stack import Feeder, TopicReader, WorkerProcess, free_port
 from hub.topics import Topics, ensure_topics
 from tests.scenarios.builders import Story
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("REQ-FN-CASES", "REQ-FN-ESCALATION", "REQ-INV-02"),
+]
 
 EVENTS = SingleObjectWireFormat(codec_for(Event))
 CASES = SingleObjectWireFormat(codec_for(Case))
@@ -91,6 +94,7 @@ def feed(feeder: Feeder, topics: Topics, stream: list[Event]) -> tuple[int, int]
     return sent, ticks
 
 
+@pytest.mark.req("REQ-FN-DETECTION")
 def test_clean_chain_end_to_end_raises_nothing_and_reaches_infusion(hub, tokens) -> None:
     settings, worker = hub
     topics = Topics.of(settings)
@@ -119,6 +123,7 @@ def test_clean_chain_end_to_end_raises_nothing_and_reaches_infusion(hub, tokens)
     assert timeline[-1]["event_type"] == "INFUSION_COMPLETED"
 
 
+@pytest.mark.req("REQ-P11-AUDIT", "REQ-ALCOA-ATTRIBUTABLE", "REQ-EXC-QC_OUT_OF_SPEC")
 def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(
     hub, receiver, tokens
 ) -> None:

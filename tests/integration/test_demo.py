@@ -17,7 +17,10 @@ from hub.sim.faults import ALL, CODES
 from hub.sim.offline import run_offline
 from hub.sim.scenario import build
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("REQ-FN-DETECTION", "REQ-INV-08", "REQ-INV-02"),
+]
 
 
 PATIENTS, SEED = len(ALL) + 4, 3

@@ -15,7 +15,7 @@ from hub.serde import SingleObjectWireFormat, codec_for
 from hub.sim.stack import Feeder, TopicReader, WorkerProcess
 from hub.topics import Topics, ensure_topics
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-FN-IDENTITY")]
 
 CASES = SingleObjectWireFormat(codec_for(Case))
 LOGGER = next(p for p in sample_files("logger") if p.name.startswith("01-")).read_bytes()
@@ -72,6 +72,7 @@ def test_readings_reach_the_chain_once_the_shipment_is_linked(hub, reader, link_
     assert f"v2v_identity_resolved_total {float(READINGS)}" in metrics
 
 
+@pytest.mark.req("REQ-EXC-COI_MISMATCH_RECEIPT")
 def test_a_second_coi_claiming_a_linked_shipment_is_an_identity_case(hub, reader) -> None:
     settings, worker = hub
     topics = Topics.of(settings)

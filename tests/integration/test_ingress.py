@@ -24,7 +24,7 @@ from hub.settings import Settings
 from hub.sim.stack import TopicReader, free_port
 from hub.topics import Topics, ensure_topics
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-FN-INGRESS", "REQ-INV-01")]
 
 PICKUP, DEPARTED = sample_files("courier")[:2]
 JSON = "application/json"
@@ -182,6 +182,7 @@ def test_refusals_are_json_4xx_and_write_nothing(hub_settings, topics, producer,
         assert reader.size() == 0  # nothing was written: every answer came before a write
 
 
+@pytest.mark.req("REQ-P11-AUTH")
 def test_a_partner_posts_to_its_own_feed_only_and_nobody_without_a_token(
     hub_settings, topics, producer, tokens
 ):
@@ -228,6 +229,7 @@ def test_a_partner_posts_to_its_own_feed_only_and_nobody_without_a_token(
 
 
 @pytest.mark.parametrize("failure", ["broker unreachable", "topic missing"])
+@pytest.mark.req("REQ-A11-CONTINUITY")
 def test_no_acknowledgement_is_503_never_202(hub_settings, topics, failure, tokens):
     if failure == "broker unreachable":
         target = unreachable(hub_settings)
@@ -293,6 +295,7 @@ def test_file_drop_moves_files_only_after_kafka_acknowledged(
         assert datetime.fromisoformat(headers_of(record)["v2v.received_at"].decode()).tzinfo
 
 
+@pytest.mark.req("REQ-A11-CONTINUITY")
 def test_file_drop_keeps_files_in_place_when_kafka_does_not_acknowledge(hub_settings, tmp_path):
     names = ["01-pickup.json", "02-departed.json"]
     for name, sample in zip(names, (PICKUP, DEPARTED), strict=True):

@@ -33,7 +33,7 @@ from hub.settings import Settings
 from hub.sim.stack import Feeder, TopicReader, WorkerProcess
 from hub.topics import Topics, ensure_topics
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-INV-05")]
 
 EVENTS = SingleObjectWireFormat(codec_for(Event))
 # The identities the samples are known to hold: without them the scan would prove nothing.

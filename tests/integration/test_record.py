@@ -14,7 +14,7 @@ from hub.replay.record import record_topics
 from hub.sim.stack import Feeder
 from hub.topics import Topics, ensure_topics
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-P11-COPIES", "REQ-ALCOA-ORIGINAL")]
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 

@@ -27,7 +27,12 @@ from hub.topics import Topics
 from tests.scenarios.builders import Story
 from tests.scenarios.timeline import din_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req(
+        "REQ-P11-AUTH", "REQ-P11-ROLES", "REQ-P11-ESIG", "REQ-P11-AUDIT", "REQ-ALCOA-ATTRIBUTABLE"
+    ),
+]
 
 EVENTS = SingleObjectWireFormat(codec_for(Event))
 CASES = SingleObjectWireFormat(codec_for(Case))

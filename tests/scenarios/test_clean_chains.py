@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.chain.catalogue import catalogue
+from hub.chain.catalogue import Scope, catalogue
 from hub.events.models import EventType
 from tests.scenarios.builders import Story, troubled
 from tests.scenarios.harness import PROFILES, codes, run, run_cases
@@ -58,8 +58,9 @@ KEY_MILESTONES = [
 ]  # fmt: skip
 
 
+@pytest.mark.req("REQ-EXC-CATALOGUE")
 def test_the_catalogue_has_exactly_the_31_codes_of_the_taxonomy() -> None:
-    entries = catalogue()
+    entries = catalogue(Scope.CHAIN)
     assert len(entries) == 31
     assert {e.code for e in entries} == set(TAXONOMY)
     for e in entries:
@@ -71,6 +72,7 @@ def test_the_catalogue_has_exactly_the_31_codes_of_the_taxonomy() -> None:
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
+@pytest.mark.req("REQ-FN-DETECTION")
 def test_a_clean_chain_raises_no_finding(profile: str) -> None:
     story = Story(profile).clean()
     events = story.stream()
@@ -89,6 +91,7 @@ def test_a_clean_chain_raises_no_finding(profile: str) -> None:
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
+@pytest.mark.req("REQ-INV-06")
 def test_replaying_a_clean_chain_changes_nothing(profile: str) -> None:
     events = Story(profile).clean().stream()
     state, _ = run(events, profile)
@@ -97,6 +100,7 @@ def test_replaying_a_clean_chain_changes_nothing(profile: str) -> None:
     assert again == state
 
 
+@pytest.mark.req("REQ-INV-06")
 def test_replaying_the_same_stream_gives_identical_findings_and_cases() -> None:
     events = troubled().stream()
     first_state, first = run(events, "cart-fresh-48h")
@@ -110,6 +114,7 @@ def test_replaying_the_same_stream_gives_identical_findings_and_cases() -> None:
     assert len({c.case_id for c in cases_1}) < len(cases_1)  # versions exist
 
 
+@pytest.mark.req("REQ-INV-06", "REQ-FN-CASES")
 def test_a_duplicated_stream_adds_no_case_version() -> None:
     events = troubled().stream()
     cases_once = run_cases(events, "cart-fresh-48h")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from hub.events.models import EventType, ShipmentDetail
 from tests.scenarios.builders import Story
 from tests.scenarios.harness import codes, only, run
@@ -23,6 +25,7 @@ def _at_site(s: Story) -> Story:
     return s
 
 
+@pytest.mark.req("REQ-EXC-LD_BEFORE_AVAILABILITY")
 def test_ld_before_availability_when_not_yet_received_at_site() -> None:
     s = Story(F48)  # this product requires receipt at site before lymphodepletion
     s.phase_order()
@@ -35,6 +38,7 @@ def test_ld_before_availability_when_not_yet_received_at_site() -> None:
     assert finding.summary.endswith("product not received at site")
 
 
+@pytest.mark.req("REQ-EXC-LD_BEFORE_AVAILABILITY")
 def test_ld_after_release_is_enough_for_a_product_that_only_requires_release() -> None:
     s = Story(C120)
     s.phase_order()
@@ -46,6 +50,7 @@ def test_ld_after_release_is_enough_for_a_product_that_only_requires_release() -
     assert findings == []
 
 
+@pytest.mark.req("REQ-EXC-LD_BEFORE_AVAILABILITY")
 def test_ld_before_release() -> None:
     s = Story(C120)
     s.phase_order()
@@ -57,6 +62,7 @@ def test_ld_before_release() -> None:
     assert "product not certified" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-THAW_WINDOW_EXCEEDED")
 def test_thaw_window_exceeded_when_the_infusion_never_comes() -> None:
     s = _at_site(Story(F48))
     s.clinic(EventType.LYMPHODEPLETION_STARTED, s.t.ld, "lymphodepletion")
@@ -66,6 +72,7 @@ def test_thaw_window_exceeded_when_the_infusion_never_comes() -> None:
     assert finding.occurred_at == s.t.thaw + timedelta(minutes=30)
 
 
+@pytest.mark.req("REQ-EXC-THAW_WINDOW_EXCEEDED")
 def test_thaw_window_exceeded_by_a_late_infusion_with_a_3h_window() -> None:
     s = _at_site(Story(C120))
     s.clinic(EventType.LYMPHODEPLETION_STARTED, s.t.ld, "lymphodepletion")
@@ -80,6 +87,7 @@ def test_thaw_window_exceeded_by_a_late_infusion_with_a_3h_window() -> None:
     assert "infused 210 min after thaw (window 180 min)" in at_infusion.summary
 
 
+@pytest.mark.req("REQ-EXC-V2V_OVER_TARGET")
 def test_v2v_over_target() -> None:
     s = _at_site(Story(F48))
     due = s.t.collection_end + timedelta(days=28)
@@ -88,6 +96,7 @@ def test_v2v_over_target() -> None:
     assert finding.occurred_at == due
 
 
+@pytest.mark.req("REQ-EXC-EXPIRY_APPROACHING")
 def test_expiry_approaching_before_infusion() -> None:
     s = Story(C120)
     s.t = replace(s.t, expires=s.t.outbound_arrive + 5 * D)
@@ -98,6 +107,7 @@ def test_expiry_approaching_before_infusion() -> None:
     assert finding.occurred_at == due
 
 
+@pytest.mark.req("REQ-EXC-PATIENT_STATUS_CHANGE")
 def test_patient_status_change_mid_manufacturing() -> None:
     s = Story(F48)
     s.phase_order()
@@ -111,6 +121,7 @@ def test_patient_status_change_mid_manufacturing() -> None:
     assert "stage MANUFACTURING" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-PATIENT_STATUS_CHANGE")
 def test_a_revoked_order_is_a_patient_status_change() -> None:
     s = Story(F48)
     s.phase_order()
@@ -120,6 +131,7 @@ def test_a_revoked_order_is_a_patient_status_change() -> None:
     assert finding.subject == "order_revoked"
 
 
+@pytest.mark.req("REQ-EXC-DUPLICATE_CONFLICT", "REQ-INV-06")
 def test_duplicate_conflict_and_an_exact_resend_is_absorbed() -> None:
     s = Story(F48)
     s.phase_order()
@@ -146,6 +158,7 @@ def test_duplicate_conflict_and_an_exact_resend_is_absorbed() -> None:
     assert state.event_count == len(s.events)
 
 
+@pytest.mark.req("REQ-EXC-LATE_EVENT")
 def test_late_event_beyond_the_partner_sla() -> None:
     s = Story(F48)
     s.phase_order()
@@ -164,6 +177,7 @@ def test_late_event_beyond_the_partner_sla() -> None:
     assert "recorded 5.0 h after" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-OUT_OF_SEQUENCE")
 def test_out_of_sequence_infusion_without_thaw() -> None:
     s = _at_site(Story(F48))
     s.clinic(EventType.LYMPHODEPLETION_STARTED, s.t.ld, "lymphodepletion")
@@ -174,6 +188,7 @@ def test_out_of_sequence_infusion_without_thaw() -> None:
     assert "PRODUCT_THAWED not reported" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-OUT_OF_SEQUENCE")
 def test_out_of_sequence_manufacturing_before_receipt() -> None:
     s = Story(F48)
     s.phase_order()
@@ -184,6 +199,7 @@ def test_out_of_sequence_manufacturing_before_receipt() -> None:
     assert finding.subject == "MANUFACTURING_STARTED"
 
 
+@pytest.mark.req("REQ-EXC-TIMEZONE_MISSING")
 def test_timezone_missing_marked_by_the_connector() -> None:
     s = Story(F48)
     s.phase_order()
@@ -193,6 +209,7 @@ def test_timezone_missing_marked_by_the_connector() -> None:
     assert finding.subject == "clinic:collection_end"
 
 
+@pytest.mark.req("REQ-EXC-RECORD_CORRECTED")
 def test_record_corrected_and_the_corrective_event_is_no_conflict() -> None:
     s = Story(F48)
     s.phase_order()

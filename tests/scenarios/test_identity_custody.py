@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from hub.chain.catalogue import lookup
 from hub.chain.findings import Severity
 from hub.events.identifiers import mod37_2
@@ -16,6 +18,7 @@ F48 = "cart-fresh-48h"
 H = timedelta(hours=1)
 
 
+@pytest.mark.req("REQ-EXC-COI_MISMATCH_RECEIPT")
 def test_coi_mismatch_receipt_from_the_receipt_scan() -> None:
     s = Story(F48)
     s.phase_order()
@@ -36,6 +39,7 @@ def test_coi_mismatch_receipt_from_the_receipt_scan() -> None:
     assert lookup("COI_MISMATCH_RECEIPT").severity is Severity.CRITICAL
 
 
+@pytest.mark.req("REQ-EXC-COI_MISMATCH_RECEIPT")
 def test_coi_mismatch_receipt_from_a_receipt_with_a_foreign_din() -> None:
     s = Story(F48)
     s.phase_order()
@@ -48,6 +52,7 @@ def test_coi_mismatch_receipt_from_a_receipt_with_a_foreign_din() -> None:
     assert din_for(78) in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-COI_MISMATCH_INFUSION")
 def test_coi_mismatch_infusion_from_the_bedside_scan() -> None:
     s = Story(F48)
     s.phase_order()
@@ -70,6 +75,7 @@ def test_coi_mismatch_infusion_from_the_bedside_scan() -> None:
     assert "B7777777" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-COI_MISMATCH_INFUSION")
 def test_coi_mismatch_infusion_from_an_infusion_of_another_batch() -> None:
     s = Story(F48)
     s.phase_order()
@@ -85,6 +91,7 @@ def test_coi_mismatch_infusion_from_an_infusion_of_another_batch() -> None:
     assert "batch B0000042" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-DIN_UNLINKED")
 def test_din_unlinked_when_no_collection_links_the_din() -> None:
     s = Story(F48)
     s.phase_order()
@@ -96,6 +103,7 @@ def test_din_unlinked_when_no_collection_links_the_din() -> None:
     assert finding.occurred_at == seen + 12 * H  # the profile's din_link_grace_h
 
 
+@pytest.mark.req("REQ-EXC-DIN_UNLINKED")
 def test_a_link_in_time_prevents_din_unlinked() -> None:
     s = Story(F48)
     s.phase_order()
@@ -106,6 +114,7 @@ def test_a_link_in_time_prevents_din_unlinked() -> None:
     assert findings == []
 
 
+@pytest.mark.req("REQ-EXC-INVALID_IDENTIFIER")
 def test_invalid_identifier_for_a_malformed_din() -> None:
     s = Story(F48)
     s.phase_order()
@@ -115,6 +124,7 @@ def test_invalid_identifier_for_a_malformed_din() -> None:
     assert finding.subject == "din:=A9999171234"
 
 
+@pytest.mark.req("REQ-EXC-INVALID_IDENTIFIER")
 def test_invalid_identifier_for_a_wrong_check_character() -> None:
     s = Story(F48)
     s.phase_order()
@@ -125,6 +135,7 @@ def test_invalid_identifier_for_a_wrong_check_character() -> None:
     assert "Mod 37-2" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-INVALID_IDENTIFIER")
 def test_invalid_identifier_for_a_coi_with_a_bad_check_when_the_profile_validates() -> None:
     s = Story(F48)
     good = s.coi
@@ -137,6 +148,7 @@ def test_invalid_identifier_for_a_coi_with_a_bad_check_when_the_profile_validate
     assert run(s.events, "default")[1] == []
 
 
+@pytest.mark.req("REQ-EXC-CUSTODY_GAP")
 def test_custody_gap_when_a_release_is_never_accepted() -> None:
     s = Story(F48)
     s.phase_order()
@@ -151,6 +163,7 @@ def test_custody_gap_when_a_release_is_never_accepted() -> None:
     assert s.ship_in in state.custody.open_handovers
 
 
+@pytest.mark.req("REQ-EXC-DOUBLE_CUSTODY")
 def test_double_custody_when_accepted_without_a_release() -> None:
     s = Story(F48)
     s.phase_order()
@@ -165,6 +178,7 @@ def test_double_custody_when_accepted_without_a_release() -> None:
     assert state.custody.holder == s.cdmo
 
 
+@pytest.mark.req("REQ-EXC-UNVERIFIED_HANDOVER")
 def test_unverified_handover_when_accepted_without_verifier_or_scan() -> None:
     s = Story(F48)
     s.phase_order()
@@ -177,6 +191,7 @@ def test_unverified_handover_when_accepted_without_verifier_or_scan() -> None:
     assert state.readiness.unverified_handovers == [s.ship_in]
 
 
+@pytest.mark.req("REQ-EXC-CUSTODY_GAP", "REQ-INV-04")
 def test_a_release_reported_after_its_acceptance_opens_no_gap() -> None:
     s = Story(F48)
     s.phase_order()

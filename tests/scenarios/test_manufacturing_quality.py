@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from hub.chain.findings import Severity
 from hub.events.models import EventType, QcResultDetail
 from tests.scenarios.builders import Story
@@ -14,6 +16,7 @@ F48, C120 = "cart-fresh-48h", "cart-cryo-120"
 H = timedelta(hours=1)
 
 
+@pytest.mark.req("REQ-EXC-FRESH_STABILITY_BREACH")
 def test_fresh_stability_breach_fires_on_the_clock() -> None:
     s = Story(F48)
     s.t = replace(s.t, slot_start=s.t.collection_end + 60 * H)  # slot after the 48 h limit
@@ -24,6 +27,7 @@ def test_fresh_stability_breach_fires_on_the_clock() -> None:
     assert finding.occurred_at == s.t.collection_end + 48 * H
 
 
+@pytest.mark.req("REQ-EXC-FRESH_STABILITY_BREACH", "REQ-INV-04")
 def test_fresh_stability_breach_on_a_late_start_without_ticks() -> None:
     s = Story(C120)
     s.phase_order()
@@ -38,6 +42,7 @@ def test_fresh_stability_breach_on_a_late_start_without_ticks() -> None:
     assert "stability 72 h" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-SLOT_MISSED")
 def test_slot_missed_when_material_is_not_received_by_slot_start() -> None:
     s = Story(F48)
     d = s.t.inbound_depart
@@ -59,6 +64,7 @@ def test_slot_missed_when_material_is_not_received_by_slot_start() -> None:
     assert late_receipt.subject == first.subject == "SLOT-1"
 
 
+@pytest.mark.req("REQ-EXC-QC_OUT_OF_SPEC")
 def test_qc_out_of_spec_against_the_profile_specification() -> None:
     s = Story(F48)
     s.phase_order()
@@ -75,6 +81,7 @@ def test_qc_out_of_spec_against_the_profile_specification() -> None:
     assert "61 % outside specification 80.." in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-QC_OUT_OF_SPEC")
 def test_qc_out_of_spec_from_the_lims_flag_or_limits_for_an_unprofiled_test() -> None:
     s = Story(F48)
     s.phase_order()
@@ -91,6 +98,7 @@ def test_qc_out_of_spec_from_the_lims_flag_or_limits_for_an_unprofiled_test() ->
     assert [f.subject for f in only(findings, "QC_OUT_OF_SPEC")] == ["RCL", "IL6"]
 
 
+@pytest.mark.req("REQ-EXC-RELEASE_EVIDENCE_INCOMPLETE")
 def test_release_evidence_incomplete_at_planned_ship_minus_margin() -> None:
     s = Story(F48)
     s.phase_order()
@@ -105,6 +113,7 @@ def test_release_evidence_incomplete_at_planned_ship_minus_margin() -> None:
     assert finding.severity is None  # the catalogue's HIGH
 
 
+@pytest.mark.req("REQ-EXC-RELEASE_EVIDENCE_INCOMPLETE")
 def test_certification_without_release_evidence_is_a_critical_case() -> None:
     s = Story(C120)
     s.phase_order()
@@ -125,6 +134,7 @@ def test_certification_without_release_evidence_is_a_critical_case() -> None:
     assert case.severity is Severity.CRITICAL
 
 
+@pytest.mark.req("REQ-EXC-SHIPPED_BEFORE_RELEASE")
 def test_shipped_before_release() -> None:
     s = Story(F48)
     s.phase_order()
@@ -141,6 +151,7 @@ def test_shipped_before_release() -> None:
     assert "no certification" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-SHIPPED_BEFORE_RELEASE")
 def test_a_rejected_product_that_ships_is_shipped_before_release() -> None:
     s = Story(F48)
     s.phase_order()

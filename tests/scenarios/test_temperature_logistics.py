@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from hub.events.models import EventType
 from tests.scenarios.builders import Story
 from tests.scenarios.harness import only, run
@@ -37,6 +39,7 @@ def _outbound_departed(s: Story, eta_hours: float | None = None) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_FRESH")
 def test_temp_excursion_fresh_beyond_tolerance() -> None:
     s = Story(F48)
     _inbound_without_readings(s)
@@ -52,6 +55,7 @@ def test_temp_excursion_fresh_beyond_tolerance() -> None:
     assert state.temperatures.excursions == {}  # closed by the in-range readings
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_FRESH")
 def test_a_spike_inside_the_tolerance_is_no_excursion() -> None:
     s = Story(F48)
     _inbound_without_readings(s)
@@ -63,6 +67,7 @@ def test_a_spike_inside_the_tolerance_is_no_excursion() -> None:
     assert findings == []
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_CRYO")
 def test_temp_excursion_cryo_above_the_label_limit() -> None:
     s = _released(Story(F48))
     _outbound_departed(s)
@@ -75,6 +80,7 @@ def test_temp_excursion_cryo_above_the_label_limit() -> None:
     assert "worst -140.0 C" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_CRYO")
 def test_the_same_reading_is_within_a_minus_120_label() -> None:
     s = _released(Story(C120))
     _outbound_departed(s)
@@ -85,6 +91,7 @@ def test_the_same_reading_is_within_a_minus_120_label() -> None:
     assert findings == []
 
 
+@pytest.mark.req("REQ-EXC-LOGGER_DATA_GAP")
 def test_logger_data_gap_while_in_transit() -> None:
     s = Story(F48)
     _inbound_without_readings(s)
@@ -100,6 +107,7 @@ def test_logger_data_gap_while_in_transit() -> None:
     assert state.temperatures.gaps == [finding.subject]
 
 
+@pytest.mark.req("REQ-EXC-ETA_BEYOND_WINDOW")
 def test_eta_beyond_window_warns_before_the_slot_is_missed() -> None:
     s = Story(F48)
     s.phase_order()
@@ -120,6 +128,7 @@ def test_eta_beyond_window_warns_before_the_slot_is_missed() -> None:
     assert "fresh stability end" not in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-SHIPPER_HOLD_AT_RISK")
 def test_shipper_hold_at_risk_from_elapsed_plus_remaining() -> None:
     s = Story(F48)
     s.t = replace(s.t, planned_infusion=s.t.planned_ship + timedelta(days=20))
@@ -134,6 +143,7 @@ def test_shipper_hold_at_risk_from_elapsed_plus_remaining() -> None:
     assert "168.0 h in the shipper > 144.0 h usable" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-CUSTOMS_HOLD")
 def test_customs_hold_from_a_delay_with_hold_status() -> None:
     s = _released(Story(C120))
     _outbound_departed(s)
@@ -146,6 +156,7 @@ def test_customs_hold_from_a_delay_with_hold_status() -> None:
     assert "held by customs" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-CUSTOMS_HOLD")
 def test_customs_hold_from_rec24_code_17() -> None:
     s = _released(Story(C120))
     _outbound_departed(s)

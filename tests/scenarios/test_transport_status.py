@@ -42,11 +42,15 @@ def _in_transit(s: Story, hours: float = 5) -> None:
         ("DELIVERY_NOT_COMPLETED", Severity.HIGH),
     ],
 )
+@pytest.mark.req(
+    "REQ-EXC-SHIPMENT_DAMAGED", "REQ-EXC-SHIPMENT_LOST", "REQ-EXC-DELIVERY_NOT_COMPLETED"
+)
 def test_the_new_codes_alarm_at_once(code: str, severity: Severity) -> None:
     item = lookup(code)
     assert (item.severity, item.timing) == (severity, Timing.AT_ONCE)
 
 
+@pytest.mark.req("REQ-EXC-SHIPMENT_DAMAGED")
 def test_shipment_damaged_from_rec24_code_18() -> None:
     s = Story(C120)
     _in_transit(s)
@@ -60,6 +64,7 @@ def test_shipment_damaged_from_rec24_code_18() -> None:
     assert "Rec 24 code 18" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-SHIPMENT_LOST")
 def test_shipment_lost_from_rec24_code_49() -> None:
     s = Story(C120)
     _in_transit(s)
@@ -79,6 +84,7 @@ def test_shipment_lost_from_rec24_code_49() -> None:
         ("REFUSED", "77", "delivery refused"),
     ],
 )
+@pytest.mark.req("REQ-EXC-DELIVERY_NOT_COMPLETED")
 def test_delivery_not_completed_from_rec24_codes_23_and_77(
     status: str, code: str, words: str
 ) -> None:
@@ -94,6 +100,7 @@ def test_delivery_not_completed_from_rec24_codes_23_and_77(
 
 
 @pytest.mark.parametrize(("status", "code"), [("IN_TRANSIT", "31"), ("ARRIVED", "1")])
+@pytest.mark.req("REQ-FN-DETECTION")
 def test_progress_and_arrival_statuses_raise_nothing(status: str, code: str) -> None:
     s = Story(C120)
     _in_transit(s)
@@ -103,6 +110,7 @@ def test_progress_and_arrival_statuses_raise_nothing(status: str, code: str) -> 
     assert findings == []
 
 
+@pytest.mark.req("REQ-EXC-SHIPMENT_LOST", "REQ-INV-04")
 def test_a_clean_chain_with_a_late_loss_report_after_delivery_raises_nothing() -> None:
     """A loss dated after the recorded delivery contradicts it (e.g. the empty dry shipper's
     return leg reported under the same shipment id): no case."""
@@ -112,6 +120,7 @@ def test_a_clean_chain_with_a_late_loss_report_after_delivery_raises_nothing() -
     assert findings == []
 
 
+@pytest.mark.req("REQ-EXC-SHIPMENT_DAMAGED")
 def test_damage_found_at_receipt_after_delivery_is_still_raised() -> None:
     s = Story(C120).clean()
     at = s.t.outbound_arrive + 20 * timedelta(minutes=1)

@@ -32,6 +32,8 @@ from hub.cli import build_parser
 from hub.events.identifiers import validate_coi
 from hub.settings import Settings
 
+pytestmark = pytest.mark.req("REQ-NFR-PERFORMANCE")
+
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 

@@ -75,7 +75,9 @@ def feed(core: FlowCore, store: ChainStore, exports: int) -> None:
 
 def test_pending_records_are_written_once_and_deleted_once_judged(core: FlowCore) -> None:
     rows, pending = Log(), Log()
-    store = ChainStore(rows.data, core, rows.write, None, pending.data, pending.write)
+    store = ChainStore(
+        rows.data, core, rows.write, pending=pending.data, write_pending=pending.write
+    )
     feed(core, store, 6)
     [coi] = list(rows.data)
     chain = store.get(coi)
@@ -101,9 +103,13 @@ def test_pending_records_are_written_once_and_deleted_once_judged(core: FlowCore
 
 def test_a_store_opened_again_on_the_same_tables_sees_the_same_chain(core: FlowCore) -> None:
     rows, pending = Log(), Log()
-    first = ChainStore(rows.data, core, rows.write, None, pending.data, pending.write)
+    first = ChainStore(
+        rows.data, core, rows.write, pending=pending.data, write_pending=pending.write
+    )
     feed(core, first, 3)
-    again = ChainStore(rows.data, core, rows.write, None, pending.data, pending.write)
+    again = ChainStore(
+        rows.data, core, rows.write, pending=pending.data, write_pending=pending.write
+    )
     [coi] = list(rows.data)
     before, after = first.get(coi), again.get(coi)
     assert before is not None
@@ -114,12 +120,16 @@ def test_a_store_opened_again_on_the_same_tables_sees_the_same_chain(core: FlowC
 
 def test_a_row_naming_a_pending_record_that_is_not_stored_fails_loudly(core: FlowCore) -> None:
     rows, pending = Log(), Log()
-    feed(core, ChainStore(rows.data, core, rows.write, None, pending.data, pending.write), 1)
+    feed(
+        core,
+        ChainStore(rows.data, core, rows.write, pending=pending.data, write_pending=pending.write),
+        1,
+    )
     pending.data.pop(next(iter(pending.data)))
     with pytest.raises(KeyError, match="are not stored"):
-        ChainStore(rows.data, core, rows.write, None, pending.data, pending.write).get(
-            next(iter(rows.data))
-        )
+        ChainStore(
+            rows.data, core, rows.write, pending=pending.data, write_pending=pending.write
+        ).get(next(iter(rows.data)))
 
 
 def test_the_changelog_no_longer_grows_with_the_square_of_the_readings_in_flight(
@@ -127,7 +137,11 @@ def test_the_changelog_no_longer_grows_with_the_square_of_the_readings_in_flight
 ) -> None:
     """The same chain, the same batches: pending records in their own rows against inline."""
     rows, pending = Log(), Log()
-    feed(core, ChainStore(rows.data, core, rows.write, None, pending.data, pending.write), 12)
+    feed(
+        core,
+        ChainStore(rows.data, core, rows.write, pending=pending.data, write_pending=pending.write),
+        12,
+    )
     inline = Log()
 
     class Inline(ChainStore):

@@ -18,6 +18,8 @@ from connectors.conformance import (
 )
 from connectors.registry import CONNECTORS, get_connector
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 SAMPLES = [(name, path) for name in sorted(CONNECTORS) for path in sample_files(name)]
 BAD = [(name, path) for name in sorted(CONNECTORS) for path in sample_files(name, "bad")]
 JSON_SAMPLES = [(n, p) for n, p in SAMPLES if p.suffix in {".json", ".jsonld"}]

@@ -11,6 +11,8 @@ from connectors.conformance import CONNECTORS_DIR
 from connectors.courier.normalise import CourierConnector
 from hub.events.models import CustodyDetail, EventType, ShipmentDetail
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 SAMPLES = CONNECTORS_DIR / "courier" / "samples"
 BAD = CONNECTORS_DIR / "courier" / "bad"
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
@@ -98,6 +100,7 @@ def test_rejections_are_specific(name, code, field) -> None:
     assert result.rejection.partner == "courier"
 
 
+@pytest.mark.req("REQ-INV-06")
 def test_replayed_message_gives_the_same_event_ids() -> None:
     first = [e.event_id for e in run(SAMPLES / "01-pickup.json").events]
     assert first == [e.event_id for e in run(SAMPLES / "01-pickup.json").events]

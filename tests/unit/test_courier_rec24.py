@@ -12,6 +12,8 @@ from connectors.courier.normalise import CourierConnector
 from connectors.courier.rec24 import REC24, Rec24Class
 from hub.events.models import EventType, ShipmentDetail
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from connectors.base import RawMessage
 from connectors.conformance import CONNECTORS_DIR
 from connectors.courier.normalise import CourierConnector
@@ -38,6 +40,7 @@ def load(name: str) -> dict:
     return json.loads((SAMPLES / name).read_text())
 
 
+@pytest.mark.req("REQ-EXC-CUSTODY_GAP")
 def test_custody_gap_fires_on_the_first_tick_after_turnaround_plus_grace() -> None:
     pickup = load("01-pickup.json")
     released = datetime.fromisoformat(pickup["event_time"]).astimezone(UTC)
@@ -53,6 +56,7 @@ def test_custody_gap_fires_on_the_first_tick_after_turnaround_plus_grace() -> No
     assert run([*story, after, later]).count("CUSTODY_GAP") == 1
 
 
+@pytest.mark.req("REQ-EXC-CUSTODY_GAP")
 def test_signed_delivery_closes_the_handover_so_no_gap() -> None:
     pickup, delivered = load("01-pickup.json"), load("08-delivered-signed.json")
     released = datetime.fromisoformat(pickup["event_time"]).astimezone(UTC)
@@ -60,6 +64,7 @@ def test_signed_delivery_closes_the_handover_so_no_gap() -> None:
     assert "CUSTODY_GAP" not in run([*events_of(pickup), *events_of(delivered), tick])
 
 
+@pytest.mark.req("REQ-EXC-CUSTODY_GAP")
 def test_unsigned_delivery_leaves_the_handover_open() -> None:
     pickup = load("01-pickup.json")
     unsigned = {**load("09-delivered-unsigned.json"), "shipment_id": pickup["shipment_id"]}
@@ -68,6 +73,7 @@ def test_unsigned_delivery_leaves_the_handover_open() -> None:
     assert "CUSTODY_GAP" in run([*events_of(pickup), *events_of(unsigned), tick])
 
 
+@pytest.mark.req("REQ-EXC-CUSTOMS_HOLD")
 def test_customs_hold_and_refusal_raise_customs_hold_per_shipment() -> None:
     codes = run(
         [*events_of(load("05-customs-hold.json")), *events_of(load("07-customs-refused.json"))]
@@ -76,6 +82,7 @@ def test_customs_hold_and_refusal_raise_customs_hold_per_shipment() -> None:
     assert "CUSTOMS_HOLD" not in run(events_of(load("06-customs-cleared.json")))
 
 
+@pytest.mark.req("REQ-INV-06")
 def test_replaying_the_same_events_changes_nothing() -> None:
     story = events_of(load("05-customs-hold.json"))
     state = new_chain("V2VSAMPLE000001T")
@@ -86,6 +93,7 @@ def test_replaying_the_same_events_changes_nothing() -> None:
     assert again == state
 
 
+@pytest.mark.req("REQ-EXC-INVALID_IDENTIFIER")
 def test_a_din_with_a_wrong_check_character_is_kept_and_flagged_on_the_chain() -> None:
     from hub.events.identifiers import parse_din
 

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import pytest
+
 from connectors.base import Rejection
 from hub.deadletter import deadletter_headers, header_dict
+
+pytestmark = pytest.mark.req("REQ-INV-01", "REQ-ALCOA-ORIGINAL")
 
 
 def test_deadletter_headers_keep_originals_and_say_why() -> None:

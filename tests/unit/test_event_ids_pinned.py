@@ -14,6 +14,8 @@ import pytest
 from connectors.conformance import CONNECTORS_DIR, run_file
 from connectors.registry import CONNECTORS, get_connector
 
+pytestmark = pytest.mark.req("REQ-INV-06")
+
 PINNED: list[tuple[str, str, int, str]] = [
     ("courier", "01-pickup.json", 0, "96afdfee05b3a84aa368c2e2818c4b13"),
     ("courier", "01-pickup.json", 1, "f3031d50fd043a53c83c9897fdddb173"),

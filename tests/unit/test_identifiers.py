@@ -15,6 +15,7 @@ ISBT_CHARS = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1
 
 
 @given(ISBT_CHARS)
+@pytest.mark.req("REQ-ALCOA-ACCURATE")
 def test_mod37_2_satisfies_the_iso_7064_pure_system_equation(body: str) -> None:
     # ISO/IEC 7064 MOD 37-2: sum(value_i * 2^(n-i)) over body + check is congruent to 1 mod 37.
     full = body + mod37_2(body)
@@ -26,6 +27,7 @@ def test_mod37_2_satisfies_the_iso_7064_pure_system_equation(body: str) -> None:
 @given(
     ISBT_CHARS, st.integers(min_value=0), st.sampled_from("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 )
+@pytest.mark.req("REQ-ALCOA-ACCURATE", "REQ-EXC-INVALID_IDENTIFIER")
 def test_mod37_2_catches_every_single_character_substitution(body, pos, other) -> None:
     pos %= len(body)
     if body[pos] == other:
@@ -34,6 +36,7 @@ def test_mod37_2_catches_every_single_character_substitution(body, pos, other) -
     assert mod37_2(changed) != mod37_2(body)
 
 
+@pytest.mark.req("REQ-ALCOA-ACCURATE", "REQ-EXC-INVALID_IDENTIFIER")
 def test_din_parses_and_validates_its_check_character() -> None:
     din = parse_din("=A99991712345600")
     assert (din.fin, din.year, din.sequence, din.flags) == ("A9999", "17", "123456", "00")
@@ -46,11 +49,13 @@ def test_din_parses_and_validates_its_check_character() -> None:
 @pytest.mark.parametrize(
     "bad", ["", "=", "=19999171234560", "=A9999X712345600", "A999", "=A99991712345"]
 )
+@pytest.mark.req("REQ-EXC-INVALID_IDENTIFIER")
 def test_malformed_din_is_an_invalid_identifier(bad) -> None:
     with pytest.raises(InvalidIdentifierError):
         parse_din(bad)
 
 
+@pytest.mark.req("REQ-EXC-INVALID_IDENTIFIER")
 def test_coi_validation_accepts_prefix_and_rejects_bad_check() -> None:
     body = "V2VSAMPLE000001"
     good = body + mod37_2(body)
@@ -62,6 +67,7 @@ def test_coi_validation_accepts_prefix_and_rejects_bad_check() -> None:
         validate_coi("SHORT1")
 
 
+@pytest.mark.req("REQ-INV-05")
 def test_pseudonyms_are_stable_keyed_and_normalised() -> None:
     key = b"clinic-secret"
     a = pseudonymise(key, "urn:oid:1.2.3", "mrn-00123")
@@ -72,6 +78,7 @@ def test_pseudonyms_are_stable_keyed_and_normalised() -> None:
     assert "00123" not in a
 
 
+@pytest.mark.req("REQ-INV-06")
 def test_event_ids_are_deterministic_and_distinct() -> None:
     assert event_id("courier", "M1", 0) == event_id("courier", "M1", 0)
     assert (

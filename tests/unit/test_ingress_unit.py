@@ -18,6 +18,8 @@ from hub.ingress.edge import (
 )
 from hub.ingress.filedrop import is_candidate, settled, snapshot, unique_target
 
+pytestmark = pytest.mark.req("REQ-FN-INGRESS")
+
 
 @pytest.mark.parametrize(
     ("value", "expected"),
@@ -57,6 +59,7 @@ def test_extension_types_follow_the_conformance_kit() -> None:
     assert extension_type(PurePath("noext")) is None
 
 
+@pytest.mark.req("REQ-ALCOA-CONTEMPORANEOUS")
 def test_edge_headers_stamp_receipt_in_utc() -> None:
     at = datetime(2026, 11, 24, 8, 15, tzinfo=timezone(timedelta(hours=-5)))
     headers = dict(edge_headers("text/csv", "abc", at, extra=[("file-name", "x.csv")]))

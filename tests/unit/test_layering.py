@@ -12,6 +12,8 @@ import pytest
 
 from hub.settings import REPO_ROOT
 
+pytestmark = pytest.mark.req("REQ-INV-03", "REQ-A11-CHANGE")
+
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -15,6 +15,8 @@ from hub.errors import DeliveryError
 from hub.runtime.notifiers import WebhookNotifier
 from hub.sim.stack import free_port
 
+pytestmark = pytest.mark.req("REQ-FN-ESCALATION", "REQ-A11-CONTINUITY")
+
 ESCALATION = Escalation(
     escalation_id="esc-1", case_id="case-1", case_version=1, coi_id="COI", code="CUSTODY_GAP",
     severity=Severity.HIGH, level=1, recipient_role="operations-on-call", channel="webhook",

@@ -14,6 +14,8 @@ from hub.ingress.http import create_ingress_app
 from hub.runtime.app import create_app
 from hub.settings import DEV_ISSUER, DEV_PSEUDONYM_KEY, Settings
 
+pytestmark = pytest.mark.req("REQ-SEC-NO-DEFAULT-SECRETS")
+
 SECRETS = {
     "pseudonym_key": "a-pseudonym-key",
     "auth_issuer": "https://idp.example/realms/v2v",

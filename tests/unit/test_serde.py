@@ -21,6 +21,8 @@ from hub.events.models import DETAIL_TYPES, Event, EventType, Source
 from hub.serde import AvroCodec, ConfluentWireFormat, SingleObjectWireFormat, codec_for, wire_for
 from hub.serde.avro import SCHEMA_DIR, load_schema
 
+pytestmark = pytest.mark.req("REQ-INV-07")
+
 WHEN = datetime(2026, 3, 2, 8, 30, 15, 123456, tzinfo=UTC)
 
 
@@ -65,6 +67,7 @@ def event_with(detail: BaseModel | None) -> Event:
 
 
 @pytest.mark.parametrize("detail_type", DETAIL_TYPES, ids=lambda t: t.__name__)
+@pytest.mark.req("REQ-P11-COPIES")
 def test_event_with_every_detail_round_trips(detail_type) -> None:
     event = event_with(filled(detail_type))
     wire = SingleObjectWireFormat(codec_for(Event))
@@ -80,12 +83,14 @@ def test_event_without_detail_round_trips() -> None:
 
 
 @pytest.mark.parametrize("model", [Case, Escalation, CaseCommand])
+@pytest.mark.req("REQ-P11-COPIES")
 def test_case_and_escalation_round_trip(model) -> None:
     obj = filled(model)
     wire = SingleObjectWireFormat(codec_for(model))
     assert wire.decode(wire.encode(obj)) == obj
 
 
+@pytest.mark.req("REQ-A11-STORAGE")
 def test_single_object_header_carries_the_schema_fingerprint() -> None:
     wire = SingleObjectWireFormat(codec_for(Event))
     data = wire.encode(event_with(None))
@@ -102,12 +107,14 @@ def test_single_object_header_carries_the_schema_fingerprint() -> None:
         (b"\xc3\x01" + b"\x00" * 8 + b"body", "unknown writer schema"),
     ],
 )
+@pytest.mark.req("REQ-A11-STORAGE")
 def test_garbage_is_a_serialization_error(data, message) -> None:
     wire = SingleObjectWireFormat(codec_for(Event))
     with pytest.raises(SerializationError, match=message):
         wire.decode(data)
 
 
+@pytest.mark.req("REQ-A11-STORAGE")
 def test_truncated_body_is_a_serialization_error() -> None:
     wire = SingleObjectWireFormat(codec_for(Event))
     data = wire.encode(event_with(None))
@@ -124,6 +131,7 @@ def _with_optional_field(schema_name: str) -> dict[str, Any]:
     return parsed
 
 
+@pytest.mark.req("REQ-A11-CHANGE")
 def test_adding_an_optional_field_reads_both_ways() -> None:
     old = codec_for(Event)
     new_schema = _with_optional_field("event")
@@ -186,6 +194,7 @@ def test_serializers_follow_the_confluent_contract() -> None:
     assert wire.serializer()(None, None) is None
 
 
+@pytest.mark.req("REQ-ALCOA-CONTEMPORANEOUS")
 def test_naive_datetimes_are_refused_by_the_models() -> None:
     with pytest.raises(ValueError, match="UTC offset"):
         Source(partner="p", system="s", message_id="m", received_at=datetime(2026, 1, 1))
@@ -205,6 +214,7 @@ def test_event_types_of_the_design_catalogue_exist() -> None:
         assert required in names
 
 
+@pytest.mark.req("REQ-P11-PROTECT")
 def test_cases_written_before_withdrawal_existed_still_read() -> None:
     """WITHDRAWN joined the status enum with a default, so a reader of today's schema reads
     every case written before it, and a reader with a later symbol falls back to OPEN."""

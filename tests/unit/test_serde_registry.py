@@ -34,6 +34,8 @@ from hub.serde.registry import display_url, new_registry_client
 from hub.serde.retry import backoff_delay
 from tests.unit.test_serde import event_with
 
+pytestmark = pytest.mark.req("REQ-INV-07", "REQ-A11-CONTINUITY")
+
 SCHEMA_ID = 7
 CLIENT_TIMEOUT_S = 0.3
 

@@ -3,7 +3,8 @@
 Records are taken in batches and applied one by one in arrival order (so per chain in
 partition order); each changed chain's table row and read model are written once per batch,
 before the batch is acknowledged. A CLOCK_TICK reaches every chain of its partition with a
-deadline or re-escalation due. A record the chain cannot take (a rule or the engine raised) is
+deadline or re-escalation due, then every partner feed whose row lives on that partition
+(``hub.runtime.feeds``). A record the chain cannot take (a rule or the engine raised) is
 dead-lettered with stage ``chain`` and the exception, and the agent goes on.
 """
 
@@ -59,6 +60,8 @@ class ChainAgent:
                 return
             for chain in list(self.store.due(message.partition, event.occurred_at)):
                 await self.apply(message, hub.core.on_tick(chain, event), message.partition)
+            for step in hub.feeds.on_tick(self.store, event, message.partition):
+                await self.apply(message, step, message.partition)
             return
         known = self.store.get(event.coi_id) if event.coi_id else None
         step = hub.core.on_event(known, event, message.partition)

@@ -58,6 +58,7 @@ def register(hub: Worker, raw_topic: Any) -> None:
             )
             hub.metrics.raw_messages.labels(partner).inc()
             ingested = hub.core.ingest(raw)
+            hub.feeds.on_message(partner, raw.received_at, bool(ingested.dead))
             for rejection in ingested.dead:
                 if ingested.rejected:
                     hub.metrics.raw_rejected.labels(partner, rejection.code).inc()

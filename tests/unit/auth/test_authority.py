@@ -16,6 +16,8 @@ from hub.chain.findings import Severity
 from hub.errors import ConfigurationError
 from hub.settings import Settings
 
+pytestmark = pytest.mark.req("REQ-P11-ROLES")
+
 POLICY_FILE = Settings().authority_policy_file
 POLICY = load_authority(POLICY_FILE)
 A, S, M = CaseAction, Severity, SignatureMeaning

@@ -25,6 +25,10 @@ from hub.cases.commands import (
 from hub.settings import Settings
 from tests.unit.auth.cases import T0, case_of
 
+pytestmark = pytest.mark.req(
+    "REQ-P11-AUTH", "REQ-P11-ROLES", "REQ-P11-ESIG", "REQ-ALCOA-ATTRIBUTABLE"
+)
+
 NOW = T0 + timedelta(hours=2)
 SEALER = Sealer(bytes(range(32)))
 CRITICAL_IDENTITY = case_of("COI_MISMATCH_RECEIPT")

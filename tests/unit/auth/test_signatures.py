@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from hub.auth.signatures import ESignature, Sealer, SignatureMeaning
 from hub.auth.verify import verify_case_history, verify_signature, verify_signed_version
 from hub.canonical import digest
@@ -12,6 +14,8 @@ from hub.cases.lifecycle import apply_findings
 from hub.cases.models import Case
 from hub.chain.findings import Finding, Severity
 from tests.unit.auth.cases import T0, case_of
+
+pytestmark = pytest.mark.req("REQ-P11-ESIG")
 
 SEALER = Sealer(bytes(range(32)))
 AT = T0 + timedelta(hours=1)

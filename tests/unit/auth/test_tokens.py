@@ -14,6 +14,8 @@ from hub.auth.tokens import KeySet, TokenVerifier, claim, roles_of
 from hub.errors import AuthenticationError, ConfigurationError
 from hub.settings import Settings
 
+pytestmark = pytest.mark.req("REQ-P11-AUTH")
+
 
 def dev_settings(tmp_path: Path, **changes: object) -> Settings:
     return Settings(env="dev", dev_idp_dir=tmp_path / "idp", **changes)  # type: ignore[arg-type]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from hub.cases.commands import CaseAction, CaseCommand, CommandApplied, CommandRejected
 from hub.cases.desk import CaseDesk, command, receive_cases, tick
 from hub.cases.escalation import load_policy
 from hub.cases.models import Case, CaseStatus
 from hub.chain.findings import Severity
 from hub.settings import Settings
+
+pytestmark = pytest.mark.req("REQ-FN-ESCALATION", "REQ-FN-CASES")
 
 POLICY = load_policy(Settings().escalation_policy_file)
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

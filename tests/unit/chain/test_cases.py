@@ -21,6 +21,8 @@ from hub.cases.models import Case, CaseStatus
 from hub.chain.findings import Finding, Severity
 from hub.events.ids import derive_id
 
+pytestmark = pytest.mark.req("REQ-FN-CASES")
+
 T = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 POLICY = load_policy(
     Path(__file__).resolve().parents[3] / "hub" / "cases" / "escalation_policy.yaml"
@@ -58,6 +60,7 @@ def _command(action: CaseAction, minutes: int = 5, **fields: str) -> CaseCommand
 # --- lifecycle ------------------------------------------------------------------------------
 
 
+@pytest.mark.req("REQ-P11-AUDIT")
 def test_new_evidence_or_a_raised_severity_makes_a_new_version() -> None:
     (v1,) = apply_findings({}, [_finding(["e1"])], T)
     assert (v1.version, v1.severity, v1.status) == (1, Severity.HIGH, CaseStatus.OPEN)
@@ -80,6 +83,7 @@ def test_two_findings_of_one_case_in_one_call_make_two_versions() -> None:
     assert v2.evidence_event_ids == ["e1", "e2"]
 
 
+@pytest.mark.req("REQ-P11-AUDIT")
 def test_a_new_version_keeps_what_commands_changed() -> None:
     (v1,) = apply_findings({}, [_finding(["e1"])], T)
     applied = apply_command(v1, _command(CaseAction.ACKNOWLEDGE))
@@ -93,6 +97,7 @@ def test_a_new_version_keeps_what_commands_changed() -> None:
 # --- commands -------------------------------------------------------------------------------
 
 
+@pytest.mark.req("REQ-P11-AUDIT", "REQ-ALCOA-ATTRIBUTABLE")
 def test_acknowledge_then_resolve() -> None:
     acked = apply_command(_case(), _command(CaseAction.ACKNOWLEDGE))
     assert isinstance(acked, CommandApplied)
@@ -116,6 +121,7 @@ def test_acknowledge_then_resolve() -> None:
         (CaseStatus.ACKNOWLEDGED, CaseAction.ACKNOWLEDGE, CommandError.ALREADY_ACKNOWLEDGED),
     ],
 )
+@pytest.mark.req("REQ-P11-AUDIT")
 def test_invalid_transitions_are_rejected_as_values(
     status: CaseStatus, action: CaseAction, error: CommandError
 ) -> None:
@@ -126,6 +132,7 @@ def test_invalid_transitions_are_rejected_as_values(
     assert result.case_id == case.case_id
 
 
+@pytest.mark.req("REQ-P11-AUDIT", "REQ-ALCOA-ATTRIBUTABLE")
 def test_commands_need_who_and_why() -> None:
     case = _case()
     ack = _command(CaseAction.ACKNOWLEDGE)
@@ -158,6 +165,7 @@ def test_assign_and_comment_make_versions_and_comment_works_on_resolved_cases() 
 # --- escalation -----------------------------------------------------------------------------
 
 
+@pytest.mark.req("REQ-FN-ESCALATION", "REQ-INV-06")
 def test_first_escalation_and_re_escalation_share_deterministic_ids() -> None:
     case = _case()
     (first,) = escalations_for(case, POLICY)
@@ -171,6 +179,7 @@ def test_first_escalation_and_re_escalation_share_deterministic_ids() -> None:
     assert again == [second]  # a restart recomputes the same escalation
 
 
+@pytest.mark.req("REQ-FN-ESCALATION")
 def test_several_levels_fall_due_after_an_outage_and_the_last_level_stops() -> None:
     owed = reescalations_due(_case(), 1, T, T + timedelta(hours=5), POLICY)
     assert [(e.level, e.issued_at) for e in owed] == [
@@ -181,10 +190,12 @@ def test_several_levels_fall_due_after_an_outage_and_the_last_level_stops() -> N
 
 
 @pytest.mark.parametrize("status", [CaseStatus.ACKNOWLEDGED, CaseStatus.RESOLVED])
+@pytest.mark.req("REQ-FN-ESCALATION")
 def test_acknowledged_or_resolved_cases_are_never_re_escalated(status: CaseStatus) -> None:
     assert reescalations_due(_case(status=status), 1, T, T + timedelta(days=1), POLICY) == []
 
 
+@pytest.mark.req("REQ-FN-ESCALATION")
 def test_low_severity_has_a_single_level() -> None:
     low = _case(severity=Severity.LOW)
     assert reescalations_due(low, 1, T, T + timedelta(days=1), POLICY) == []

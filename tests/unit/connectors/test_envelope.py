@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
 from connectors.base import Envelope, payload_id
 from hub.events.ids import derive_id
 from hub.events.models import Actor, EventType, LinkDetail
+
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
 
 RECEIVED = datetime(2026, 1, 1, tzinfo=UTC)
 AT = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)

@@ -27,6 +27,8 @@ from hub.events.models import (
     TemperatureDetail,
 )
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 SAMPLES = CONNECTORS_DIR / "epcis" / "samples"
 BAD = CONNECTORS_DIR / "epcis" / "bad"
 CONNECTOR = EpcisConnector()

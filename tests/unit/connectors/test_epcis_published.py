@@ -22,6 +22,8 @@ from connectors.conformance import assert_valid_sample, raw_message, run_file
 from connectors.registry import get_connector
 from hub.events.models import DeviationDetail, Event, EventType, TemperatureDetail
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 PUBLISHED = Path(__file__).resolve().parents[2] / "data" / "epcis-published"
 CONNECTOR = get_connector("epcis")
 

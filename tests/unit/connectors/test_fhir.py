@@ -33,6 +33,8 @@ from hub.events.models import (
 )
 from hub.events.pseudonym import pseudonymise
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS", "REQ-INV-05")
+
 SAMPLES = CONNECTORS_DIR / "fhir" / "samples"
 BAD = CONNECTORS_DIR / "fhir" / "bad"
 KEY = b"test-pseudonym-key"

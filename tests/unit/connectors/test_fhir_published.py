@@ -28,6 +28,8 @@ from hub.errors import ConfigurationError
 from hub.events.models import EventType, ScheduleDetail
 from hub.events.pseudonym import pseudonymise
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 PUBLISHED = Path(__file__).resolve().parents[2] / "data" / "fhir-published"
 SAMPLES = CONNECTORS_DIR / "fhir" / "samples"
 KEY = b"test-pseudonym-key"

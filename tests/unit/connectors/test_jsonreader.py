@@ -12,6 +12,8 @@ from connectors.fields import Fields
 from connectors.jsonreader import JsonReader, parse_json_object
 from hub.errors import NormalisationError, TimezoneMissingError
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 DOC = {"list": [{"n": float("inf")}, "oops"], "at": "2026-03-01T09:30:00", "code": 13}
 
 

@@ -19,6 +19,8 @@ from hub.errors import InvalidIdentifierError, TimezoneMissingError
 from hub.events.ids import event_id
 from hub.events.models import Actor, Event, EventType, LinkDetail, QcResultDetail
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 SAMPLES = CONNECTORS_DIR / "lims" / "samples"
 BAD = CONNECTORS_DIR / "lims" / "bad"
 HEADER = "sample_id,batch_id,coi,test_code,result,unit,spec_low,spec_high,status,result_time\n"

@@ -24,6 +24,8 @@ from hub.errors import TimezoneMissingError
 from hub.events.ids import event_id
 from hub.events.models import EventType, TemperatureDetail
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 SAMPLES = CONNECTORS_DIR / "logger" / "samples"
 BAD = CONNECTORS_DIR / "logger" / "bad"
 HEADER = "logger_id,shipment_id,timestamp,value,unit\n"
@@ -107,6 +109,7 @@ def test_cryo_interval_report_semicolon_crlf_no_export_id() -> None:
     assert event.event_id == event_id("logger", digest, 0)
 
 
+@pytest.mark.req("REQ-ALCOA-ACCURATE")
 def test_fahrenheit_with_bom_and_metadata_ids_is_converted_to_celsius() -> None:
     result = sample("03-fahrenheit-readings.csv")
     assert [d.value for d in temps(result)] == [4.0, 5.0, 2.0, 8.0, 6.0, 4.5]
@@ -117,6 +120,7 @@ def test_fahrenheit_with_bom_and_metadata_ids_is_converted_to_celsius() -> None:
     assert temps(result)[0].logging_interval_s == 600
 
 
+@pytest.mark.req("REQ-ALCOA-ACCURATE")
 def test_kelvin_tab_delimited_aliased_headers_with_interval_column() -> None:
     result = sample("04-kelvin-tab-readings.csv")
     assert [d.value for d in temps(result)] == [-196.0, -195.2, -194.8, -194.0]
@@ -146,6 +150,7 @@ def test_excursion_sample_skips_blank_line_and_keeps_row_order() -> None:
         ("kelvin", "123.15", -150.0),
     ],
 )
+@pytest.mark.req("REQ-ALCOA-ACCURATE")
 def test_units(unit: str, value: str, celsius: float) -> None:
     result = run(f"{HEADER}L,S,2026-11-24T08:00:00Z,{value},{unit}\n".encode())
     assert result.rejection is None, result.rejection
@@ -221,6 +226,7 @@ def test_one_bad_row_late_in_a_big_file_rejects_everything() -> None:
     assert field == "unit"
 
 
+@pytest.mark.req("REQ-EXC-TIMEZONE_MISSING")
 def test_missing_offset_raises_timezone_missing_error() -> None:
     connector = LoggerConnector()
     with pytest.raises(TimezoneMissingError, match=r"row 1 \(line 2\)"):
@@ -242,6 +248,7 @@ def test_header_only_export_is_accepted_without_events() -> None:
     assert result.events == ()
 
 
+@pytest.mark.req("REQ-INV-06")
 def test_replay_gives_same_ids_and_content_hash_ids_follow_content() -> None:
     payload = f"{HEADER}L,S,2026-11-24T08:00:00Z,4.0,C\n".encode()
     first, again = run(payload), run(payload)

@@ -21,6 +21,8 @@ from hub.events.models import (
     MaterialDetail,
 )
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 SAMPLES = CONNECTORS_DIR / "mes" / "samples"
 BAD = CONNECTORS_DIR / "mes" / "bad"
 

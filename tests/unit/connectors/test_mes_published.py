@@ -19,6 +19,8 @@ from hub.errors import ConfigurationError
 from hub.events.ids import event_id
 from hub.events.models import EventType, ManufacturingDetail
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 PUBLISHED = Path(__file__).resolve().parents[2] / "data" / "b2mml-published"
 V0401 = "http://www.wbf.org/xml/B2MML-V0401"
 V0500 = "http://www.wbf.org/xml/B2MML-V0500"

@@ -23,6 +23,8 @@ from hub.events.models import (
     QualityDecisionDetail,
 )
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 SAMPLES = CONNECTORS_DIR / "qms" / "samples"
 BAD = CONNECTORS_DIR / "qms" / "bad"
 OPEN: dict[str, Any] = {

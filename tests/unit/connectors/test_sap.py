@@ -26,6 +26,8 @@ from hub.events.models import (
     ShipmentDetail,
 )
 
+pytestmark = pytest.mark.req("REQ-FN-CONNECTORS")
+
 SAMPLES = CONNECTORS_DIR / "sap" / "samples"
 BAD = CONNECTORS_DIR / "sap" / "bad"
 

@@ -10,6 +10,8 @@ import pytest
 from connectors.timestamps import BadTimestamp, instant, localise, parse_timestamp
 from hub.errors import TimezoneMissingError
 
+pytestmark = pytest.mark.req("REQ-ALCOA-CONTEMPORANEOUS", "REQ-EXC-TIMEZONE_MISSING")
+
 
 @pytest.mark.parametrize(
     "text",

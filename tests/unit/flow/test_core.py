@@ -19,6 +19,8 @@ from hub.flow.core import CHAIN_FAILURE
 from hub.flow.memory import MemoryHub
 from hub.settings import REPO_ROOT
 
+pytestmark = pytest.mark.req("REQ-INV-08")
+
 LEGACY_ROW = Path(__file__).parent / "data" / "chain-row-v0.1.json"
 """A chains-table row exactly as the worker wrote it before the case desk became the chain's
 one memory of its cases (state.cases beside desk.cases)."""
@@ -40,6 +42,7 @@ def courier(name: str, at: datetime = T0) -> RawMessage:
     return RawMessage("courier", path.read_bytes(), at, "application/json")
 
 
+@pytest.mark.req("REQ-P11-PROTECT")
 def test_a_row_written_before_the_case_desk_held_the_cases_still_loads() -> None:
     row = json.loads(LEGACY_ROW.read_text())
     assert len(row["state"]["cases"]) == 2  # the copy this version no longer keeps
@@ -52,6 +55,7 @@ def test_a_row_written_before_the_case_desk_held_the_cases_still_loads() -> None
     assert again == chain
 
 
+@pytest.mark.req("REQ-P11-PROTECT", "REQ-P11-AUDIT")
 def test_an_old_row_takes_new_events_and_commands(core: FlowCore) -> None:
     chain = Chain.from_row(json.loads(LEGACY_ROW.read_text()))
     case_id, case = next(iter(chain.desk.cases.items()))
@@ -66,6 +70,7 @@ def test_an_old_row_takes_new_events_and_commands(core: FlowCore) -> None:
     assert step.audit[0]["kind"] == "case_command"
 
 
+@pytest.mark.req("REQ-A11-CONTINUITY", "REQ-INV-01")
 def test_a_rule_that_raises_dead_letters_the_record_and_the_chain_goes_on(
     core: FlowCore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,6 +99,7 @@ def test_a_rule_that_raises_dead_letters_the_record_and_the_chain_goes_on(
     assert hub.chains[COI].state.event_count > before.state.event_count
 
 
+@pytest.mark.req("REQ-FN-IDENTITY")
 def test_events_without_coi_wait_for_their_link_and_a_second_claim_is_a_case(
     core: FlowCore,
 ) -> None:
@@ -115,6 +121,7 @@ def test_events_without_coi_wait_for_their_link_and_a_second_claim_is_a_case(
     assert mismatch[0].opened_at == datetime.fromisoformat(claim["event_time"]).astimezone(UTC)
 
 
+@pytest.mark.req("REQ-INV-04")
 def test_the_hub_clock_is_the_receipt_time_so_a_replay_is_identical(core: FlowCore) -> None:
     def run() -> MemoryHub:
         hub = MemoryHub(core)
@@ -133,6 +140,7 @@ def test_the_hub_clock_is_the_receipt_time_so_a_replay_is_identical(core: FlowCo
     assert {e.level for e in first.escalations} == {1, 2}  # nobody acknowledged in 3 days
 
 
+@pytest.mark.req("REQ-INV-01")
 def test_an_event_without_any_id_is_a_dead_letter_with_its_reason(core: FlowCore) -> None:
     hub = MemoryHub(core)
     event = core.ingest(courier("01")).events[0]

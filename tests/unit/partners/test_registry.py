@@ -20,6 +20,8 @@ from hub.flow import FlowCore
 from hub.partners import load_registry
 from hub.settings import REPO_ROOT
 
+pytestmark = pytest.mark.req("REQ-INV-10")
+
 REGISTRY = REPO_ROOT / "deploy" / "partners"
 EXAMPLES = REPO_ROOT / "docs" / "examples" / "partners"
 PROFILES = REPO_ROOT / "hub" / "chain" / "profiles"
@@ -66,6 +68,7 @@ def test_a_bad_entry_is_refused_with_its_file_and_field(
     assert problem in capsys.readouterr().err
 
 
+@pytest.mark.req("REQ-EXC-TIMEZONE_MISSING")
 def test_a_declared_zone_reads_a_local_time_and_the_chain_raises_timezone_missing() -> None:
     bad = (REPO_ROOT / "connectors" / "qms" / "bad" / "missing-timezone.json").read_bytes()
     naive = json.loads(bad)["event_time"]
@@ -85,6 +88,7 @@ def test_a_declared_zone_reads_a_local_time_and_the_chain_raises_timezone_missin
     assert refused.dead[0].code == "TIMEZONE_MISSING"
 
 
+@pytest.mark.req("REQ-EXC-TIMEZONE_MISSING", "REQ-ALCOA-CONTEMPORANEOUS")
 def test_an_ambiguous_local_time_stays_a_dead_letter() -> None:
     bad = json.loads(
         (REPO_ROOT / "connectors" / "qms" / "bad" / "missing-timezone.json").read_text()

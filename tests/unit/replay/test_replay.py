@@ -19,6 +19,8 @@ from hub.replay.record import record_files
 from hub.replay.run import grid, replay
 from hub.settings import REPO_ROOT
 
+pytestmark = pytest.mark.req("REQ-INV-08")
+
 PROFILES = REPO_ROOT / "hub" / "chain" / "profiles"
 POLICY = REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml"
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -36,6 +38,7 @@ def courier(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.req("REQ-P11-COPIES", "REQ-ALCOA-ORIGINAL")
 def test_a_recorded_message_round_trips_as_text_or_base64() -> None:
     text = parse_line(message_line("courier", AT, "application/json", b'{"a": 1}'), Where("f", 1))
     assert isinstance(text, MessageLine)
@@ -96,6 +99,7 @@ def test_ticks_lie_on_the_utc_grid() -> None:
     assert len(ticks) == 4
 
 
+@pytest.mark.req("REQ-P11-COPIES")
 def test_the_courier_samples_replay_to_their_cases(courier: Path) -> None:
     result = replay([courier], core())
     assert result.lines == 9
@@ -134,6 +138,7 @@ def test_bad_and_unknown_lines_are_skipped_with_their_numbers(
     assert result.lines == 9
 
 
+@pytest.mark.req("REQ-A11-CHANGE")
 def test_a_profile_change_shows_as_cases_that_appear_and_disappear(tmp_path: Path) -> None:
     pickup = tmp_path / "pickup.jsonl"
     with pickup.open("w") as out:  # released at pick-up, never accepted

@@ -9,11 +9,14 @@ from datetime import timedelta
 import pytest
 
 from hub.cases.escalation import load_policy
-from hub.chain.catalogue import catalogue
+from hub.chain.catalogue import Scope, catalogue
+from hub.partners.health import is_feed_key
 from hub.sim.faults import ALL, CODES, FAULTS, default_faults
 from hub.sim.offline import POLICY_FILE, Outcome, run_offline
 from hub.sim.scenario import Scenario, build
 from hub.sim.score import Score, score
+
+pytestmark = pytest.mark.req("REQ-FN-DETECTION")
 
 
 def _score(scenario: Scenario, outcome: Outcome) -> Score:
@@ -29,7 +32,7 @@ def _codes_by_chain(outcome: Outcome) -> dict[str, set[str]]:
 
 
 def test_the_faults_cover_the_whole_catalogue() -> None:
-    assert set(CODES) == {entry.code for entry in catalogue()}
+    assert set(CODES) == {entry.code for entry in catalogue(Scope.CHAIN)}
     assert set(FAULTS) == set(ALL)
     for code in CODES:
         assert FAULTS[code].codes == (code,), "each fault raises its own code and only it"
@@ -59,7 +62,10 @@ def test_each_chain_raises_exactly_its_ground_truth(full: tuple[Scenario, Outcom
 
 def test_clean_chains_raise_nothing(clean: tuple[Scenario, Outcome]) -> None:
     scenario, outcome = clean
-    assert outcome.cases == {}
+    assert [c for c in outcome.cases.values() if not is_feed_key(c.coi_id)] == []
+    # The network's partners speak about its 24 chains only, so they fall silent between
+    # them (a feed case, hub.partners.health); none sends enough bad messages to degrade.
+    assert {c.code for c in outcome.cases.values()} <= {"PARTNER_FEED_SILENT"}
     assert {s.stage for s in outcome.states.values()} == {"INFUSED"}
     assert {(c.clinic, c.profile) for c in scenario.chains} == {
         ("BOS", "cart-fresh-48h"), ("BOS", "default"), ("AMS", "cart-cryo-120"),
@@ -77,13 +83,14 @@ def test_other_seeds_detect_as_exactly(seed: int) -> None:
     assert {r.code for r in result.codes} == set(CODES)
 
 
+@pytest.mark.req("REQ-FN-ESCALATION")
 def test_every_case_is_escalated_once_and_unacknowledged_ones_go_up_in_simulated_time(
     full: tuple[Scenario, Outcome],
 ) -> None:
     _, outcome = full
     first = [e for e in outcome.escalations if e.level == 1]
     assert sorted(e.case_id for e in first) == sorted(outcome.cases)
-    assert len(first) == len(CODES)
+    assert len([e for e in first if not is_feed_key(e.coi_id)]) == len(CODES)
     opened = {e.case_id: e.issued_at for e in first}
     policy = load_policy(POLICY_FILE)
     for escalation in outcome.escalations:

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
+
 from hub.settings import REPO_ROOT
 from hub.sim.offline import Outcome
 from hub.sim.scenario import Scenario
 
 
+@pytest.mark.req("REQ-FN-CONNECTORS")
 def test_clean_messages_all_normalise(clean: tuple[Scenario, Outcome]) -> None:
     scenario, outcome = clean
     assert outcome.dead_letters == []
@@ -21,6 +24,7 @@ def test_clean_messages_all_normalise(clean: tuple[Scenario, Outcome]) -> None:
     assert all(p.events_out > 0 for p in outcome.plans.values())
 
 
+@pytest.mark.req("REQ-INV-01")
 def test_only_the_malformed_messages_are_dead_lettered(full: tuple[Scenario, Outcome]) -> None:
     scenario, outcome = full
     expected = Counter(d for i in scenario.injections for d in i.dead_letters)
@@ -31,6 +35,7 @@ def test_only_the_malformed_messages_are_dead_lettered(full: tuple[Scenario, Out
     assert outcome.refused == []
 
 
+@pytest.mark.req("REQ-INV-05")
 def test_no_patient_identity_reaches_a_topic(full: tuple[Scenario, Outcome]) -> None:
     """What the edge writes for the clinic's feed is pseudonymised (DESIGN.md invariant 5)."""
     scenario, outcome = full
@@ -47,6 +52,7 @@ def test_no_patient_identity_reaches_a_topic(full: tuple[Scenario, Outcome]) -> 
         json.loads(written)
 
 
+@pytest.mark.req("REQ-INV-03")
 def test_the_offline_runner_needs_no_broker_client() -> None:
     code = (
         "import sys, hub.sim.offline, hub.sim.report;"

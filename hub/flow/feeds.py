@@ -1,0 +1,99 @@
+"""What a clock tick does to one partner's feed row: health judged, cases opened or resolved.
+
+The decisions are :func:`hub.partners.health.judge`'s; this turns them into what a chain step
+emits (:class:`hub.flow.records.Step`), through the same case desk as a chain's cases: a finding
+opens a case and owes its level-1 escalation, an unacknowledged case is re-escalated, and an
+episode that ended is resolved by the hub with a command of its own (``hub:feed-health``), on
+the audit trail like a person's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from hub.cases.commands import CaseAction, CaseCommand, CommandApplied
+from hub.cases.desk import command as desk_command
+from hub.cases.desk import receive_findings
+from hub.cases.desk import tick as desk_tick
+from hub.cases.escalation import EscalationPolicy
+from hub.cases.lifecycle import case_id_for
+from hub.cases.models import Case
+from hub.chain.state import ChainState
+from hub.events.ids import derive_id
+from hub.events.models import Event
+from hub.flow.chain import Chain
+from hub.flow.records import Step
+from hub.partners.health import (
+    HUB_ACTOR,
+    Bucket,
+    FeedHealth,
+    FeedPolicy,
+    feed_key,
+    is_feed_key,
+    judge,
+)
+
+
+def new_row(partner: str, partition: int | None = None) -> Chain:
+    """The row of a feed the hub has not judged before."""
+    return Chain(
+        state=ChainState(coi_id=feed_key(partner), partition=partition),
+        feed=FeedHealth(partner=partner),
+    )
+
+
+def feed_step(
+    policy: FeedPolicy,
+    escalation: EscalationPolicy,
+    row: Chain | None,
+    heard: Iterable[Bucket],
+    tick: Event,
+    chains: Callable[[], Iterable[Chain]],
+    partition: int | None = None,
+) -> Step:
+    """The tick ``tick`` on the feed of ``policy.partner`` (its row, None when new), with what
+    was heard from it since the last tick; ``chains`` gives every chain the driver holds (read
+    only when a silence begins, for the chains at risk)."""
+    now = tick.occurred_at
+    known = row or new_row(policy.partner, partition)
+    health = known.feed or FeedHealth(partner=policy.partner)
+
+    def dependents() -> Iterable[ChainState]:
+        return (c.state for c in chains() if not is_feed_key(c.coi_id))
+
+    verdict = judge(health, policy, heard, now, tick.event_id, dependents)
+    desk, opened, escalations = receive_findings(
+        known.desk, list(verdict.findings), now, escalation
+    )
+    cases: list[Case] = list(opened)
+    audit: list[dict[str, Any]] = []
+    for recovery in verdict.recovered:
+        case_id = case_id_for(feed_key(policy.partner), recovery.code, recovery.subject)
+        case = desk.cases.get(case_id)
+        if case is None or case.status.closed:
+            continue  # a person closed it already
+        cmd = CaseCommand(
+            command_id=derive_id("feed-recovered", case_id, case.version),
+            case_id=case_id,
+            action=CaseAction.RESOLVE,
+            actor=HUB_ACTOR,
+            at=now,
+            reason=recovery.reason,
+        )
+        desk, result = desk_command(desk, cmd)
+        if isinstance(result, CommandApplied):
+            cases.append(result.case)
+            audit.append({"kind": "case_command", **result.note.model_dump(mode="json")})
+    desk, overdue = desk_tick(desk, now, escalation)
+    if verdict.health == known.feed and desk is known.desk:
+        return Step()
+    state = known.state
+    if partition is not None and state.partition != partition:
+        state = state.model_copy(update={"partition": partition})
+    return Step(
+        chain=Chain(state=state, desk=desk, feed=verdict.health),
+        cases=tuple(cases),
+        escalations=(*escalations, *overdue),
+        audit=tuple(audit),
+    )
