@@ -25,7 +25,7 @@ $(BIN)/python -m hub.validation report $(VALIDATION_DIR)/results.json --out $(VA
 exit $$(( tests ? tests : gate ))
 endef
 
-.PHONY: venv install infra-deps promtool demo test validation unit integration lint rules-check format bench-connectors stack-up stack-down stack-status clean
+.PHONY: venv install infra-deps promtool demo test validation unit integration faults lint rules-check format bench-connectors stack-up stack-down stack-status clean
 PROMTOOL ?= promtool
 
 venv: $(STAMP) ## .venv with the project installed editable (+ dev tools); Python only
@@ -76,6 +76,9 @@ unit: venv ## unit tier only, no broker (no Java, Maven or Redis needed)
 
 integration: install ## integration tier only, against the real stack
 	$(DEV) $(WITH_STACK) $(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+faults: install ## the fault suite in full (more kills, a longer scenario); prints its figures
+	$(DEV) V2V_FAULT_KILLS=5 V2V_FAULT_PATIENTS=12 $(WITH_STACK) $(BIN)/pytest -m faults -s $(PYTEST_ARGS)
 
 lint: venv ## ruff (lint + format check) and mypy --strict on hub/ and connectors/
 	$(BIN)/ruff check hub connectors tests deploy

@@ -19,6 +19,7 @@ v2v_escalations_total                  severity, level, channel   notifications 
 v2v_detection_latency_seconds          code                       hub receipt -> case (wall)
 v2v_chains_by_stage                    stage                      chains held by this worker
 v2v_projection_errors_total            -                          Redis read-model writes failed
+v2v_projection_rebuilt_total           -                          chains projected again (rebuild)
 v2v_notification_failures_total        channel                    sink gave up (logged instead)
 v2v_identity_resolved_total            -                          events re-keyed to their COI
 v2v_identity_parked_total              -                          events waiting for an id link
@@ -67,6 +68,7 @@ class Metrics:
     detection_latency: Histogram
     chains_by_stage: Gauge
     projection_errors: Counter
+    projection_rebuilt: Counter
     notification_failures: Counter
     identity_resolved: Counter
     identity_parked: Counter
@@ -134,6 +136,11 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         projection_errors=Counter(
             "v2v_projection_errors", "Redis read-model writes that failed", registry=reg
+        ),
+        projection_rebuilt=Counter(
+            "v2v_projection_rebuilt",
+            "Chains projected to Redis again because it lost them or missed a write",
+            registry=reg,
         ),
         identity_resolved=Counter(
             "v2v_identity_resolved", "Events re-keyed to their COI by the index", registry=reg

@@ -93,6 +93,15 @@ class Settings(BaseSettings):
         30.0, ge=0, description="wall-clock tick period; 0 disables the ticker (simulated time)"
     )
     log_level: str = "warning"
+    instance_id: str | None = Field(
+        None,
+        description="static group membership (Kafka group.instance.id): a worker restarted "
+        "under the same id takes its partitions back at once, without a rebalance; one per "
+        "worker (the StatefulSet pod name)",
+    )
+    session_timeout_s: float = Field(
+        10.0, gt=0, description="how long the group waits for a silent worker before moving on"
+    )
 
     # --- Redis ---------------------------------------------------------------------------------
     redis_url: str = Field(

@@ -95,17 +95,15 @@ class Chain:
         cls, row: dict[str, Any], pending: Mapping[str, dict[str, Any]] | None = None
     ) -> Chain:
         """A row as :meth:`to_row` wrote it, today or in an earlier version of the hub;
-        ``pending`` holds the rows of its pending records when the row names them by id."""
+        ``pending`` holds the rows of its pending records when the row names them by id (one
+        that is missing is left out: the chain store reports it)."""
         state = row["state"]
         ids = state.get("pending_ids")
         if ids is not None:
-            coi_id = state["coi_id"]
-            missing = [i for i in ids if pending is None or pending_key(coi_id, i) not in pending]
-            if missing:
-                raise KeyError(f"chain {coi_id}: pending records {missing[:3]} are not stored")
-            assert pending is not None
+            coi_id, rows = state["coi_id"], pending or {}
             state = {k: v for k, v in state.items() if k != "pending_ids"}
-            state["pending"] = [pending[pending_key(coi_id, i)] for i in ids]
+            keys = [pending_key(coi_id, i) for i in ids]
+            state["pending"] = [rows[k] for k in keys if rows.get(k) is not None]
         feed = row.get("feed")
         return cls(
             state=ChainState.model_validate(state),
@@ -115,5 +113,9 @@ class Chain:
 
 
 def pending_key(coi_id: str, event_id: str) -> str:
-    """The key of one pending record's row."""
-    return f"{coi_id}|{event_id}"
+    """The key of one pending record's row (beside its chain's: a COI holds no space)."""
+    return f"{coi_id} {event_id}"
+
+
+def is_pending_key(key: str) -> bool:
+    return " " in key

@@ -28,7 +28,7 @@ from hub.auth.http import auth_middleware
 from hub.flow import FlowCore
 from hub.flow.core import tick_event
 from hub.metrics import Metrics, create_metrics
-from hub.runtime import lag
+from hub.runtime import lag, rebuild
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
@@ -65,6 +65,9 @@ def _faust_app(settings: Settings, middlewares: list[Middleware]) -> faust.App:
         broker_credentials=broker_credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir / settings.app_id),
+        consumer_group_instance_id=settings.instance_id,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 4,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         consumer_auto_offset_reset="earliest",
@@ -122,13 +125,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         "chains", partitions=parts, key_type=str, extra_topic_configs=CHAINS_CHANGELOG_CONFIG
     )
 
-    pending = app.Table(
-        "chains-pending",
-        partitions=parts,
-        key_type=str,
-        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
-    )
-
     def writer(of: Any) -> Any:
         def write(key: str, row: dict[str, Any] | None, partition: int) -> None:
             """``of[key] = row`` (None: ``del``) with the changelog partition given: a batch is
@@ -150,9 +146,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         for (severity, code, sla), count in tally.items():
             metrics.cases_open.labels(severity, code, sla).set(count)
 
-    store = ChainStore(
-        table, hub.core, writer(table), stage_gauge, case_gauge, pending, writer(pending)
-    )
+    store = ChainStore(table, hub.core, writer(table), stage_gauge, case_gauge)
     index = resolve.TableIndex(
         app.Table("id-index", partitions=parts, key_type=str),
         app.Table("id-parked", partitions=parts, key_type=str),
@@ -165,6 +159,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     chain.register(hub, topic(topics.events, topics.commands, keyed=True), store)
     outputs.register(hub, out.cases, out.escalations)
     _housekeeping(hub, store)
+    rebuild.register(hub, store)
     register_views(app, metrics, hub.projection, out.commands, hub.wires.commands, gate)
     read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
     lag.register(app, metrics.consumer_lag, (*read, topics.escalations))

@@ -11,12 +11,16 @@ the batch is acknowledged, so the changelog gets one record per chain per batch 
 per event (a 20-row logger export is one write, not twenty) with the same at-least-once
 guarantee: an offset is committed only after its batch's table writes were handed to Faust.
 
-Records a chain holds pending (judged once their allowed lateness passed) live in a table of
-their own, one row per record (key ``<COI>|<event id>``, :func:`hub.flow.chain.pending_key`),
-written once when the record arrives and deleted when it is judged; the chain's row names them
-by id. A chain with a few hundred pending logger readings thus costs one small changelog record
-per change, not a rewrite of every reading it still waits on (that rewrite made the changelog,
-and so a restart's recovery, grow with the square of the readings in flight).
+Records a chain holds pending (judged once their allowed lateness passed) are rows of their own
+in the same table, one per record (key ``<COI> <event id>``, :func:`hub.flow.chain.pending_key`;
+a COI holds no space), written once when the record arrives and deleted once it is judged; the
+chain's row names them by id. A chain with a few hundred pending logger readings thus costs one
+small changelog record per change, not a rewrite of every reading it still waits on (that
+rewrite made the changelog, and so a restart's recovery, grow with the square of the readings in
+flight). One table, so one changelog partition per chain: a record's row is always in the log
+before the chain row that names it, a crash at any moment leaves a consistent pair. Should a
+named record still be missing, the chain loads without it (logged): its event, not yet
+acknowledged, comes again.
 
 The stage gauge counts the chains this worker holds, those recovered from the changelog
 included: :meth:`load_all` decodes every row of the assigned partitions once, and from then on
@@ -27,14 +31,17 @@ gauge.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping
 from datetime import datetime
 from typing import Any
 
 from hub.flow import Chain, FlowCore
-from hub.flow.chain import pending_key
+from hub.flow.chain import is_pending_key, pending_key
 from hub.partners.health import is_feed_key
+
+log = logging.getLogger("v2v.runtime")
 
 Writer = Callable[[str, dict[str, Any] | None, int], None]
 """``write(key, row, partition)``: store one row (None: delete it), its changelog record on
@@ -61,17 +68,13 @@ class ChainStore:
         write: Writer | None = None,
         on_stages: StageGauge | None = None,
         on_cases: CaseGauge | None = None,
-        pending: MutableMapping[str, Any] | None = None,
-        write_pending: Writer | None = None,
     ) -> None:
         self.table = table
         self.core = core
         self._write = write or _set_item(table)
-        self.pending: MutableMapping[str, Any] = pending if pending is not None else {}
-        self._write_pending = write_pending or _set_item(self.pending)
         self._on_stages = on_stages
         self._cache: dict[str, Chain] = {}
-        self._stored: dict[str, frozenset[str]] = {}  # COI -> pending ids in the pending table
+        self._stored: dict[str, frozenset[str]] = {}  # COI -> its pending records' rows
         self._dirty: dict[str, int] = {}
         self._complete = False
         self.stages: Counter[str] = Counter()
@@ -84,8 +87,15 @@ class ChainStore:
             raw = self.table.get(coi_id)
             if raw is None:
                 return None
-            chain = self._cache[coi_id] = Chain.from_row(raw, self.pending)
-            self._stored[coi_id] = frozenset(raw["state"].get("pending_ids", ()))
+            chain = self._cache[coi_id] = Chain.from_row(raw, self.table)
+            named = frozenset(raw["state"].get("pending_ids", ()))
+            self._stored[coi_id] = named
+            if len(chain.state.pending) < len(named):
+                log.error(
+                    "chain %s: %d pending records missing from the table (loaded without them)",
+                    coi_id,
+                    len(named) - len(chain.state.pending),
+                )
             if not is_feed_key(coi_id):
                 self.stages[chain.state.stage] += 1
             self.open_cases.update(chain.desk.open_cases())
@@ -114,10 +124,10 @@ class ChainStore:
             stored = self._stored.get(coi_id, frozenset())
             for event_id in waiting.keys() - stored:  # first the records the row will name
                 row = waiting[event_id].model_dump(mode="json")
-                self._write_pending(pending_key(coi_id, event_id), row, partition)
+                self._write(pending_key(coi_id, event_id), row, partition)
             self._write(coi_id, chain.to_row(pending=False), partition)
             for event_id in stored - waiting.keys():  # judged since: no longer needed
-                self._write_pending(pending_key(coi_id, event_id), None, partition)
+                self._write(pending_key(coi_id, event_id), None, partition)
             self._stored[coi_id] = frozenset(waiting)
         if self._on_stages is not None:
             self._on_stages(dict(self.stages))
@@ -128,8 +138,15 @@ class ChainStore:
     def load_all(self) -> None:
         """Decode every row of the assigned partitions (once per assignment)."""
         if not self._complete:
-            for coi_id in list(self.table.keys()):
-                self.get(coi_id)
+            keys = list(self.table.keys())
+            for coi_id in keys:
+                if not is_pending_key(coi_id):
+                    self.get(coi_id)
+            for key in keys:  # a crash between a chain's row and its deletions left these
+                coi_id, _, event_id = key.partition(" ")
+                chain = self._cache.get(coi_id)
+                if event_id and chain is not None and event_id not in self._stored[coi_id]:
+                    self._write(key, None, chain.state.partition or 0)
             self._complete = True
 
     def due(self, partition: int, now: datetime) -> Iterator[Chain]:

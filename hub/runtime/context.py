@@ -5,8 +5,8 @@ dead-letter."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar
@@ -96,6 +96,7 @@ class Worker:
     out: Outputs
     projection: Projection
     feeds: FeedWatch
+    stale: set[str] = field(default_factory=set)  # chains whose read model missed a write
 
     @cached_property
     def tick_key(self) -> bytes:
@@ -114,14 +115,16 @@ class Worker:
         self.metrics.dead_letters.labels(rejection.stage, rejection.code).inc()
         await self.out.dlq.send(key=message.key, value=message.value, headers=headers)
 
-    async def project(self, write: Awaitable[None]) -> None:
-        """A read-model write: Redis is a projection, so a failure leaves it stale (logged and
-        counted), never loses an event."""
+    async def project(self, write: Awaitable[None], cois: Iterable[str] = ()) -> None:
+        """A read-model write for the chains ``cois``: Redis is a projection, so a failure
+        leaves it stale (logged, counted, and the chains remembered in :attr:`stale` for
+        :mod:`hub.runtime.rebuild` to project again), never loses an event."""
         try:
             await write
         except RedisError as exc:
             self.metrics.projection_errors.inc()
-            log.warning("Redis read model not updated (stale until the next change): %s", exc)
+            self.stale.update(cois)
+            log.warning("Redis read model not updated (rebuilt at the next check): %s", exc)
 
     async def encode(self, wire: WireFormat[T], obj: T) -> bytes:
         """``obj`` encoded, waiting out a schema-registry outage."""

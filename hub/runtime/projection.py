@@ -10,7 +10,8 @@ Keys (prefix ``<redis_key_prefix>:<topic_prefix>``, so deployments and test runs
 * ``cases:open``             set of open or acknowledged case ids
 * ``cases:status:<STATUS>``  set of case ids per status (OPEN, ACKNOWLEDGED, RESOLVED, WITHDRAWN)
 * ``chain:<coi>:cases``      set of the chain's case ids
-* ``notified:<escalation>``  idempotency key: set once a notification was delivered
+* ``notified:<escalation>``  set once a notification was delivered (for people to see; the
+                             worker's own ``notified`` table is what keeps it exactly once)
 """
 
 from __future__ import annotations
@@ -123,12 +124,8 @@ class Projection:
         raws = await self.redis.zrange(self.key("chain", coi_id, "timeline"), 0, -1)
         return [json.loads(r) for r in raws if isinstance(r, bytes | str)]
 
-    async def was_notified(self, escalation_id: str) -> bool:
-        return bool(await self.redis.exists(self.key("notified", escalation_id)))
-
-    async def mark_notified(self, escalation_id: str) -> bool:
+    async def mark_notified(self, escalation_id: str) -> None:
         await self.redis.set(self.key("notified", escalation_id), "1")
-        return True
 
     async def case(self, case_id: str) -> dict[str, Any] | None:
         raw = await self.redis.get(self.key("case", case_id))

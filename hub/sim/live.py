@@ -78,9 +78,14 @@ class Progress:
 
 
 def feed(
-    settings: Settings, scenario: Scenario, outcome: Outcome
+    settings: Settings,
+    scenario: Scenario,
+    outcome: Outcome,
+    between: Callable[[int], None] | None = None,
 ) -> tuple[TopicReader, TopicReader]:
-    """Every step through the live hub; returns the events and dead-letter readers."""
+    """Every step through the live hub; returns the events and dead-letter readers.
+    ``between(hour)`` runs after each simulated hour's records were written (the fault suite
+    kills and restarts the worker there)."""
     topics = Topics.of(settings)
     feeder, events, dlq = (
         Feeder(settings),
@@ -105,11 +110,13 @@ def feed(
             ):
                 raise DeliveryError(
                     f"hub did not write the records of step {step.at.isoformat()} in "
-                    f"{WAVE_TIMEOUT_S:g}s (events {events.keyed}/{want_events}, "
-                    f"dead letters {dlq.count}/{want_dead})"
+                    f"{WAVE_TIMEOUT_S:g}s (events {events.distinct_keyed}/{want_events}, "
+                    f"dead letters {dlq.distinct}/{want_dead})"
                 )
         pending.append(step.at)
-        progress.update(hour + 1, step.at, sent, events.keyed)
+        progress.update(hour + 1, step.at, sent, events.distinct_keyed)
+        if between is not None:
+            between(hour)
     send(feeder, topics, pending, [])
     feeder.close()
     progress.close()

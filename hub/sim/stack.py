@@ -7,6 +7,7 @@ Kafka broker and Redis server.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -138,6 +139,13 @@ class WorkerProcess:
         except OSError:
             return ""
 
+    def kill(self) -> int | None:
+        """SIGKILL, as a crash: no clean shutdown, no leaving the group."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        os.killpg(self.process.pid, signal.SIGKILL)
+        return self.process.wait(10)
+
     def stop(self, timeout_s: float = 30.0) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return None if self.process is None else self.process.returncode
@@ -257,6 +265,10 @@ class TopicReader:
     """Reads every record of a topic from the beginning; counts them (``count``; ``keyed``:
     those with a key, as clock ticks have none) and keeps them when ``keep``.
 
+    :meth:`reach` waits on **distinct** records (same key and value: the same record, written
+    again when a restarted worker replays its input), so a barrier never lets a duplicate stand
+    in for a record still to come; ``duplicates`` says how many were suppressed.
+
     Assigns all partitions directly (no consumer group), so reading never disturbs the hub.
     """
 
@@ -264,6 +276,8 @@ class TopicReader:
         self.topic, self.keep = topic, keep
         self.records: list[Any] = []
         self.count = self.keyed = 0
+        self.distinct = self.distinct_keyed = 0
+        self._seen: set[bytes] = set()
         self._consumer = Consumer(
             {**settings.kafka_config(), "group.id": "v2v-reader", "enable.auto.commit": False}
         )
@@ -283,9 +297,19 @@ class TopicReader:
             got += 1
             self.count += 1
             self.keyed += 1 if msg.key() else 0
+            digest = hashlib.blake2b(msg.key() or b"", digest_size=16)
+            digest.update(b"\x00" + (msg.value() or b""))
+            if digest.digest() not in self._seen:
+                self._seen.add(digest.digest())
+                self.distinct += 1
+                self.distinct_keyed += 1 if msg.key() else 0
             if self.keep:
                 self.records.append(msg)
         return got
+
+    @property
+    def duplicates(self) -> int:
+        return self.count - self.distinct
 
     def poll_until(self, until: Callable[[list[Any]], bool], timeout_s: float = 60.0) -> bool:
         """Read until ``until(records)`` holds (True) or the timeout passes (False)."""
@@ -297,9 +321,9 @@ class TopicReader:
         return True
 
     def reach(self, target: int, timeout_s: float = 60.0, keyed: bool = False) -> bool:
-        """Read until ``target`` records (with a key, when ``keyed``) were read."""
+        """Read until ``target`` distinct records (with a key, when ``keyed``) were read."""
         deadline = time.monotonic() + timeout_s
-        while (self.keyed if keyed else self.count) < target:
+        while (self.distinct_keyed if keyed else self.distinct) < target:
             if time.monotonic() > deadline:
                 return False
             self.pump()

@@ -206,3 +206,14 @@ def test_no_broker_is_a_delivery_error_after_the_timeout() -> None:
     )
     with pytest.raises(DeliveryError, match="no broker answered within 1s"):
         connect(nowhere, timeout_s=1)
+
+
+def test_static_membership_and_the_session_timeout_reach_the_worker_s_consumer() -> None:
+    """A crashed worker's partitions move after ``session_timeout_s`` (Faust's own default was
+    60 s: a minute with nothing processed), and a worker restarted under its ``instance_id``
+    rejoins as the same static member."""
+    app = create_app(settings("PLAINTEXT", instance_id="v2v-hub-0", session_timeout_s=8.0))
+    assert app.conf.consumer_group_instance_id == "v2v-hub-0"
+    assert app.conf.broker_session_timeout == 8.0
+    assert app.conf.broker_heartbeat_interval == 2.0
+    assert create_app(settings("PLAINTEXT")).conf.consumer_group_instance_id is None

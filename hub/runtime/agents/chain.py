@@ -114,7 +114,8 @@ class ChainAgent:
             chains, events = list(self.dirty.values()), list(self.timeline)
             self.dirty.clear()
             self.timeline.clear()
-            await self.hub.project(self.hub.projection.chains_updated(chains, events))
+            cois = [c.coi_id for c in chains]
+            await self.hub.project(self.hub.projection.chains_updated(chains, events), cois)
 
 
 def _forged(tick: Event) -> Rejection:

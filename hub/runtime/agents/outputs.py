@@ -3,31 +3,14 @@ exactly once in effect per escalation id)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
-
-from redis.exceptions import RedisError
 
 from hub.errors import DeliveryError
 from hub.runtime.context import Worker
 from hub.runtime.notifiers import LogNotifier, Notifier, WebhookNotifier
 
 log = logging.getLogger("v2v.runtime")
-
-
-async def until_redis_answers(call: Callable[[], Awaitable[bool]]) -> bool:
-    """Notification idempotency needs Redis: wait for it rather than notify twice or never."""
-    delay = 0.5
-    while True:
-        try:
-            return await call()
-        except RedisError as exc:
-            log.warning("Redis unavailable for notification idempotency, retrying: %s", exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
 
 
 def register(hub: Worker, cases_topic: Any, escalations_topic: Any) -> None:
@@ -44,7 +27,12 @@ def register(hub: Worker, cases_topic: Any, escalations_topic: Any) -> None:
         async for record in stream.events():
             case = await hub.decode(record.message, hub.wires.cases, "case")
             if case is not None:
-                await hub.project(hub.projection.case_updated(case))
+                await hub.project(hub.projection.case_updated(case), [case.coi_id])
+
+    # Which escalations were delivered, in a table of the worker's own (changelog in Kafka):
+    # a replay after a restart, or after Redis lost its keys, never notifies twice, and a
+    # Redis outage never holds a notification back.
+    notified = hub.app.Table("notified", partitions=settings.topic_partitions, key_type=str)
 
     @hub.app.agent(escalations_topic, name="notify")
     async def notify(stream: Any) -> None:
@@ -53,7 +41,7 @@ def register(hub: Worker, cases_topic: Any, escalations_topic: Any) -> None:
             if escalation is None:
                 continue
             key = escalation.escalation_id
-            if await until_redis_answers(partial(hub.projection.was_notified, key)):
+            if notified.get(key):
                 continue  # delivered before (a replay after a restart): exactly once in effect
             sink = sinks.get(escalation.channel, sinks["log"])
             try:
@@ -62,7 +50,8 @@ def register(hub: Worker, cases_topic: Any, escalations_topic: Any) -> None:
                 hub.metrics.notification_failures.labels(escalation.channel).inc()
                 log.error("notification failed, logged instead: %s", exc)
                 await sinks["log"].send(escalation)
-            await until_redis_answers(partial(hub.projection.mark_notified, key))
+            notified[key] = True
+            await hub.project(hub.projection.mark_notified(key))  # shown in the read model
             hub.metrics.escalations.labels(
                 escalation.severity.value, str(escalation.level), escalation.channel
             ).inc()
