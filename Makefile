@@ -25,7 +25,7 @@ $(BIN)/python -m hub.validation report $(VALIDATION_DIR)/results.json --out $(VA
 exit $$(( tests ? tests : gate ))
 endef
 
-.PHONY: venv install infra-deps promtool demo test validation unit integration faults lint rules-check format bench-connectors stack-up stack-down stack-status clean
+.PHONY: venv install infra-deps promtool demo test validation unit integration faults lint rules-check format bench-connectors stack-up stack-down stack-status clean deploy-check deploy-tools
 PROMTOOL ?= promtool
 
 venv: $(STAMP) ## .venv with the project installed editable (+ dev tools); Python only
@@ -65,7 +65,7 @@ promtool: ## promtool (rules-check) from Debian when missing
 demo: install ## start the local stack and run the simulated network demo (50 patients)
 	$(DEV) $(WITH_STACK) $(BIN)/v2v demo
 
-test: install lint rules-check ## start the local stack, run the whole suite (unit + integration) and write the validation report
+test: install lint rules-check deploy-check ## start the local stack, run the whole suite (unit + integration) and write the validation report
 	$(validated_suite)
 
 validation: install ## the whole suite and its validation report in build/validation/ (no lint)
@@ -101,6 +101,37 @@ format: venv
 
 bench-connectors: venv ## messages/s per connector on one core, beside a parse-only baseline
 	$(BIN)/python -m connectors.bench --seconds 2
+
+# --- Kubernetes manifests (docs/deploy.md) ----------------------------------------------------------
+# helm and kubeconform are built once from the Go module proxy into .local/bin (a version bump
+# builds the new one); tests/unit/test_deploy.py uses the same binaries.
+HELM_VERSION := v3.22.0
+KUBECONFORM_VERSION := v0.8.0
+TOOLS := .local/bin
+HELM := $(TOOLS)/helm
+KUBECONFORM := $(TOOLS)/kubeconform
+
+$(TOOLS)/helm-$(HELM_VERSION) $(TOOLS)/kubeconform-$(KUBECONFORM_VERSION):
+	@command -v go >/dev/null || { echo "Go is required to build $(notdir $@) (https://go.dev/doc/install)"; exit 1; }
+	@mkdir -p $(TOOLS)/go-bin
+	@tool=$(notdir $@); name=$${tool%-v*}; version=$${tool##*-}; \
+	  case $$name in \
+	    helm) module=helm.sh/helm/v3/cmd/helm ;; \
+	    kubeconform) module=github.com/yannh/kubeconform/cmd/kubeconform ;; \
+	  esac; \
+	  echo "building $$name $$version (go install $$module@$$version)"; \
+	  CGO_ENABLED=0 GOBIN=$(CURDIR)/$(TOOLS)/go-bin go install -trimpath $$module@$$version \
+	  && mv $(TOOLS)/go-bin/$$name $@
+
+$(HELM): $(TOOLS)/helm-$(HELM_VERSION)
+	ln -sf $(notdir $<) $@
+$(KUBECONFORM): $(TOOLS)/kubeconform-$(KUBECONFORM_VERSION)
+	ln -sf $(notdir $<) $@
+
+deploy-tools: $(HELM) $(KUBECONFORM) ## build helm and kubeconform into .local/bin (once)
+
+deploy-check: venv deploy-tools ## render the Helm chart; validate it and deploy/strimzi offline (kubeconform)
+	deploy/tools/deploy-check.sh $(HELM) $(KUBECONFORM) $(BIN)/python
 
 stack-up: infra-deps ## start Kafka + Redis on 127.0.0.1 (leave them running)
 	deploy/local/stack.sh start

@@ -24,6 +24,8 @@ v2v bench [--quick] [--chains N] [--messages N | --events N] [--rate R] [--repor
 v2v auth dev-token --user U --role R [--role R2] [--name N] [--minutes M] [--auth-age M]
                                      a development bearer token (V2V_ENV=dev only)
 v2v auth keygen | seal-key           a new e-signature seal key | the hub's public seal key
+v2v audit export | verify | reconstruct | keygen | public-key
+                                     the tamper-evident audit trail (hub/audit/cli.py)
 """
 
 from __future__ import annotations
@@ -59,10 +61,12 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         ensure_topics(settings)
         from faust.worker import Worker
 
+        from hub.audit.topic import record_configuration
         from hub.runtime.app import create_app
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        app = create_app(settings)
+        config = record_configuration(settings) if settings.audit_enabled else None
+        app = create_app(settings, audit_config=config)
     except HubError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -99,6 +103,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         faults=args.faults.split(",") if args.faults else None,
         record=args.record,
         arrival=args.arrival,
+        audit_out=args.audit_out,
     )
 
 
@@ -367,7 +372,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
         "holds": args.holds,
     }
     cfg = replace(cfg, **{k: v for k, v in sizes.items() if v is not None})
-    cfg = replace(cfg, restart=not args.no_restart, keep=args.keep)
+    cfg = replace(cfg, restart=not args.no_restart, keep=args.keep, audit_compare=args.audit)
     try:
         report = run_bench(settings, cfg, settings.data_dir.parent / "bench")
     except (HubError, ValueError, RuntimeError, TimeoutError) as exc:
@@ -436,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--record", type=Path, help="also write the partner traffic as a v2v replay recording"
+    )
+    demo.add_argument(
+        "--audit-out", type=Path, help="export the run's audit trail here and verify it"
     )
     demo.add_argument(
         "--arrival",
@@ -509,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--holds", type=int, help="customs holds (latency samples)")
     bench.add_argument("--no-restart", action="store_true", help="skip the restart phase")
     bench.add_argument("--keep", action="store_true", help="keep the run's topics and keys")
+    bench.add_argument(
+        "--audit", action="store_true", help="also measure throughput with the audit trail off"
+    )
     bench.add_argument("--report", type=Path, help="write the report as JSON to this file")
     bench.set_defaults(fn=_bench)
     auth = sub.add_parser("auth", help="tokens and e-signature keys (docs/security.md)")
@@ -526,6 +537,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="dev-token: minutes since the person authenticated (auth_time), default 0",
     )
     auth.set_defaults(fn=_auth)
+
+    from hub.audit.cli import register as register_audit
+
+    register_audit(sub, _instant)
     return parser
 
 

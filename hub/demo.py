@@ -29,7 +29,7 @@ from hub.replay.record import record_topics
 from hub.settings import REPO_ROOT, Settings
 from hub.sim.arrival import REALISTIC
 from hub.sim.live import collect, feed
-from hub.sim.offline import run_offline
+from hub.sim.offline import Outcome, outline, run_offline
 from hub.sim.report import RunResult, build_report, render_text
 from hub.sim.scenario import Scenario, build
 from hub.sim.stack import WorkerProcess, free_port
@@ -48,6 +48,7 @@ def run_demo(
     faults: Sequence[str] | None = None,
     record: Path | None = None,
     arrival: str = REALISTIC,
+    audit_out: Path | None = None,
 ) -> int:
     """Run the demo on the real stack; 0 when every injected fault was detected exactly."""
     began = time.monotonic()
@@ -100,6 +101,7 @@ def run_demo(
             with record.open("w", encoding="utf-8") as out:
                 count = record_topics(demo, out)
             print(f"recorded {count} partner messages to {record} (v2v replay --tick 1h)")
+        audit_ok = audit_out is None or _audit(demo, worker, plan, audit_out)
     finally:
         worker.stop()
     summary, score = build_report(scenario, result)
@@ -109,7 +111,46 @@ def run_demo(
     if report is not None:
         report.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(f"report written to {report}")
-    return 0 if score.ok else 1
+    return 0 if score.ok and audit_ok else 1
+
+
+def _audit(settings: Settings, worker: WorkerProcess, plan: Outcome, out: Path) -> bool:
+    """Export the run's audit trail to ``out`` and verify it; True when it verifies."""
+    from hub.audit.cli import verify_trail
+    from hub.audit.keys import load_private
+    from hub.audit.topic import export
+
+    try:  # every record the offline run made, acknowledged by Kafka
+        worker.wait_metric("v2v_audit_records_total", plan.audit_records, timeout_s=120)
+    except TimeoutError:
+        print(f"note: fewer audit records than the offline run's {plan.audit_records}")
+    trail, size = export(settings, out)
+    verdict = verify_trail(trail, load_private(settings.audit_key_path).public_key())
+    live: dict[str, list[str]] = {}
+    for record in trail.records:
+        live.setdefault(str(record.get("chain")), []).append(outline(record))
+    same = sum(1 for coi, lines in plan.audit_outline.items() if live.get(coi) == lines)
+    # Feeds arrive concurrently live: a chain may take the same records in another order.
+    reordered = sum(
+        1
+        for coi, lines in plan.audit_outline.items()
+        if live.get(coi) != lines and _taken(live.get(coi, [])) == _taken(lines)
+    )
+    print(
+        f"\naudit trail: {len(trail.records)} records, {len(trail.config)} configuration "
+        f"records, {len(trail.checkpoints)} checkpoints, {size:,} bytes in {out}\n"
+        f"  {verdict.summary()}\n"
+        f"  {same} of {len(plan.audit_outline)} chains have the same records as the offline run, "
+        f"{reordered} the same records in another order (feeds arrive concurrently live)"
+    )
+    for problem in verdict.problems[:20]:
+        print(f"  PROBLEM {problem}")
+    return verdict.ok
+
+
+def _taken(outline: list[str]) -> list[str]:
+    """What a chain took, whatever the order: kind, action and id of each record."""
+    return sorted(" ".join(line.split()[1:4]) for line in outline)
 
 
 def _details(scenario: Scenario, result: RunResult) -> None:

@@ -34,6 +34,8 @@ v2v_feed_silent, v2v_feed_degraded     partner                    1 while its fe
 v2v_cases_open                         severity, code, sla        open cases of this worker's chains
 v2v_consumer_lag                       topic, partition           records behind the partition's end
 process_*                              -                          the worker process (CPU, memory)
+v2v_audit_records_total                kind                       audit records Kafka acknowledged
+v2v_audit_checkpoints_total            -                          signed checkpoints written
 =====================================  =========================  =================================
 
 ``raw_messages = raw_accepted + raw_rejected`` per partner at every scrape (DESIGN invariant 1).
@@ -81,6 +83,8 @@ class Metrics:
     feed_degraded: Gauge
     cases_open: Gauge
     consumer_lag: Gauge
+    audit_records: Counter
+    audit_checkpoints: Counter
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -219,6 +223,17 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "Records between the worker's consumer position and the end of the partition (as of "
             "its last fetch), per topic partition it reads",
             ["topic", "partition"],
+            registry=reg,
+        ),
+        audit_records=Counter(
+            "v2v_audit_records",
+            "Audit records the chain agent wrote and Kafka acknowledged, by kind",
+            ["kind"],
+            registry=reg,
+        ),
+        audit_checkpoints=Counter(
+            "v2v_audit_checkpoints",
+            "Signed audit checkpoints the chain agent wrote",
             registry=reg,
         ),
     )

@@ -5,7 +5,7 @@ This module is the only reader of the environment. ``KAFKA_BOOTSTRAP_SERVERS`` a
 connection settings.
 
 No secret has a default outside development: unless ``V2V_ENV=dev``, a hub process refuses to
-start while :meth:`Settings.missing_secrets` names anything (``require_secrets``). In development
+start while :func:`missing_secrets` names anything (``Settings.require_secrets``). In development
 mode fixed development values stand in for the unset ones, with a warning logged once.
 """
 
@@ -169,35 +169,17 @@ class Settings(BaseSettings):
     def dev_mode(self) -> bool:
         return self.env.strip().lower() == DEV_ENV
 
-    def _unset_secrets(self) -> list[str]:
-        """Every secret this deployment has not set, one line each (name: what it is for)."""
-        unset = [
-            ("V2V_PSEUDONYM_KEY: HMAC key for patient pseudonyms", _blank(self.pseudonym_key)),
-            ("V2V_AUTH_ISSUER: the identity provider's issuer", not _text(self.auth_issuer)),
-            (
-                "V2V_AUTH_JWKS_URL or V2V_AUTH_JWKS_FILE: the identity provider's keys",
-                not (_text(self.auth_jwks_url) or self.auth_jwks_file),
-            ),
-            ("V2V_SIGNATURE_KEY: the hub's e-signature seal key", _blank(self.signature_key)),
-        ]
-        return [name for name, missing in unset if missing]
-
-    def missing_secrets(self) -> list[str]:
-        """The secrets a hub process needs and lacks; always empty in development mode, where
-        development values stand in for them."""
-        return [] if self.dev_mode else self._unset_secrets()
-
     def require_secrets(self, process: str = "the hub") -> None:
         """Refuse to go on (ConfigurationError naming each) while a secret is missing. In
         development mode, warn once which development values stand in."""
-        missing = self.missing_secrets()
-        if missing:
+        if missing_secrets(self):
+            unset = "; ".join(f"{name} ({purpose})" for name, purpose in _unset_secrets(self))
             raise ConfigurationError(
                 f"{process} refuses to start without its secrets (or V2V_ENV=dev for "
-                "development): " + "; ".join(missing)
+                f"development): {unset}"
             )
         if self.dev_mode:
-            _warn_dev(self._unset_secrets())
+            _warn_dev(_unset_secrets(self))
 
     def pseudonym_secret(self) -> bytes:
         """The pseudonym HMAC key; the development key only in development mode."""
@@ -245,7 +227,7 @@ class Settings(BaseSettings):
     def _dev_only(self, name: str) -> None:
         if not self.dev_mode:
             raise ConfigurationError(f"{name} is not set (required unless V2V_ENV=dev)")
-        _warn_dev(self._unset_secrets())
+        _warn_dev(_unset_secrets(self))
 
     @model_validator(mode="after")
     def _kafka_security_is_whole(self) -> Settings:
@@ -296,6 +278,24 @@ class Settings(BaseSettings):
     def kafka_uses_tls(self) -> bool:
         return self.kafka_security_protocol in ("SSL", "SASL_SSL")
 
+    # --- audit trail (docs/audit.md) ------------------------------------------------------
+    audit_enabled: bool = Field(
+        True, description="hash-chained audit records; off only to measure their cost"
+    )
+    audit_signing_key_file: Path | None = Field(
+        None, description="Ed25519 PEM key signing checkpoints; dev default .local/audit/"
+    )
+    audit_checkpoint_interval_s: float = Field(
+        300.0, gt=0, description="hub-clock interval between signed checkpoints per partition"
+    )
+
+    @property
+    def audit_key_path(self) -> Path:
+        """The signing key's file: the setting, or in development mode ``.local/audit/``."""
+        if self.audit_signing_key_file is not None:
+            return self.audit_signing_key_file
+        return REPO_ROOT / ".local" / "audit" / "checkpoint-signing-key.pem"
+
     def topic(self, name: str) -> str:
         """Full topic name: ``<prefix>.<name>`` (``events``, ``raw.courier``, ``dlq`` ...)."""
         return f"{self.topic_prefix}.{name}"
@@ -326,6 +326,36 @@ class Settings(BaseSettings):
         return conf
 
 
+def missing_secrets(settings: Settings) -> list[str]:
+    """The secrets a hub process needs and lacks, by their settings' names: always empty in
+    development mode (``V2V_ENV=dev``), where development values stand in. A new secret is one
+    line here."""
+    if settings.dev_mode:
+        return []
+    return [name for name, _purpose in _unset_secrets(settings)]
+
+
+def _unset_secrets(settings: Settings) -> list[tuple[str, str]]:
+    """Every secret not set, whatever the mode: (setting, what it is for)."""
+    audit_key = settings.audit_signing_key_file
+    unset = [
+        ("V2V_PSEUDONYM_KEY", "HMAC key for patient pseudonyms", _blank(settings.pseudonym_key)),
+        ("V2V_AUTH_ISSUER", "the identity provider's issuer", not _text(settings.auth_issuer)),
+        (
+            "V2V_AUTH_JWKS_URL or V2V_AUTH_JWKS_FILE",
+            "the identity provider's keys",
+            not (_text(settings.auth_jwks_url) or settings.auth_jwks_file),
+        ),
+        ("V2V_SIGNATURE_KEY", "the hub's e-signature seal key", _blank(settings.signature_key)),
+        (
+            "V2V_AUDIT_SIGNING_KEY_FILE",
+            "the audit checkpoint signing key",
+            settings.audit_enabled and (audit_key is None or not audit_key.is_file()),
+        ),
+    ]
+    return [(name, purpose) for name, purpose, missing in unset if missing]
+
+
 def _text(value: str | None) -> str:
     return (value or "").strip()
 
@@ -334,12 +364,12 @@ def _blank(secret: SecretStr | None) -> bool:
     return secret is None or not secret.get_secret_value().strip()
 
 
-def _warn_dev(unset: list[str]) -> None:
+def _warn_dev(unset: list[tuple[str, str]]) -> None:
     global _dev_warned
     if unset and not _dev_warned:
         _dev_warned = True
         log.warning(
             "development mode (V2V_ENV=dev): development values stand in for %s; never use "
             "this outside development",
-            ", ".join(name.split(":")[0] for name in unset),
+            ", ".join(name for name, _purpose in unset),
         )

@@ -1,10 +1,20 @@
-"""Topic names and idempotent topic creation (confluent-kafka AdminClient)."""
+"""Topic names and idempotent topic creation (confluent-kafka AdminClient).
+
+The audit topics are created never compacted and with unlimited retention (``retention.ms`` and
+``retention.bytes`` -1): an audit trail is kept as long as the records it is about (EU GMP Part
+IV: 30 years), so it is never cleaned up by the broker. An existing audit topic that says
+otherwise is set so by :func:`ensure_topics`. The checkpoint and configuration topics have one
+partition each: one order for everything on them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
+from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
 from hub.cluster import connect
@@ -25,6 +35,8 @@ class Topics:
     audit: str
     dlq: str
     identity: str
+    audit_checkpoints: str
+    audit_config: str
 
     @classmethod
     def of(cls, settings: Settings) -> Topics:
@@ -44,6 +56,8 @@ class Topics:
             audit=settings.topic("audit"),
             dlq=settings.topic("dlq"),
             identity=settings.topic("identity"),
+            audit_checkpoints=settings.topic("audit.checkpoints"),
+            audit_config=settings.topic("audit.config"),
         )
 
     def all(self) -> list[str]:
@@ -56,13 +70,23 @@ class Topics:
             self.audit,
             self.dlq,
             self.identity,
+            self.audit_checkpoints,
+            self.audit_config,
         ]
+
+    def audit_topics(self) -> dict[str, int | None]:
+        """The audit topics and their partition count (None: the deployment's)."""
+        return {self.audit: None, self.audit_checkpoints: 1, self.audit_config: 1}
 
     def partner_of(self, topic: str) -> str:
         for partner, name in self.raw.items():
             if name == topic:
                 return partner
         raise ConfigurationError(f"{topic} is not a raw partner topic")
+
+
+AUDIT_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+"""Never compacted, never deleted by age or size."""
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
@@ -72,8 +96,11 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     DeliveryError when no broker answers (:func:`hub.cluster.connect`).
     """
     admin = connect(settings)
-    wanted = Topics.of(settings).all()
+    topics = Topics.of(settings)
+    audit = topics.audit_topics()
+    wanted = topics.all()
     existing = set(admin.list_topics(timeout=timeout_s).topics)
+    _keep_audit_forever(admin, [t for t in audit if t in existing], timeout_s)
     missing = [t for t in wanted if t not in existing]
     if not missing:
         return []
@@ -81,8 +108,9 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         [
             NewTopic(
                 t,
-                num_partitions=settings.topic_partitions,
+                num_partitions=audit.get(t) or settings.topic_partitions,
                 replication_factor=settings.topic_replication,
+                config=AUDIT_TOPIC_CONFIG if t in audit else {},
             )
             for t in missing
         ],
@@ -97,3 +125,30 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
     return created
+
+
+def _keep_audit_forever(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    """Set the audit configuration on existing audit topics (created before it, or by hand)."""
+    if not names:
+        return
+    resources = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                for k, v in AUDIT_TOPIC_CONFIG.items()
+            ],
+        )
+        for name in names
+    ]
+    for future in admin.incremental_alter_configs(resources, request_timeout=timeout_s).values():
+        future.result()
+
+
+def topic_config(settings: Settings, name: str, timeout_s: float = 30.0) -> dict[str, str]:
+    """A topic's effective configuration (for ``v2v audit verify --live`` and the tests)."""
+    admin = AdminClient(settings.kafka_config())
+    resource = ConfigResource(ResourceType.TOPIC, name)
+    entries = admin.describe_configs([resource], request_timeout=timeout_s)[resource].result()
+    return {k: str(v.value) for k, v in entries.items()}

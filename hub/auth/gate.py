@@ -11,8 +11,8 @@
   signature, bound to that version's digest.
 
 A command refused here (403, 401 ``reauthenticate``, 409) is still queued, carrying its
-refusal: the case desk rejects it with the same code, so it becomes a ``command_rejected`` audit
-note like every other refused command. Bad input (400) is only answered.
+refusal: the case desk rejects it with the same code, so it becomes a ``COMMAND_REJECTED`` audit
+record like every other refused command. Bad input (400) is only answered.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.bench.overhead import AuditOverhead
+
 TARGET_RATIO = 0.30
 TARGET_P99_MS = 250.0
 TARGET_RATE = 1_000.0
@@ -85,6 +87,7 @@ class Report:
     latency: Latency | None = None
     memory: Memory | None = None
     restart: Restart | None = None
+    audit: AuditOverhead | None = None
     targets: list[Target] = field(default_factory=list)
 
     def check_targets(self) -> None:
@@ -233,6 +236,24 @@ class Report:
                 _row("start -> /ready", "", f"{rs.ready_s:.1f} s"),
                 _row("start -> event of an existing chain applied", "", f"{rs.resume_s:.1f} s"),
                 _row("chain state recovered", "", "yes" if rs.state_recovered else "NO"),
+            ]
+        au = self.audit
+        if au is not None:
+            lines += [
+                "",
+                f"AUDIT TRAIL (throughput phase, {au.events:,} events, on and off)",
+                _row(
+                    "audit trail on (events/s, worker CPU/event)",
+                    f"{au.audit_records:,} records",
+                    f"{_rate(au.events_per_s_audit_on)}, {au.cpu_us_per_event_audit_on:,.0f} us",
+                ),
+                _row(
+                    "audit trail off",
+                    "",
+                    f"{_rate(au.events_per_s_audit_off)}, {au.cpu_us_per_event_audit_off:,.0f} us",
+                ),
+                _row("  cost in throughput", "", f"{au.overhead:.1%}"),
+                _row("  cost in worker CPU per event", "", f"{au.cpu_overhead:+.1%}"),
             ]
         if self.targets:
             lines += ["", "TARGETS"]

@@ -12,6 +12,8 @@
              holds; latency = the case record's timestamp minus the raw record's produce time.
 7. restart   the worker is stopped and a new one started with the same app id: time until
              /ready, and until an event of an existing chain is applied on the recovered state.
+8. audit     (``audit_compare``) phases 2-3 again on a worker with the audit trail off
+             (:mod:`hub.bench.overhead`): the audit trail's cost in events/s.
 
 Topics, the worker's data directory and Redis keys of the run are removed afterwards unless
 ``keep`` is set. Wall-clock ticks are off (deadlines would fire on simulated event times).
@@ -39,6 +41,7 @@ from confluent_kafka.admin import AdminClient
 
 from hub.bench.baseline import canonical_events, create_topics, produce_events, run_baseline
 from hub.bench.feed import RawSender, WorkerProbe
+from hub.bench.overhead import audit_overhead
 from hub.bench.report import Latency, Memory, Report, Restart, Throughput
 from hub.bench.stats import per_10k, percentile, rate
 from hub.bench.workload import BenchMessage, Workload, bench_coi
@@ -69,6 +72,7 @@ class BenchConfig:
     holds: int = 300
     restart: bool = True
     keep: bool = False
+    audit_compare: bool = False
 
     @classmethod
     def quick(cls) -> BenchConfig:
@@ -183,6 +187,7 @@ def run_bench(settings: Settings, cfg: BenchConfig, workdir: Path, progress: boo
         cpu = probe.cpu_seconds() - cpu
         _no_rejections(probe)
         rss_active = probe.rss()
+        audit_records = int(worker.metric("v2v_audit_records_total"))
         say(f"hub: {rate(events, seconds):,.0f} events/s; RSS {rss_active / 1e6:.0f} MB")
 
         say("baseline: normalising the same messages offline and producing their events")
@@ -228,6 +233,12 @@ def run_bench(settings: Settings, cfg: BenchConfig, workdir: Path, progress: boo
             say(
                 f"restart: ready after {report.restart.ready_s:.1f} s, resumed after "
                 f"{report.restart.resume_s:.1f} s"
+            )
+        if cfg.audit_compare:
+            say("audit overhead: chain set-up and throughput again, audit trail off")
+            cpu_us = report.throughput.worker_cpu_us_per_event
+            report.audit = audit_overhead(
+                settings, cfg, workdir, hub_rate, cpu_us, audit_records, say
             )
     finally:
         if run.probe is not None:

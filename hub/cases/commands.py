@@ -16,7 +16,7 @@ caller keeps the command ids it has applied.
 
 A command the HTTP edge refused (``refusal``: not authorised, re-authentication needed, a stale
 version) travels the same path and is rejected here with the edge's code, so every refusal of a
-person's command becomes the same ``command_rejected`` audit note. A command that carries an
+person's command becomes the same kind of audit record (a rejection). A command that carries an
 electronic signature is applied only to the exact case version the signature names (its version
 and digest), for the action, actor and reason it states.
 """

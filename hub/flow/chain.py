@@ -1,8 +1,9 @@
-"""One chain's record: the engine's state and the case desk, kept and written together.
+"""One chain's record: the engine's state, the case desk and the audit head, written together.
 
-One table row per chain (key: COI) holds both, so events, commands and clock ticks of a chain
-are applied in one order by the one worker that owns its partition. The desk is the chain's one
-memory of its cases.
+One table row per chain (key: COI) holds all three, so events, commands and clock ticks of a
+chain are applied in one order by the one worker that owns its partition. The desk is the
+chain's one memory of its cases; the audit head (``seq`` and ``hash`` of the chain's last audit
+record, :mod:`hub.audit.records`) lets a restarted worker continue the chain's hash chain.
 
 A partner's feed has a row of the same kind (key ``partner:<id>``, never a COI): its cases on
 the desk and its health in ``feed`` (``hub.partners.health``); its state is an empty chain's.
@@ -11,10 +12,11 @@ the desk and its health in ``feed`` (``hub.partners.health``); its state is an e
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from hub.audit.records import AuditHead, AuditRecord, Entry, append
 from hub.cases.desk import CaseDesk
 from hub.cases.escalation import EscalationPolicy
 from hub.chain.engine import new_chain
@@ -27,10 +29,16 @@ class Chain:
     state: ChainState
     desk: CaseDesk = field(default_factory=CaseDesk)
     feed: FeedHealth | None = None
+    audit: AuditHead = field(default_factory=AuditHead)
 
     @classmethod
     def new(cls, coi_id: str) -> Chain:
         return cls(state=new_chain(coi_id))
+
+    def audited(self, entries: list[Entry]) -> tuple[Chain, tuple[AuditRecord, ...]]:
+        """This chain with ``entries`` appended to its audit hash chain, and the new records."""
+        head, records = append(self.coi_id, self.audit, entries, self.state.stage)
+        return replace(self, audit=head), records
 
     @property
     def coi_id(self) -> str:
@@ -85,7 +93,11 @@ class Chain:
         else:
             state = self.state.model_dump(mode="json", exclude={"pending"})
             state["pending_ids"] = [e.event_id for e in self.state.pending]
-        row = {"state": state, "desk": self.desk.model_dump(mode="json")}
+        row = {
+            "state": state,
+            "desk": self.desk.model_dump(mode="json"),
+            "audit": self.audit.model_dump(mode="json"),
+        }
         if self.feed is not None:
             row["feed"] = self.feed.model_dump(mode="json")
         return row
@@ -94,9 +106,10 @@ class Chain:
     def from_row(
         cls, row: dict[str, Any], pending: Mapping[str, dict[str, Any]] | None = None
     ) -> Chain:
-        """A row as :meth:`to_row` wrote it, today or in an earlier version of the hub;
-        ``pending`` holds the rows of its pending records when the row names them by id (one
-        that is missing is left out: the chain store reports it)."""
+        """A row as :meth:`to_row` wrote it, today or in an earlier version of the hub (a row
+        without an audit head starts its hash chain at the next record); ``pending`` holds the
+        rows of its pending records when the row names them by id (one that is missing is left
+        out: the chain store reports it)."""
         state = row["state"]
         ids = state.get("pending_ids")
         if ids is not None:
@@ -109,6 +122,7 @@ class Chain:
             state=ChainState.model_validate(state),
             desk=CaseDesk.model_validate(row["desk"]),
             feed=FeedHealth.model_validate(feed) if feed is not None else None,
+            audit=AuditHead.model_validate(row.get("audit") or {}),
         )
 
 

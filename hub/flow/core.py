@@ -4,6 +4,10 @@ The hub's clock: a record is judged as of the moment the hub received it (an eve
 ``source.received_at``, a tick's time, a command's time). Case detection times, escalation times
 and re-escalations follow from that clock, so a replay of the same records reaches the same
 cases, versions and escalations as the live worker did, on any day it runs.
+
+Every record a chain takes and every case version it makes is also an audit record on the
+chain's hash chain (:mod:`hub.audit.records`), numbered from the head kept in the chain's row:
+the same records in the same order give the same audit records, live or replayed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,15 @@ from typing import Protocol
 
 from connectors.base import Connector, ConnectorConfig, RawMessage, Rejection
 from connectors.registry import CONNECTORS, get_connector
+from hub.audit.records import (
+    AuditRecord,
+    Entry,
+    case_entry,
+    command_entry,
+    event_entry,
+    rejected_entry,
+    rejection_entry,
+)
 from hub.cases.commands import CaseCommand, CommandRejected
 from hub.cases.desk import command as desk_command
 from hub.cases.desk import receive_findings
@@ -113,6 +126,7 @@ class FlowCore:
         profiles: Mapping[str, ProductProfile],
         policy: EscalationPolicy,
         feeds: Mapping[str, FeedPolicy] | None = None,
+        audit: bool = True,
     ) -> None:
         if DEFAULT_PROFILE not in profiles:
             raise ValueError(f"the product profiles lack {DEFAULT_PROFILE!r}")
@@ -121,6 +135,7 @@ class FlowCore:
         self.policy = policy
         self.feeds = dict(feeds or {})
         """The partner feeds whose health the ticks judge (from the registry), by partner id."""
+        self.audit = audit  # off only to measure the audit trail's cost (V2V_AUDIT_ENABLED)
 
     @classmethod
     def from_files(
@@ -130,6 +145,7 @@ class FlowCore:
         pseudonym_key: bytes,
         partners: Iterable[str] | None = None,
         partner_dir: Path | None = None,
+        audit: bool = True,
     ) -> FlowCore:
         """The core for these product profiles, escalation policy and partners: each partner of
         the registry in ``partner_dir`` read by its connector configured from its entry (every
@@ -156,7 +172,7 @@ class FlowCore:
             config = ConnectorConfig(pseudonym_key=pseudonym_key)
             for name in wanted if wanted is not None else CONNECTORS:
                 connectors[name] = get_connector(name, config)
-        return cls(connectors, load_profiles(profile_dir), load_policy(policy_file), feeds)
+        return cls(connectors, load_profiles(profile_dir), load_policy(policy_file), feeds, audit)
 
     @classmethod
     def from_settings(cls, settings: Settings, partners: Iterable[str] | None = None) -> FlowCore:
@@ -166,6 +182,7 @@ class FlowCore:
             settings.pseudonym_secret(),
             partners,
             settings.partner_dir,
+            settings.audit_enabled,
         )
 
     # --- edge and routing --------------------------------------------------------------------
@@ -280,33 +297,47 @@ class FlowCore:
             return Step()
         if partition is not None and state.partition != partition:
             state = state.model_copy(update={"partition": partition})
+        entries = [event_entry(event), *(case_entry(c, now) for c in cases)]
+        changed, audit = self._audited(replace(chain, state=state, desk=desk), entries)
         return Step(
-            chain=Chain(state=state, desk=desk),
+            chain=changed,
             cases=tuple(cases),
             escalations=tuple(escalations),
+            audit=audit,
             timeline=() if is_tick else (event,),
         )
 
+    def _audited(self, chain: Chain, entries: list[Entry]) -> tuple[Chain, tuple[AuditRecord, ...]]:
+        """``chain`` with ``entries`` appended to its audit hash chain, and the new records."""
+        return chain.audited(entries) if self.audit else (chain, ())
+
     def on_command(self, chain: Chain | None, coi_id: str, cmd: CaseCommand) -> Step:
-        """A person's command on one of the chain's cases: a new case version and its audit
-        note, or a rejection on the audit trail; a command applied before changes nothing."""
-        if chain is None or cmd.case_id not in chain.desk.cases:
-            note = {"kind": "command_rejected", "error": "UNKNOWN_CASE", "coi_id": coi_id}
-            return Step(audit=({**note, **cmd.model_dump(mode="json")},))
+        """A person's command on one of the chain's cases: a new case version, with the command
+        and the version on the chain's audit trail, or its rejection on the audit trail; a
+        command applied before changes nothing. A command naming no chain the hub knows has no
+        trail to join: it is dead-lettered (``UNKNOWN_CHAIN``)."""
+        if chain is None:
+            return Step(failure=_unknown_chain(coi_id, cmd))
+        if cmd.case_id not in chain.desk.cases:
+            if cmd.command_id in chain.desk.applied_commands:
+                return Step()
+            desk = chain.desk.model_copy(
+                update={"applied_commands": [*chain.desk.applied_commands, cmd.command_id]}
+            )
+            message = f"chain {coi_id} has no case {cmd.case_id}"
+            entry = rejected_entry(cmd, "UNKNOWN_CASE", message)
+            changed, audit = self._audited(replace(chain, desk=desk), [entry])
+            return Step(chain=changed, audit=audit)
         desk, result = desk_command(chain.desk, cmd)
         if result is None:
             return Step()  # this command id was applied before: a replay changes nothing
         changed = replace(chain, desk=desk)  # a feed row keeps its health
         if isinstance(result, CommandRejected):
-            return Step(
-                chain=changed,
-                audit=({"kind": "command_rejected", **result.model_dump(mode="json")},),
-            )
-        return Step(
-            chain=changed,
-            cases=(result.case,),
-            audit=({"kind": "case_command", **result.note.model_dump(mode="json")},),
-        )
+            changed, audit = self._audited(changed, [rejection_entry(cmd, result)])
+            return Step(chain=changed, audit=audit)
+        entries = [command_entry(cmd, result.note), case_entry(result.case, cmd.at)]
+        changed, audit = self._audited(changed, entries)
+        return Step(chain=changed, cases=(result.case,), audit=audit)
 
     def on_feed_tick(
         self,
@@ -320,7 +351,9 @@ class FlowCore:
         """A clock tick on a partner's feed (``hub.flow.feeds``): what was heard from it since
         the last tick, its health judged, its cases opened, re-escalated or resolved."""
         try:
-            return feed_step(self.feeds[partner], self.policy, row, heard, tick, chains, partition)
+            return feed_step(
+                self.feeds[partner], self.policy, row, heard, tick, chains, partition, self.audit
+            )
         except Exception as exc:
             return Step(failure=_failure(exc, tick))
 
@@ -340,6 +373,16 @@ def _no_coi(event: Event, reason: str) -> Rejection:
         partner=event.source.partner,
         stage="route",
         message_id=event.source.message_id,
+    )
+
+
+def _unknown_chain(coi_id: str, cmd: CaseCommand) -> Rejection:
+    return Rejection(
+        code="UNKNOWN_CHAIN",
+        reason=f"command {cmd.command_id} on case {cmd.case_id}: no chain {coi_id!r}",
+        partner="hub",
+        stage="command",
+        message_id=cmd.command_id,
     )
 
 

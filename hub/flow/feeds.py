@@ -10,8 +10,9 @@ the audit trail like a person's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import replace
 
+from hub.audit.records import Entry, case_entry, command_entry, event_entry
 from hub.cases.commands import CaseAction, CaseCommand, CommandApplied
 from hub.cases.desk import command as desk_command
 from hub.cases.desk import receive_findings
@@ -51,10 +52,13 @@ def feed_step(
     tick: Event,
     chains: Callable[[], Iterable[Chain]],
     partition: int | None = None,
+    audit: bool = True,
 ) -> Step:
     """The tick ``tick`` on the feed of ``policy.partner`` (its row, None when new), with what
     was heard from it since the last tick; ``chains`` gives every chain the driver holds (read
-    only when a silence begins, for the chains at risk)."""
+    only when a silence begins, for the chains at risk). With ``audit``, a tick that makes case
+    versions puts them on the row's audit trail (key ``partner:<id>``) after the tick, with the
+    hub's resolutions; a tick that only updates the feed's health adds nothing to it."""
     now = tick.occurred_at
     known = row or new_row(policy.partner, partition)
     health = known.feed or FeedHealth(partner=policy.partner)
@@ -67,7 +71,7 @@ def feed_step(
         known.desk, list(verdict.findings), now, escalation
     )
     cases: list[Case] = list(opened)
-    audit: list[dict[str, Any]] = []
+    entries: list[Entry] = [event_entry(tick), *(case_entry(c, now) for c in opened)]
     for recovery in verdict.recovered:
         case_id = case_id_for(feed_key(policy.partner), recovery.code, recovery.subject)
         case = desk.cases.get(case_id)
@@ -84,16 +88,18 @@ def feed_step(
         desk, result = desk_command(desk, cmd)
         if isinstance(result, CommandApplied):
             cases.append(result.case)
-            audit.append({"kind": "case_command", **result.note.model_dump(mode="json")})
+            entries += [command_entry(cmd, result.note), case_entry(result.case, now)]
     desk, overdue = desk_tick(desk, now, escalation)
     if verdict.health == known.feed and desk is known.desk:
         return Step()
     state = known.state
     if partition is not None and state.partition != partition:
         state = state.model_copy(update={"partition": partition})
+    changed = replace(known, state=state, desk=desk, feed=verdict.health)
+    changed, records = changed.audited(entries) if audit and cases else (changed, ())
     return Step(
-        chain=Chain(state=state, desk=desk, feed=verdict.health),
+        chain=changed,
         cases=tuple(cases),
         escalations=(*escalations, *overdue),
-        audit=tuple(audit),
+        audit=records,
     )

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from connectors.base import RawMessage, Rejection
+from hub.audit.records import AuditRecord
 from hub.cases.commands import CaseCommand
 from hub.cases.models import Case, Escalation
 from hub.events.models import Event
@@ -73,7 +73,7 @@ class MemoryHub:
     versions: list[Case] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
     dead_letters: list[DeadRecord] = field(default_factory=list)
-    audit: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)
     heard: Heard = field(default_factory=Heard)
 
     # --- inputs --------------------------------------------------------------------------------
@@ -97,10 +97,10 @@ class MemoryHub:
             return Written(0, 1)
         return Written(self._route(outcome), 0)
 
-    def tick(self, at: datetime, partition: int = 0) -> None:
-        """A simulated clock tick: every chain with a deadline or re-escalation due by ``at``,
-        then every partner feed."""
-        tick = tick_event(at, partition, "simulated")
+    def tick(self, at: datetime, partition: int = 0, event: Event | None = None) -> None:
+        """A clock tick (simulated, or ``event``: a recorded one): every chain with a deadline
+        or re-escalation due by ``at``, then every partner feed."""
+        tick = event or tick_event(at, partition, "simulated")
         for chain in list(self.chains.values()):
             if self.core.due(chain, at):
                 self._record(self.core.on_tick(chain, tick), tick)

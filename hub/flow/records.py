@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from connectors.base import Rejection
+from hub.audit.records import AuditRecord
 from hub.cases.models import Case, Escalation
 from hub.events.models import Event
 from hub.flow.chain import Chain
@@ -71,7 +71,8 @@ class Step:
     """What one record (event, tick or command) did to one chain.
 
     ``chain`` is the chain's new version, or None when nothing changed (nothing to write).
-    ``cases`` and ``escalations`` go to their topics, ``audit`` to the audit topic; ``failure``
+    ``cases`` and ``escalations`` go to their topics, ``audit`` (the chain's new hash-chained
+    audit records, in order) to the audit topic; ``failure``
     is set when the chain could not take the record: it goes to the dead-letter topic and the
     chain stays as it was.
     """
@@ -79,6 +80,6 @@ class Step:
     chain: Chain | None = None
     cases: tuple[Case, ...] = ()
     escalations: tuple[Escalation, ...] = ()
-    audit: tuple[dict[str, Any], ...] = ()
+    audit: tuple[AuditRecord, ...] = ()
     failure: Rejection | None = None
     timeline: tuple[Event, ...] = field(default=())

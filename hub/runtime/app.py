@@ -16,13 +16,16 @@ at-least-once; every output is idempotent by deterministic id.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
 from aiohttp.typedefs import Middleware
 from faust.utils.terminal import SpinnerHandler
 
+from hub.audit.checkpoint import ChainHead, Checkpointer
+from hub.audit.keys import load_private
+from hub.audit.records import AuditHead
 from hub.auth.gate import Gate
 from hub.auth.http import auth_middleware
 from hub.flow import FlowCore
@@ -86,8 +89,23 @@ def _faust_app(settings: Settings, middlewares: list[Middleware]) -> faust.App:
     )
 
 
-def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
-    """The worker; ConfigurationError when a secret is missing outside development mode."""
+def checkpointer_for(settings: Settings, config: AuditHead | None = None) -> Checkpointer | None:
+    """The worker's checkpoint signer (None with the audit trail off). In development mode a
+    missing key is generated on first use."""
+    if not settings.audit_enabled:
+        return None
+    key = load_private(settings.audit_key_path, generate_missing=settings.dev_mode)
+    head = ChainHead(seq=config.seq, hash=config.hash) if config and config.hash else None
+    interval = timedelta(seconds=settings.audit_checkpoint_interval_s)
+    return Checkpointer(key, interval, head)
+
+
+def create_app(
+    settings: Settings, metrics: Metrics | None = None, audit_config: AuditHead | None = None
+) -> faust.App:
+    """The worker. ``audit_config``: the configuration chain's head that the starting worker
+    recorded (:func:`hub.audit.topic.record_configuration`), named in its checkpoints.
+    ConfigurationError when a secret is missing outside development mode."""
     settings.require_secrets("the worker")
     topics = Topics.of(settings)
     metrics = metrics or create_metrics()
@@ -106,6 +124,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         escalations=topic(topics.escalations),
         commands=topic(topics.commands, keyed=True),
         audit=topic(topics.audit),
+        audit_checkpoints=topic(topics.audit_checkpoints),
         dlq=topic(topics.dlq),
     )
     core = FlowCore.from_settings(settings, list(topics.raw))
@@ -156,9 +175,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     resolve.register(hub, out.identity, index)
     # One agent reads a chain's events and the commands on its cases (both keyed by COI, same
     # partition count), so they are applied in one order against one table row.
-    chain.register(hub, topic(topics.events, topics.commands, keyed=True), store)
+    checkpointer = checkpointer_for(settings, audit_config)
+    chain.register(hub, topic(topics.events, topics.commands, keyed=True), store, checkpointer)
     outputs.register(hub, out.cases, out.escalations)
-    _housekeeping(hub, store)
+    _housekeeping(hub, store, checkpointer)
     rebuild.register(hub, store)
     register_views(app, metrics, hub.projection, out.commands, hub.wires.commands, gate)
     read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
@@ -166,7 +186,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     return app
 
 
-def _housekeeping(hub: Worker, store: ChainStore) -> None:
+def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | None) -> None:
     app, settings = hub.app, hub.settings
     if settings.tick_interval_s > 0:
 
@@ -189,5 +209,7 @@ def _housekeeping(hub: Worker, store: ChainStore) -> None:
 
     async def on_revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         store.forget()
+        if checkpointer is not None:
+            checkpointer.forget()  # the next checkpoint of a partition is a full one again
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]  # mode stubs too narrow

@@ -156,6 +156,15 @@ class ChainStore:
             if chain.state.partition == partition and self.core.due(chain, now):
                 yield chain
 
+    def heads(self, partition: int) -> dict[str, tuple[int, str]]:
+        """The audit head (seq, hash) of every chain of ``partition`` with a record."""
+        self.load_all()
+        return {
+            c.coi_id: (c.audit.seq, c.audit.hash)
+            for c in self._cache.values()
+            if c.state.partition == partition and c.audit.hash is not None
+        }
+
     def chains(self) -> list[Chain]:
         return list(self._cache.values())
 

@@ -80,6 +80,7 @@ class Outputs:
     escalations: Any
     commands: Any
     audit: Any
+    audit_checkpoints: Any
     dlq: Any
 
 

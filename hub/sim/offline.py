@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from connectors.base import RawMessage
 from hub.cases.models import Case, Escalation
@@ -58,6 +59,8 @@ class Outcome:
     refused: list[DeadLetter] = field(default_factory=list)
     states: dict[str, ChainState] = field(default_factory=dict)
     plans: dict[tuple[int, str], Planned] = field(default_factory=dict)
+    audit_outline: dict[str, list[str]] = field(default_factory=dict)  # COI -> its records
+    audit_records: int = 0  # records of the chains (feed rows aside)
 
 
 class OfflineHub:
@@ -92,7 +95,18 @@ class OfflineHub:
         self.out.states = {
             coi: chain.state for coi, chain in self.hub.chains.items() if not is_feed_key(coi)
         }
+        chains = [r for r in self.hub.audit if not is_feed_key(r.chain)]  # a feed's row aside
+        self.out.audit_records = len(chains)
+        for record in chains:
+            self.out.audit_outline.setdefault(record.chain, []).append(outline(record.as_json()))
         return self.out
+
+
+def outline(record: dict[str, Any]) -> str:
+    """An audit record in brief, the same live and offline: the offline hub ticks every chain
+    with one tick, the live one with its partition's (another event id), so a tick is its time."""
+    ref = record["body"].get("occurred_at") if record["kind"] == "TICK" else record["ref"]
+    return f"{record['seq']} {record['kind']} {record['action']} {ref} {record['stage']}"
 
 
 def run_offline(

@@ -65,8 +65,11 @@ def versions(records: list[Any], case_id: str) -> list[Case]:
     return sorted((c for c in decoded if c.case_id == case_id), key=lambda c: c.version)
 
 
-def audit_notes(records: list[Any]) -> list[dict[str, Any]]:
-    return [json.loads(r.value()) for r in records]
+def commands(records: list[Any]) -> list[dict[str, Any]]:
+    """The audit trail's records of case commands, applied or rejected, in order."""
+    kinds = {"CASE_COMMAND", "COMMAND_REJECTED"}
+    decoded = (json.loads(r.value()) for r in records)
+    return [n for n in decoded if n.get("kind") in kinds]
 
 
 @pytest.fixture
@@ -182,17 +185,20 @@ def test_commands_are_attributed_authorised_and_signed(
     assert verify_signature(sig, moved, public)  # not the record she signed
 
     with TopicReader(hub_settings, topics.audit) as audit:
-        assert audit.poll_until(lambda rs: len(rs) >= 5, timeout_s=30), worker.tail()
-    notes = audit_notes(audit.records)
-    rejected = {(n["error"], n["actor"]) for n in notes if n["kind"] == "command_rejected"}
+        assert audit.poll_until(lambda rs: len(commands(rs)) >= 5, timeout_s=30), worker.tail()
+    notes = commands(audit.records)
+    rejected = {(n["body"]["error"], n["actor"]) for n in notes if n["kind"] == "COMMAND_REJECTED"}
     assert rejected == {
         ("NOT_AUTHORISED", "op-olga"),
         ("REAUTHENTICATION_REQUIRED", "qp-anna"),
         ("STALE_VERSION", "qp-anna"),
     }
-    applied = [n for n in notes if n["kind"] == "case_command"]
-    assert [(n["action"], n["actor"], n["roles"]) for n in applied] == [
+    forbidden_record = next(n for n in notes if n["body"].get("error") == "NOT_AUTHORISED")
+    refusal = forbidden_record["body"]["command"]["refusal"]
+    assert refusal["rule"] == "critical-release-or-identity-resolve"
+    applied = [n for n in notes if n["kind"] == "CASE_COMMAND"]
+    assert [(n["action"], n["actor"], n["body"]["command"]["roles"]) for n in applied] == [
         ("ACKNOWLEDGE", "op-olga", ["operator"]),
         ("RESOLVE", "qp-anna", ["qualified-person"]),
     ]
-    assert applied[1]["signature"]["seal"] == sig.seal
+    assert applied[1]["body"]["note"]["signature"]["seal"] == sig.seal

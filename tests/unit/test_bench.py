@@ -14,6 +14,7 @@ import pytest
 
 from connectors.base import ConnectorConfig, RawMessage
 from connectors.registry import get_connector
+from hub.bench.overhead import AuditOverhead
 from hub.bench.report import Latency, Memory, Report, Restart, Throughput
 from hub.bench.runner import BenchConfig, schedule, updates_for
 from hub.bench.stats import (
@@ -287,11 +288,23 @@ def test_latency_at_a_lower_load_than_the_targets_is_not_judged() -> None:
 
 def test_report_json_has_no_nan_and_the_table_every_section(tmp_path) -> None:
     report = _report(p99_ms=100.0)
+    report.audit = AuditOverhead(
+        events=100,
+        events_per_s_audit_on=90.0,
+        events_per_s_audit_off=100.0,
+        overhead=0.1,
+        cpu_us_per_event_audit_on=990.0,
+        cpu_us_per_event_audit_off=900.0,
+        cpu_overhead=0.1,
+        audit_records=130,
+    )
     path = tmp_path / "report.json"
     report.write(path)
     data = json.loads(path.read_text())
     assert data["latency"]["p50_to_event_ms"] is None
-    assert set(data) == {"run", "throughput", "latency", "memory", "restart", "targets"}
+    assert set(data) == {"run", "throughput", "latency", "memory", "restart", "audit", "targets"}
+    assert data["audit"]["cpu_overhead"] == 0.1
     table = report.table()
-    for section in ("THROUGHPUT", "DETECTION LATENCY", "MEMORY", "RESTART", "TARGETS"):
+    for section in ("THROUGHPUT", "DETECTION LATENCY", "MEMORY", "RESTART", "AUDIT", "TARGETS"):
         assert section in table
+    assert "+10.0%" in table

@@ -4,30 +4,41 @@ and development mode stands in with a warning, once."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
 import hub.settings as settings_module
+from hub.audit.keys import generate
 from hub.cli import main
 from hub.errors import ConfigurationError
 from hub.ingress.http import create_ingress_app
 from hub.runtime.app import create_app
-from hub.settings import DEV_ISSUER, DEV_PSEUDONYM_KEY, Settings
+from hub.settings import DEV_ISSUER, DEV_PSEUDONYM_KEY, Settings, missing_secrets
 
 pytestmark = pytest.mark.req("REQ-SEC-NO-DEFAULT-SECRETS")
 
-SECRETS = {
-    "pseudonym_key": "a-pseudonym-key",
-    "auth_issuer": "https://idp.example/realms/v2v",
-    "auth_jwks_url": "https://idp.example/realms/v2v/certs",
-    "signature_key": "11" * 32,
-}
 NAMES = {
     "pseudonym_key": "V2V_PSEUDONYM_KEY",
     "auth_issuer": "V2V_AUTH_ISSUER",
     "auth_jwks_url": "V2V_AUTH_JWKS_URL or V2V_AUTH_JWKS_FILE",
     "signature_key": "V2V_SIGNATURE_KEY",
+    "audit_signing_key_file": "V2V_AUDIT_SIGNING_KEY_FILE",
 }
+
+
+@pytest.fixture(scope="module")
+def secrets(tmp_path_factory) -> dict[str, object]:
+    """One value for every secret; the audit key a real key file."""
+    audit_key = tmp_path_factory.mktemp("audit") / "checkpoint.pem"
+    generate(audit_key)
+    return {
+        "pseudonym_key": "a-pseudonym-key",
+        "auth_issuer": "https://idp.example/realms/v2v",
+        "auth_jwks_url": "https://idp.example/realms/v2v/certs",
+        "signature_key": "11" * 32,
+        "audit_signing_key_file": audit_key,
+    }
 
 
 def production(**values: object) -> Settings:
@@ -35,35 +46,40 @@ def production(**values: object) -> Settings:
 
 
 def test_production_without_secrets_names_each_one() -> None:
-    missing = production().missing_secrets()
-    assert [m.split(":")[0] for m in missing] == list(NAMES.values())
+    assert missing_secrets(production()) == list(NAMES.values())
     with pytest.raises(ConfigurationError, match="the worker refuses to start") as info:
         production().require_secrets("the worker")
     for name in NAMES.values():
         assert name in str(info.value)
+    assert "V2V_PSEUDONYM_KEY (HMAC key for patient pseudonyms)" in str(info.value)
 
 
-@pytest.mark.parametrize("absent", sorted(SECRETS))
-def test_each_secret_is_required_alone(absent) -> None:
-    values = {k: v for k, v in SECRETS.items() if k != absent}
-    assert [m.split(":")[0] for m in production(**values).missing_secrets()] == [NAMES[absent]]
-    blank = production(**{**values, absent: "  "})
-    assert [m.split(":")[0] for m in blank.missing_secrets()] == [NAMES[absent]]
+@pytest.mark.parametrize("absent", sorted(NAMES))
+def test_each_secret_is_required_alone(secrets, absent, tmp_path: Path) -> None:
+    values = {k: v for k, v in secrets.items() if k != absent}
+    assert missing_secrets(production(**values)) == [NAMES[absent]]
+    blank: object = tmp_path / "no-such-key.pem" if absent == "audit_signing_key_file" else "  "
+    assert missing_secrets(production(**{**values, absent: blank})) == [NAMES[absent]]
 
 
-def test_a_jwks_file_stands_for_the_url(tmp_path) -> None:
-    values = {k: v for k, v in SECRETS.items() if k != "auth_jwks_url"}
+def test_the_audit_key_is_not_needed_with_the_trail_off(secrets) -> None:
+    values = {k: v for k, v in secrets.items() if k != "audit_signing_key_file"}
+    assert missing_secrets(production(**values, audit_enabled=False)) == []
+
+
+def test_a_jwks_file_stands_for_the_url(secrets, tmp_path) -> None:
+    values = {k: v for k, v in secrets.items() if k != "auth_jwks_url"}
     configured = production(**values, auth_jwks_file=tmp_path / "jwks.json")
-    assert configured.missing_secrets() == []
+    assert missing_secrets(configured) == []
     configured.require_secrets()
     assert configured.jwks_source() == tmp_path / "jwks.json"
 
 
-def test_production_uses_the_secrets_it_is_given_and_no_other() -> None:
-    configured = production(**SECRETS)
+def test_production_uses_the_secrets_it_is_given_and_no_other(secrets) -> None:
+    configured = production(**secrets)
     assert configured.pseudonym_secret() == b"a-pseudonym-key"
     assert configured.signature_seed() == bytes([0x11]) * 32
-    assert configured.token_issuer() == SECRETS["auth_issuer"]
+    assert configured.token_issuer() == secrets["auth_issuer"]
     bare = production()
     for accessor, name in [
         (bare.pseudonym_secret, "V2V_PSEUDONYM_KEY"),
@@ -81,7 +97,7 @@ def test_development_values_stand_in_with_one_warning(monkeypatch, caplog, tmp_p
     monkeypatch.setattr(settings_module, "_dev_warned", False)
     dev = Settings(env="dev", dev_idp_dir=tmp_path)
     with caplog.at_level(logging.WARNING, logger="v2v.settings"):
-        assert dev.missing_secrets() == []
+        assert missing_secrets(dev) == []
         dev.require_secrets()
         assert dev.pseudonym_secret() == DEV_PSEUDONYM_KEY
         assert dev.token_issuer() == DEV_ISSUER
@@ -102,9 +118,10 @@ def test_the_worker_and_ingress_refuse_to_be_built_without_secrets() -> None:
 @pytest.fixture
 def production_env(monkeypatch):
     monkeypatch.setenv("V2V_ENV", "production")
-    for name in ("V2V_PSEUDONYM_KEY", "V2V_AUTH_ISSUER", "V2V_AUTH_JWKS_URL",
-                 "V2V_AUTH_JWKS_FILE", "V2V_SIGNATURE_KEY"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
+    secrets = ("PSEUDONYM_KEY", "AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_JWKS_FILE",
+               "SIGNATURE_KEY", "AUDIT_SIGNING_KEY_FILE")  # fmt: skip
+    for name in secrets:
+        monkeypatch.delenv(f"V2V_{name}", raising=False)
     monkeypatch.setenv("V2V_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing is reached
 
 

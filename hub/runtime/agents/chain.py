@@ -2,20 +2,27 @@
 
 Records are taken in batches and applied one by one in arrival order (so per chain in
 partition order); each changed chain's table row and read model are written once per batch,
-before the batch is acknowledged. A CLOCK_TICK reaches every chain of its partition with a
-deadline or re-escalation due, then every partner feed whose row lives on that partition
-(``hub.runtime.feeds``). A record the chain cannot take (a rule or the engine raised) is
+before the batch is acknowledged. A chain's audit records are acknowledged by Kafka before its
+row (with the new audit head) is written, so a head never names a record the trail lacks: after
+a crash the same records are written again, as exact copies. A CLOCK_TICK reaches every chain of
+its partition with a deadline or re-escalation due, then every partner feed whose row lives on
+that partition (``hub.runtime.feeds``); when it starts a new checkpoint interval it also
+checkpoints its partition's audit heads (:mod:`hub.audit.checkpoint`), sent once the batch's
+audit records are acknowledged. A record the chain cannot take (a rule or the engine raised) is
 dead-lettered with stage ``chain`` and the exception, and the agent goes on.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Rejection
+from hub.audit.checkpoint import Checkpoint, Checkpointer
+from hub.audit.topic import encode as encode_record
+from hub.canonical import canonical_json
 from hub.cases.commands import CaseCommand
 from hub.events.models import Event, EventType
 from hub.flow import Chain, Step
@@ -31,10 +38,14 @@ CHAIN_BATCH_WITHIN_S = 0.01
 
 
 class ChainAgent:
-    def __init__(self, hub: Worker, store: ChainStore) -> None:
-        self.hub, self.store = hub, store
+    def __init__(
+        self, hub: Worker, store: ChainStore, checkpointer: Checkpointer | None = None
+    ) -> None:
+        self.hub, self.store, self.checkpointer = hub, store, checkpointer
         self.dirty: dict[str, Chain] = {}  # latest version of each chain this batch changed
         self.timeline: list[Event] = []
+        self.sent: list[tuple[str, Any]] = []  # audit records in flight: (kind, delivery)
+        self.checkpoints: list[Checkpoint] = []
 
     async def on_record(self, message: Any) -> None:
         hub = self.hub
@@ -62,6 +73,7 @@ class ChainAgent:
                 await self.apply(message, hub.core.on_tick(chain, event), message.partition)
             for step in hub.feeds.on_tick(self.store, event, message.partition):
                 await self.apply(message, step, message.partition)
+            self.checkpoint(message.partition, event.occurred_at)
             return
         known = self.store.get(event.coi_id) if event.coi_id else None
         step = hub.core.on_event(known, event, message.partition)
@@ -100,15 +112,38 @@ class ChainAgent:
             hub.metrics.escalations_issued.labels(
                 escalation.severity.value, str(escalation.level)
             ).inc()
-        for note in step.audit:
-            await hub.out.audit.send(key=message.key, value=json.dumps(note).encode())
+        for record in step.audit:
+            delivery = await hub.out.audit.send(
+                key=record.chain.encode(), value=encode_record(record)
+            )
+            self.sent.append((record.kind.value, delivery))
         if step.chain is not None:
             self.store.put(step.chain, partition)
             self.dirty[step.chain.coi_id] = step.chain
             self.timeline.extend(step.timeline)
 
+    def checkpoint(self, partition: int, at: datetime) -> None:
+        """A signed checkpoint of ``partition``'s audit heads, when ``at`` starts an interval."""
+        cp = self.checkpointer
+        if cp is not None and cp.due(partition, at):
+            made = cp.make(partition, at, self.store.heads(partition))
+            if made is not None:
+                self.checkpoints.append(made)
+
     async def flush(self) -> None:
-        """Table rows, then read models, of every chain the batch changed."""
+        """Audit records acknowledged, then checkpoints, table rows and read models of every
+        chain the batch changed."""
+        hub = self.hub
+        if self.sent:
+            sent, self.sent = self.sent, []
+            await asyncio.gather(*(delivery for _, delivery in sent))
+            for kind, _ in sent:
+                hub.metrics.audit_records.labels(kind).inc()
+        for made in self.checkpoints:
+            value = canonical_json(made.as_json())
+            await hub.out.audit_checkpoints.send(key=str(made.partition).encode(), value=value)
+            hub.metrics.audit_checkpoints.inc()
+        self.checkpoints.clear()
         self.store.flush()
         if self.dirty or self.timeline:
             chains, events = list(self.dirty.values()), list(self.timeline)
@@ -129,8 +164,10 @@ def _forged(tick: Event) -> Rejection:
     )
 
 
-def register(hub: Worker, chain_topic: Any, store: ChainStore) -> ChainAgent:
-    agent = ChainAgent(hub, store)
+def register(
+    hub: Worker, chain_topic: Any, store: ChainStore, checkpointer: Checkpointer | None = None
+) -> ChainAgent:
+    agent = ChainAgent(hub, store, checkpointer)
 
     @hub.app.agent(chain_topic, name="chain")
     async def chain(stream: Any) -> None:

@@ -109,8 +109,15 @@ def test_a_silent_courier_raises_a_case_listing_its_chain_and_recovers_when_it_s
     assert resolved.case_id == case.case_id
     assert (resolved.status, resolved.resolved_by) == (CaseStatus.RESOLVED, HUB_ACTOR)
     assert back.isoformat() in (resolved.resolution or "")
-    assert hub.audit[-1]["kind"] == "case_command"
-    assert (hub.audit[-1]["actor"], hub.audit[-1]["action"]) == (HUB_ACTOR, "RESOLVE")
+    # on the feed row's audit trail: the hub's resolution, then the version it made
+    command, version = hub.audit[-2:]
+    assert (command.chain, command.kind.value) == (KEY, "CASE_COMMAND")
+    assert (command.actor, command.action) == (HUB_ACTOR, "RESOLVE")
+    assert (version.kind.value, version.ref) == (
+        "CASE_VERSION",
+        f"{case.case_id}@{resolved.version}",
+    )
+    assert version.prev == command.hash
     assert hub.chains[KEY].feed.silent is None
     # the row round-trips through the table's JSON and shows in the read model's summary
     row = hub.chains[KEY]
