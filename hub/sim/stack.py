@@ -320,10 +320,13 @@ class TopicReader:
             self.pump()
         return True
 
-    def reach(self, target: int, timeout_s: float = 60.0, keyed: bool = False) -> bool:
-        """Read until ``target`` distinct records (with a key, when ``keyed``) were read."""
+    def reach(
+        self, target: int, timeout_s: float = 60.0, keyed: bool = False, distinct: bool = True
+    ) -> bool:
+        """Read until ``target`` distinct records (with a key, when ``keyed``; every record,
+        duplicates included, when not ``distinct``) were read."""
         deadline = time.monotonic() + timeout_s
-        while (self.distinct_keyed if keyed else self.distinct) < target:
+        while self._read(keyed, distinct) < target:
             if time.monotonic() > deadline:
                 return False
             self.pump()
@@ -345,9 +348,15 @@ class TopicReader:
                     raise
                 time.sleep(0.2)
 
+    def _read(self, keyed: bool, distinct: bool) -> int:
+        if distinct:
+            return self.distinct_keyed if keyed else self.distinct
+        return self.keyed if keyed else self.count
+
     def read_all(self, timeout_s: float = 60.0) -> bool:
-        """Read every record the topic holds at the time of the call."""
-        return self.reach(self.size(), timeout_s)
+        """Read every record the topic holds at the time of the call (duplicates too: the end
+        offsets count them)."""
+        return self.reach(self.size(), timeout_s, distinct=False)
 
     def close(self) -> None:
         self._consumer.close()

@@ -64,7 +64,14 @@ def test_the_demo_detects_every_injected_fault_and_nothing_else(hub_settings, tm
     # chain, as many records as the offline run wrote, each case version on it.
     trail = read_export(audit)
     chains = [r for r in trail.records if not r["chain"].startswith("partner:")]  # feed rows aside
-    assert len(chains) == offline.audit_records
+    # Every record but the clock ticks' is on the live trail as the offline run wrote it. A
+    # tick's record (a tick that changed a chain) may fall one wave apart live, where ticks go
+    # out with the next wave's messages: counted apart, not compared.
+    offline_ticks = sum(
+        1 for lines in offline.audit_outline.values() for line in lines if " TICK " in line
+    )
+    live_ticks = sum(1 for r in chains if r["kind"] == "TICK")
+    assert len(chains) - live_ticks == offline.audit_records - offline_ticks
     assert {r["chain"] for r in chains} == set(offline.audit_outline)
     on_trail = {r["ref"] for r in chains if r["kind"] == "CASE_VERSION"}
     assert on_trail == {

@@ -8,8 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from connectors.base import RawMessage
 from hub.bench.workload import Workload
 from hub.events.models import Event
@@ -18,18 +16,8 @@ from hub.flow.chain import is_pending_key, pending_key
 from hub.flow.core import tick_event
 from hub.flow.memory import MemoryIndex
 from hub.runtime.chainstore import ChainStore
-from hub.settings import REPO_ROOT
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def core() -> FlowCore:
-    return FlowCore.from_files(
-        REPO_ROOT / "hub" / "chain" / "profiles",
-        REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml",
-        b"test-key",
-    )
 
 
 class Log:

@@ -17,7 +17,6 @@ from hub.events.models import EventType
 from hub.flow import Chain, FlowCore
 from hub.flow.core import CHAIN_FAILURE
 from hub.flow.memory import MemoryHub
-from hub.settings import REPO_ROOT
 
 pytestmark = pytest.mark.req("REQ-INV-08")
 
@@ -26,15 +25,6 @@ LEGACY_ROW = Path(__file__).parent / "data" / "chain-row-v0.1.json"
 one memory of its cases (state.cases beside desk.cases)."""
 T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)  # within a day of every sample it receives
 COI = "V2VSAMPLE000001T"
-
-
-@pytest.fixture(scope="module")
-def core() -> FlowCore:
-    return FlowCore.from_files(
-        REPO_ROOT / "hub" / "chain" / "profiles",
-        REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml",
-        b"test-key",
-    )
 
 
 def courier(name: str, at: datetime = T0) -> RawMessage:

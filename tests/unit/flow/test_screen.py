@@ -22,15 +22,6 @@ PROFILES = {"default", "cart-fresh-48h"}
 
 
 @pytest.fixture(scope="module")
-def core() -> FlowCore:
-    return FlowCore.from_files(
-        REPO_ROOT / "hub" / "chain" / "profiles",
-        REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml",
-        b"test-key",
-    )
-
-
-@pytest.fixture(scope="module")
 def pickup(core: FlowCore) -> Event:
     path = next(p for p in sample_files("courier") if p.name.startswith("01"))
     at = datetime(2026, 11, 24, 13, 16, tzinfo=UTC)
