@@ -130,8 +130,8 @@ class Settings(BaseSettings):
     )
 
     # --- security (docs/security.md) ------------------------------------------------------------
-    env: str = Field(
-        "production", description="'dev' allows development stand-ins for unset secrets"
+    env: Literal["dev", "prod"] = Field(
+        "prod", description="dev: development stand-ins for unset secrets; prod: every secret set"
     )
     auth_issuer: str | None = Field(None, description="the identity provider's 'iss'")
     auth_jwks_url: str | None = Field(None, description="the identity provider's JWKS endpoint")
@@ -167,7 +167,7 @@ class Settings(BaseSettings):
 
     @property
     def dev_mode(self) -> bool:
-        return self.env.strip().lower() == DEV_ENV
+        return self.env == DEV_ENV
 
     def require_secrets(self, process: str = "the hub") -> None:
         """Refuse to go on (ConfigurationError naming each) while a secret is missing. In

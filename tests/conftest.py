@@ -33,7 +33,7 @@ STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
 
 def pytest_configure(config: pytest.Config) -> None:
     # Settings() read anywhere in the suite, and every process it starts, are in development
-    # mode; a test of production behaviour says env="production" explicitly.
+    # mode; a test of production behaviour says env="prod" explicitly.
     os.environ["V2V_ENV"] = "dev"
 
 

@@ -42,7 +42,7 @@ def secrets(tmp_path_factory) -> dict[str, object]:
 
 
 def production(**values: object) -> Settings:
-    return Settings(env="production", **values)  # type: ignore[arg-type]
+    return Settings(env="prod", **values)  # type: ignore[arg-type]
 
 
 def test_production_without_secrets_names_each_one() -> None:
@@ -117,7 +117,7 @@ def test_the_worker_and_ingress_refuse_to_be_built_without_secrets() -> None:
 
 @pytest.fixture
 def production_env(monkeypatch):
-    monkeypatch.setenv("V2V_ENV", "production")
+    monkeypatch.setenv("V2V_ENV", "prod")
     secrets = ("PSEUDONYM_KEY", "AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_JWKS_FILE",
                "SIGNATURE_KEY", "AUDIT_SIGNING_KEY_FILE")  # fmt: skip
     for name in secrets:

@@ -65,7 +65,7 @@ def test_the_dev_key_is_made_once_and_kept(settings) -> None:
 
 def test_the_dev_identity_provider_refuses_outside_development(tmp_path) -> None:
     with pytest.raises(ConfigurationError, match="V2V_ENV=dev"):
-        DevIdentityProvider(Settings(env="production", dev_idp_dir=tmp_path))
+        DevIdentityProvider(Settings(env="prod", dev_idp_dir=tmp_path))
 
 
 @pytest.mark.parametrize(
