@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WITH_STACK := deploy/local/with-stack.sh
 PYTEST_ARGS ?=
+# The quick start and the test suite run in development mode: development stand-ins for the
+# secrets, and the development identity provider (docs/security.md). Never in production.
+DEV := V2V_ENV=dev
 VALIDATION_DIR ?= build/validation
 
 # The suite, recording each test's requirement ids and outcome, then the validation report from
@@ -17,7 +20,7 @@ VALIDATION_DIR ?= build/validation
 # (a high-risk requirement without passing evidence); the report is written either way.
 define validated_suite
 rm -f $(VALIDATION_DIR)/results.json; \
-$(WITH_STACK) $(BIN)/pytest --validation-out $(VALIDATION_DIR)/results.json $(PYTEST_ARGS); tests=$$?; \
+$(DEV) $(WITH_STACK) $(BIN)/pytest --validation-out $(VALIDATION_DIR)/results.json $(PYTEST_ARGS); tests=$$?; \
 $(BIN)/python -m hub.validation report $(VALIDATION_DIR)/results.json --out $(VALIDATION_DIR); gate=$$?; \
 exit $$(( tests ? tests : gate ))
 endef
@@ -60,7 +63,7 @@ promtool: ## promtool (rules-check) from Debian when missing
 	fi
 
 demo: install ## start the local stack and run the simulated network demo (50 patients)
-	$(WITH_STACK) $(BIN)/v2v demo
+	$(DEV) $(WITH_STACK) $(BIN)/v2v demo
 
 test: install lint rules-check deploy-check ## start the local stack, run the whole suite (unit + integration) and write the validation report
 	$(validated_suite)
@@ -69,13 +72,13 @@ validation: install ## the whole suite and its validation report in build/valida
 	$(validated_suite)
 
 unit: venv ## unit tier only, no broker (no Java, Maven or Redis needed)
-	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+	$(DEV) $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 integration: install ## integration tier only, against the real stack
-	$(WITH_STACK) $(BIN)/pytest -m integration $(PYTEST_ARGS)
+	$(DEV) $(WITH_STACK) $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 faults: install ## the fault suite in full (more kills, a longer scenario); prints its figures
-	V2V_FAULT_KILLS=5 V2V_FAULT_PATIENTS=12 $(WITH_STACK) $(BIN)/pytest -m faults -s $(PYTEST_ARGS)
+	$(DEV) V2V_FAULT_KILLS=5 V2V_FAULT_PATIENTS=12 $(WITH_STACK) $(BIN)/pytest -m faults -s $(PYTEST_ARGS)
 
 lint: venv ## ruff (lint + format check) and mypy --strict on hub/ and connectors/
 	$(BIN)/ruff check hub connectors tests deploy

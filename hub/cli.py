@@ -21,6 +21,9 @@ v2v partners [--dir D] list | show NAME | validate | check NAME FILE...
                                      the partner registry: entries, validation, a dry run
 v2v bench [--quick] [--chains N] [--messages N | --events N] [--rate R] [--report FILE]
                                      benchmark the real stack against a plain Kafka baseline
+v2v auth dev-token --user U --role R [--role R2] [--name N] [--minutes M] [--auth-age M]
+                                     a development bearer token (V2V_ENV=dev only)
+v2v auth keygen | seal-key           a new e-signature seal key | the hub's public seal key
 v2v audit export | verify | reconstruct | keygen | public-key
                                      the tamper-evident audit trail (hub/audit/cli.py)
 """
@@ -38,12 +41,19 @@ from hub.errors import HubError
 from hub.settings import Settings
 
 
+def _secrets_refused(settings: Settings, process: str) -> bool:
+    try:
+        settings.require_secrets(process)
+    except HubError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return True
+    return False
+
+
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
-    from hub.settings import missing_secrets
     from hub.topics import ensure_topics
 
-    if missing := missing_secrets(settings):
-        print(f"error: V2V_ENV={settings.env} needs {', '.join(missing)}", file=sys.stderr)
+    if _secrets_refused(settings, "the worker"):
         return 2
     try:
         # First, before Faust is even imported: a cluster that refuses the connection's security
@@ -82,6 +92,8 @@ def _topics(settings: Settings, _args: argparse.Namespace) -> int:
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
+    if _secrets_refused(settings, "the demo"):
+        return 2
     return run_demo(
         settings,
         verbose=args.verbose,
@@ -103,7 +115,7 @@ def _normalise(settings: Settings, args: argparse.Namespace) -> int:
     try:
         connector = get_connector(
             args.connector,
-            ConnectorConfig(pseudonym_key=settings.pseudonym_key.get_secret_value().encode()),
+            ConnectorConfig(pseudonym_key=settings.pseudonym_secret()),
         )
         payload = Path(args.file).read_bytes()
     except (HubError, OSError) as exc:
@@ -152,7 +164,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from hub.replay.diff import compare
     from hub.replay.run import replay
 
-    key = settings.pseudonym_key.get_secret_value().encode()
+    key = settings.pseudonym_secret()
     profiles = args.profile_dir or settings.profile_dir
     policy = args.policy or settings.escalation_policy_file
     missing = [str(f) for f in args.files if not f.is_file()]
@@ -233,7 +245,7 @@ def _partner_check(settings: Settings, directory: Path, args: argparse.Namespace
     from hub.flow import FlowCore
     from hub.partners.check import check_files
 
-    key = settings.pseudonym_key.get_secret_value().encode()
+    key = settings.pseudonym_secret()
     try:
         core = FlowCore.from_files(
             settings.profile_dir, settings.escalation_policy_file, key, [args.name], directory
@@ -311,6 +323,8 @@ def _ingress(settings: Settings, args: argparse.Namespace) -> int:
     from hub.ingress.http import run_ingress
     from hub.topics import ensure_topics
 
+    if _secrets_refused(settings, "ingress"):
+        return 2
     try:
         ensure_topics(settings)
     except HubError as exc:
@@ -370,6 +384,44 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
         report.write(args.report)
         print(f"\nreport written to {args.report}")
     return 0
+
+
+def _auth(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.auth.signatures import Sealer
+
+    try:
+        if args.action == "dev-token":
+            from hub.auth.devidp import DevIdentityProvider
+
+            if not args.user or not args.role:
+                print("error: dev-token needs --user and at least one --role", file=sys.stderr)
+                return 2
+            idp = DevIdentityProvider(settings).ensure()
+            print(
+                idp.mint(
+                    args.user,
+                    args.role,
+                    name=args.name,
+                    minutes=args.minutes,
+                    auth_age=timedelta(minutes=args.auth_age),
+                )
+            )
+            return 0
+        if args.action == "keygen":
+            import secrets
+
+            seed = secrets.token_bytes(32)
+            sealer = Sealer(seed)
+            print(f"V2V_SIGNATURE_KEY={seed.hex()}")
+            print(f"# public key {sealer.public_hex} (key id {sealer.key_id})", file=sys.stderr)
+            return 0
+        sealer = Sealer(settings.signature_seed())
+        print(json.dumps({"algorithm": "Ed25519", "key_id": sealer.key_id,
+                          "public_key": sealer.public_hex}))  # fmt: skip
+        return 0
+    except (HubError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -470,6 +522,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--report", type=Path, help="write the report as JSON to this file")
     bench.set_defaults(fn=_bench)
+    auth = sub.add_parser("auth", help="tokens and e-signature keys (docs/security.md)")
+    auth.add_argument("action", choices=["dev-token", "keygen", "seal-key"])
+    auth.add_argument("--user", help="dev-token: the subject (e.g. qp-anna)")
+    auth.add_argument(
+        "--role", action="append", default=[], help="dev-token: a role (repeat for more)"
+    )
+    auth.add_argument("--name", help="dev-token: printed name (default: the user)")
+    auth.add_argument("--minutes", type=float, default=60.0, help="dev-token: validity (60)")
+    auth.add_argument(
+        "--auth-age",
+        type=float,
+        default=0.0,
+        help="dev-token: minutes since the person authenticated (auth_time), default 0",
+    )
+    auth.set_defaults(fn=_auth)
+
     from hub.audit.cli import register as register_audit
 
     register_audit(sub, _instant)

@@ -63,7 +63,7 @@ def run_demo(
     injected = {chain.injection.fault for chain in scenario.chains}
     for name in sorted(set(faults or ()) - injected):
         print(f"note: no patient of this network fits fault {name}; not injected")
-    key = settings.pseudonym_key.get_secret_value().encode()
+    key = settings.pseudonym_secret()
     plan = run_offline(
         scenario, settings.profile_dir, settings.escalation_policy_file, key, settings.partner_dir
     )

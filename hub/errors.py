@@ -7,7 +7,8 @@
     |   +-- InvalidIdentifierError   a DIN / COI / other identifier fails its format or check
     |   +-- TimezoneMissingError     a timestamp carries no UTC offset
     +-- DeliveryError           Kafka, a webhook or the registry did not answer (transient: retry)
-        +-- RegistryUnavailableError  no schema from the registry: refused, timeout, 5xx
+    |   +-- RegistryUnavailableError  no schema from the registry: refused, timeout, 5xx
+    +-- AuthenticationError     a bearer token is missing or does not verify (HTTP 401)
 
 Every error carries the context a reader needs (partner, message id) and is raised with
 ``raise ... from exc`` when it wraps another.
@@ -102,3 +103,9 @@ class RegistryUnavailableError(DeliveryError):
         self.status = status
         what = f"schema id {schema_id}" if schema_id is not None else f"subject {subject}"
         super().__init__(f"schema registry {registry_url} unavailable ({what}): {reason}")
+
+
+class AuthenticationError(HubError):
+    """A request's bearer token is missing, malformed, expired, not yet valid, from another
+    issuer or audience, or signed by no key of the identity provider. The message says which
+    (it never quotes the token)."""

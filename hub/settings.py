@@ -3,17 +3,33 @@
 This module is the only reader of the environment. ``KAFKA_BOOTSTRAP_SERVERS`` and ``REDIS_URL``
 (the names the test tooling and testcontainers use) are honoured as fallbacks for the two
 connection settings.
+
+No secret has a default outside development: unless ``V2V_ENV=dev``, a hub process refuses to
+start while :func:`missing_secrets` names anything (``Settings.require_secrets``). In development
+mode fixed development values stand in for the unset ones, with a warning logged once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.errors import ConfigurationError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DEV_ENV = "dev"
+DEV_PSEUDONYM_KEY = b"dev-only-pseudonym-key-change-me"
+DEV_SIGNATURE_SEED = hashlib.sha256(b"v2v dev-only e-signature seal key").digest()
+DEV_ISSUER = "v2v-dev-idp"
+DEV_JWKS_FILE = "jwks.json"
+
+log = logging.getLogger("v2v.settings")
+_dev_warned = False
 
 
 def _given(value: str | SecretStr | None) -> bool:
@@ -107,10 +123,111 @@ class Settings(BaseSettings):
         description="the partner registry: one YAML file per partner (docs/partners.md)",
     )
     escalation_policy_file: Path = REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml"
-    pseudonym_key: SecretStr = Field(
-        SecretStr("dev-only-pseudonym-key-change-me"),
-        description="HMAC key for patient pseudonyms; stays with the clinic side",
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="HMAC key for patient pseudonyms; stays with the clinic side (required "
+        "outside development)",
     )
+
+    # --- security (docs/security.md) ------------------------------------------------------------
+    env: Literal["dev", "prod"] = Field(
+        "prod", description="dev: development stand-ins for unset secrets; prod: every secret set"
+    )
+    auth_issuer: str | None = Field(None, description="the identity provider's 'iss'")
+    auth_jwks_url: str | None = Field(None, description="the identity provider's JWKS endpoint")
+    auth_jwks_file: Path | None = Field(None, description="or its JWKS as a local file")
+    auth_audience: str = Field("v2v-hub", description="the 'aud' tokens must carry")
+    auth_roles_claim: str = Field(
+        "roles", description="claim with the roles; dotted for nested ones (realm_access.roles)"
+    )
+    auth_name_claim: str = Field("name", description="claim with the printed name of a person")
+    auth_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256", "EdDSA"],
+        description="token signature algorithms accepted (never 'none' or HS*)",
+    )
+    auth_leeway_s: int = Field(30, ge=0, description="clock skew allowed on exp / nbf / iat")
+    auth_open_health: bool = Field(True, description="/ready and /healthz without a token")
+    auth_open_metrics: bool = Field(True, description="/metrics without a token")
+    authority_policy_file: Path = Field(
+        REPO_ROOT / "hub" / "cases" / "authority.yaml",
+        description="who may read, ingest and command what (docs/security.md)",
+    )
+    signature_reauth_minutes: float = Field(
+        5.0, gt=0, description="an e-signature needs an authentication this recent (auth_time)"
+    )
+    signature_key: SecretStr | None = Field(
+        None, description="hub seal key for e-signatures: Ed25519 private key, 64 hex digits"
+    )
+    dev_idp_dir: Path = Field(
+        REPO_ROOT / ".local" / "auth",
+        description="the development identity provider's key and JWKS (V2V_ENV=dev only)",
+    )
+
+    # --- secrets --------------------------------------------------------------------------------
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.env == DEV_ENV
+
+    def require_secrets(self, process: str = "the hub") -> None:
+        """Refuse to go on (ConfigurationError naming each) while a secret is missing. In
+        development mode, warn once which development values stand in."""
+        if missing_secrets(self):
+            unset = "; ".join(f"{name} ({purpose})" for name, purpose in _unset_secrets(self))
+            raise ConfigurationError(
+                f"{process} refuses to start without its secrets (or V2V_ENV=dev for "
+                f"development): {unset}"
+            )
+        if self.dev_mode:
+            _warn_dev(_unset_secrets(self))
+
+    def pseudonym_secret(self) -> bytes:
+        """The pseudonym HMAC key; the development key only in development mode."""
+        if not _blank(self.pseudonym_key):
+            assert self.pseudonym_key is not None
+            return self.pseudonym_key.get_secret_value().encode()
+        self._dev_only("V2V_PSEUDONYM_KEY")
+        return DEV_PSEUDONYM_KEY
+
+    def signature_seed(self) -> bytes:
+        """The 32-byte Ed25519 seed that seals e-signatures; a fixed one only in development."""
+        if not _blank(self.signature_key):
+            assert self.signature_key is not None
+            text = self.signature_key.get_secret_value().strip()
+            try:
+                seed = bytes.fromhex(text)
+            except ValueError:
+                seed = b""
+            if len(seed) != 32:
+                raise ConfigurationError(
+                    "V2V_SIGNATURE_KEY must be 64 hex digits (an Ed25519 private key; "
+                    "`v2v auth keygen` makes one)"
+                )
+            return seed
+        self._dev_only("V2V_SIGNATURE_KEY")
+        return DEV_SIGNATURE_SEED
+
+    def token_issuer(self) -> str:
+        """The issuer tokens must name: the configured one, else (development) the local one."""
+        if _text(self.auth_issuer):
+            return _text(self.auth_issuer)
+        self._dev_only("V2V_AUTH_ISSUER")
+        return DEV_ISSUER
+
+    def jwks_source(self) -> str | Path:
+        """Where the token keys come from: a URL, a file, or (development) the local provider's
+        JWKS file."""
+        if _text(self.auth_jwks_url):
+            return _text(self.auth_jwks_url)
+        if self.auth_jwks_file:
+            return self.auth_jwks_file
+        self._dev_only("V2V_AUTH_JWKS_URL or V2V_AUTH_JWKS_FILE")
+        return self.dev_idp_dir / DEV_JWKS_FILE
+
+    def _dev_only(self, name: str) -> None:
+        if not self.dev_mode:
+            raise ConfigurationError(f"{name} is not set (required unless V2V_ENV=dev)")
+        _warn_dev(_unset_secrets(self))
 
     @model_validator(mode="after")
     def _kafka_security_is_whole(self) -> Settings:
@@ -162,9 +279,6 @@ class Settings(BaseSettings):
         return self.kafka_security_protocol in ("SSL", "SASL_SSL")
 
     # --- audit trail (docs/audit.md) ------------------------------------------------------
-    env: Literal["dev", "prod"] = Field(
-        "dev", description="dev: development defaults for secrets; prod: every secret required"
-    )
     audit_enabled: bool = Field(
         True, description="hash-chained audit records; off only to measure their cost"
     )
@@ -213,11 +327,49 @@ class Settings(BaseSettings):
 
 
 def missing_secrets(settings: Settings) -> list[str]:
-    """The secrets a worker cannot start without, outside development mode (``V2V_ENV=dev``)."""
-    if settings.env == "dev":
+    """The secrets a hub process needs and lacks, by their settings' names: always empty in
+    development mode (``V2V_ENV=dev``), where development values stand in. A new secret is one
+    line here."""
+    if settings.dev_mode:
         return []
-    missing = []
-    key = settings.audit_signing_key_file
-    if key is None or not key.is_file():
-        missing.append("V2V_AUDIT_SIGNING_KEY_FILE")
-    return missing
+    return [name for name, _purpose in _unset_secrets(settings)]
+
+
+def _unset_secrets(settings: Settings) -> list[tuple[str, str]]:
+    """Every secret not set, whatever the mode: (setting, what it is for)."""
+    audit_key = settings.audit_signing_key_file
+    unset = [
+        ("V2V_PSEUDONYM_KEY", "HMAC key for patient pseudonyms", _blank(settings.pseudonym_key)),
+        ("V2V_AUTH_ISSUER", "the identity provider's issuer", not _text(settings.auth_issuer)),
+        (
+            "V2V_AUTH_JWKS_URL or V2V_AUTH_JWKS_FILE",
+            "the identity provider's keys",
+            not (_text(settings.auth_jwks_url) or settings.auth_jwks_file),
+        ),
+        ("V2V_SIGNATURE_KEY", "the hub's e-signature seal key", _blank(settings.signature_key)),
+        (
+            "V2V_AUDIT_SIGNING_KEY_FILE",
+            "the audit checkpoint signing key",
+            settings.audit_enabled and (audit_key is None or not audit_key.is_file()),
+        ),
+    ]
+    return [(name, purpose) for name, purpose, missing in unset if missing]
+
+
+def _text(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def _blank(secret: SecretStr | None) -> bool:
+    return secret is None or not secret.get_secret_value().strip()
+
+
+def _warn_dev(unset: list[tuple[str, str]]) -> None:
+    global _dev_warned
+    if unset and not _dev_warned:
+        _dev_warned = True
+        log.warning(
+            "development mode (V2V_ENV=dev): development values stand in for %s; never use "
+            "this outside development",
+            ", ".join(name for name, _purpose in unset),
+        )

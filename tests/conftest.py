@@ -6,6 +6,10 @@ Where the servers come from, in order:
 2. testcontainers, when a Docker engine answers;
 3. ``deploy/local/stack.sh start`` (stopped again at session end if this session started it).
 If none works the integration tests fail: a missing broker is never a skip.
+
+The suite runs in development mode (``V2V_ENV=dev``): development values stand in for the
+secrets, and the development identity provider mints the bearer tokens the HTTP tests send
+(the ``tokens`` fixture), verified by the worker exactly as a production provider's would be.
 """
 
 from __future__ import annotations
@@ -14,15 +18,23 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from hub.auth.devidp import DevIdentityProvider
 from hub.settings import REPO_ROOT, Settings
 from hub.sim.stack import WorkerProcess, free_port
 from hub.topics import ensure_topics
 
 STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Settings() read anywhere in the suite, and every process it starts, are in development
+    # mode; a test of production behaviour says env="prod" explicitly.
+    os.environ["V2V_ENV"] = "dev"
 
 
 def _docker_engine() -> bool:
@@ -87,7 +99,33 @@ def hub_settings(services: tuple[str, str], tmp_path: Path) -> Settings:
         data_dir=tmp_path / "faust",
         partners=["courier"],
         log_level="info",
+        env="dev",
+        dev_idp_dir=tmp_path / "idp",
     )
+
+
+class Tokens:
+    """Bearer tokens from the development identity provider of one test's hub."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.idp = DevIdentityProvider(settings).ensure()
+
+    def token(
+        self, user: str, *roles: str, name: str | None = None, auth_age_min: float = 0.0
+    ) -> str:
+        return self.idp.mint(user, list(roles), name=name, auth_age=timedelta(minutes=auth_age_min))
+
+    def headers(
+        self, user: str, *roles: str, name: str | None = None, auth_age_min: float = 0.0
+    ) -> dict[str, str]:
+        """``Authorization: Bearer <token>`` for ``user`` with ``roles``."""
+        token = self.token(user, *roles, name=name, auth_age_min=auth_age_min)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def tokens(hub_settings: Settings) -> Tokens:
+    return Tokens(hub_settings)
 
 
 @pytest.fixture

@@ -133,7 +133,7 @@ def _reconstruct(settings: Settings, args: argparse.Namespace) -> int:
         core = FlowCore.from_files(
             settings.profile_dir,
             settings.escalation_policy_file,
-            settings.pseudonym_key.get_secret_value().encode(),
+            settings.pseudonym_secret(),
             None,
             settings.partner_dir,
             audit=True,  # the replay's own records are compared with the trail's

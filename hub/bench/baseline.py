@@ -48,7 +48,7 @@ def canonical_events(settings: Settings, messages: Iterable[BenchMessage]) -> It
     """What the hub makes of ``messages``: the connectors' events, re-keyed to their chain's
     COI as the identity resolver would (a generator: a scale run's events never sit in memory
     all at once)."""
-    config = ConnectorConfig(pseudonym_key=settings.pseudonym_key.get_secret_value().encode())
+    config = ConnectorConfig(pseudonym_key=settings.pseudonym_secret())
     connectors: dict[str, Any] = {}
     for message in messages:
         connector = connectors.get(message.partner)

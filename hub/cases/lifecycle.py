@@ -2,10 +2,11 @@
 
 A first finding opens version 1. A later finding for the same case makes a new version when it
 brings new evidence or a higher severity (severity never goes down); status, assignee,
-acknowledgement, resolution and ``opened_at`` are carried over from the latest version, which
-the chain's case desk (:mod:`hub.cases.desk`) keeps: the one memory of a chain's cases. A
-withdrawn finding (evidence judged in event time disproves it) makes a WITHDRAWN version of an
-open case, by ``hub:event-time``, with the disproving record as evidence.
+acknowledgement, resolution, signatures and ``opened_at`` are carried over from the latest
+version, which the chain's case desk (:mod:`hub.cases.desk`) keeps: the one memory of a
+chain's cases. A withdrawn finding (evidence judged in event time disproves it) makes a
+WITHDRAWN version of an open case, by ``hub:event-time``, with the disproving record as
+evidence.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def apply_findings(
             resolved_by=known.resolved_by if known else None,
             resolved_at=known.resolved_at if known else None,
             resolution=known.resolution if known else None,
+            signatures=known.signatures if known else [],
         )
         latest[case_id] = case
         emitted.append(case)

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from hub.auth.signatures import ESignature
 from hub.chain.findings import Severity
 from hub.events.models import Frozen, UtcDatetime
 
@@ -30,7 +31,8 @@ class Case(Frozen):
     """One exception instance, deduplicated per (COI, code, subject).
 
     Every change is a new ``version`` of the same ``case_id`` on the cases topic; a reader keeps
-    the highest version.
+    the highest version. ``signatures`` are the electronic signatures given on the case so far,
+    each naming the version it signed (the version after it is the first to carry it).
     """
 
     AVRO_NAME: ClassVar[str] = "org.v2vhub.Case"
@@ -55,6 +57,7 @@ class Case(Frozen):
     resolved_by: str | None = None
     resolved_at: UtcDatetime | None = None
     resolution: str | None = None
+    signatures: list[ESignature] = Field(default_factory=list)
 
 
 class Escalation(Frozen):

@@ -179,7 +179,7 @@ class FlowCore:
         return cls.from_files(
             settings.profile_dir,
             settings.escalation_policy_file,
-            settings.pseudonym_key.get_secret_value().encode(),
+            settings.pseudonym_secret(),
             partners,
             settings.partner_dir,
             settings.audit_enabled,

@@ -8,6 +8,9 @@ code   when
 =====  ==========================================================================================
 202    written: ``{"status": "accepted", "partner", "topic", "partition", "offset", "ingest_id"}``
 400    the ``Idempotency-Key`` header is not 1-200 printable ASCII characters
+401    no bearer token, or one that does not verify (``WWW-Authenticate`` says why)
+403    the token's roles may not post to this feed: a ``partner:<id>`` role posts to feed ``<id>``
+       only, ``integration`` to any (``{"error", "reason", "rule", "allowed_roles", ...}``)
 404    ``partner`` is not a raw feed of this deployment (``{"error", "partner", "known"}``)
 413    the body is larger than ``max_body_bytes`` (declared or actual size)
 415    Content-Type missing or not one of the connector's ``content_types`` (``charset`` and
@@ -21,7 +24,9 @@ code   when
 
 The body is not normalised here: a message the connector cannot read is still written, and the
 normaliser dead-letters it with its original bytes. The optional ``Idempotency-Key`` request
-header becomes the record key and the ``message-id`` header. ``GET /healthz`` answers 200.
+header becomes the record key and the ``message-id`` header. ``GET /healthz`` answers 200 (open
+unless ``V2V_AUTH_OPEN_HEALTH=false``). Authentication comes first: a caller without a valid
+token learns nothing, not even which partners exist.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from connectors.base import Connector
+from hub.auth.gate import Gate
+from hub.auth.http import auth_middleware
 from hub.errors import DeliveryError, NormalisationError
 from hub.headers import MESSAGE_ID_HEADER
 from hub.ingress.edge import (
@@ -54,6 +61,7 @@ PRODUCER = web.AppKey("producer", RawProducer)
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _MAX_KEY_CHARS = 200
 _CHUNK = 64 * 1024
+ROUTES = {"/ingest/{partner}": "ingest", "/healthz": "health"}
 
 
 def _error(status: int, error: str, **context: Any) -> web.Response:
@@ -99,16 +107,21 @@ def create_ingress_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     delivery_timeout_s: float = 30.0,
     connectors: Mapping[str, Connector] | None = None,
+    gate: Gate | None = None,
 ) -> web.Application:
-    """Build the ingress application; nothing connects until it starts.
+    """Build the ingress application; nothing connects until it starts. ConfigurationError
+    when a secret is missing outside development mode.
 
     ``producer``: the Kafka writer to use (the caller keeps ownership and closes it); by default
     the app opens a :class:`RawProducer` with ``delivery_timeout_s`` on startup and closes it on
     cleanup. ``max_body_bytes`` (default 10 MiB) bounds a request body; larger ones get 413
-    before they are buffered. ``connectors`` replaces the registry's connectors (tests).
+    before they are buffered. ``connectors`` replaces the registry's connectors (tests);
+    ``gate`` the deployment's authentication and authority (default: from ``settings``).
     """
     if max_body_bytes < 1:
         raise ValueError("max_body_bytes must be positive")
+    settings.require_secrets("ingress")
+    gate = gate or Gate.from_settings(settings)
     topics = Topics.of(settings)
     edge = dict(connectors) if connectors is not None else edge_connectors(settings)
 
@@ -192,7 +205,9 @@ def create_ingress_app(
         if owned:
             await asyncio.to_thread(app[PRODUCER].close)
 
-    app = web.Application(middlewares=[_json_errors], client_max_size=max_body_bytes)
+    app = web.Application(
+        middlewares=[_json_errors, auth_middleware(gate, ROUTES)], client_max_size=max_body_bytes
+    )
     app.cleanup_ctx.append(kafka_writer)
     app.router.add_post("/ingest/{partner}", ingest)
     app.router.add_get("/healthz", healthz)

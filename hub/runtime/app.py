@@ -20,11 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+from aiohttp.typedefs import Middleware
 from faust.utils.terminal import SpinnerHandler
 
 from hub.audit.checkpoint import ChainHead, Checkpointer
 from hub.audit.keys import load_private
 from hub.audit.records import AuditHead
+from hub.auth.gate import Gate
+from hub.auth.http import auth_middleware
 from hub.flow import FlowCore
 from hub.flow.core import tick_event
 from hub.metrics import Metrics, create_metrics
@@ -35,7 +38,7 @@ from hub.runtime.context import Outputs, Wires, Worker
 from hub.runtime.feeds import FeedWatch
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
-from hub.runtime.views import register_views
+from hub.runtime.views import ROUTES, register_views
 from hub.settings import Settings
 from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
 from hub.topics import Topics
@@ -58,7 +61,7 @@ RAW: dict[str, Any] = {
 }
 
 
-def _faust_app(settings: Settings) -> faust.App:
+def _faust_app(settings: Settings, middlewares: list[Middleware]) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=["kafka://" + s.strip() for s in settings.kafka_bootstrap_servers.split(",")],
@@ -78,6 +81,10 @@ def _faust_app(settings: Settings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        # Every route is behind the gate; Faust's own table and router pages are not served.
+        web_application_options={"middlewares": middlewares},
+        web_router_enabled=False,
+        web_tables_enabled=False,
         autodiscover=False,
     )
 
@@ -87,7 +94,7 @@ def checkpointer_for(settings: Settings, config: AuditHead | None = None) -> Che
     missing key is generated on first use."""
     if not settings.audit_enabled:
         return None
-    key = load_private(settings.audit_key_path, generate_missing=settings.env == "dev")
+    key = load_private(settings.audit_key_path, generate_missing=settings.dev_mode)
     head = ChainHead(seq=config.seq, hash=config.hash) if config and config.hash else None
     interval = timedelta(seconds=settings.audit_checkpoint_interval_s)
     return Checkpointer(key, interval, head)
@@ -97,10 +104,13 @@ def create_app(
     settings: Settings, metrics: Metrics | None = None, audit_config: AuditHead | None = None
 ) -> faust.App:
     """The worker. ``audit_config``: the configuration chain's head that the starting worker
-    recorded (:func:`hub.audit.topic.record_configuration`), named in its checkpoints."""
+    recorded (:func:`hub.audit.topic.record_configuration`), named in its checkpoints.
+    ConfigurationError when a secret is missing outside development mode."""
+    settings.require_secrets("the worker")
     topics = Topics.of(settings)
     metrics = metrics or create_metrics()
-    app = _faust_app(settings)
+    gate = Gate.from_settings(settings)
+    app = _faust_app(settings, [auth_middleware(gate, ROUTES)])
     app.conf.v2v_settings = settings
     parts = settings.topic_partitions
 
@@ -170,7 +180,7 @@ def create_app(
     outputs.register(hub, out.cases, out.escalations)
     _housekeeping(hub, store, checkpointer)
     rebuild.register(hub, store)
-    register_views(app, metrics, hub.projection, out.commands, hub.wires.commands)
+    register_views(app, metrics, hub.projection, out.commands, hub.wires.commands, gate)
     read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
     lag.register(app, metrics.consumer_lag, (*read, topics.escalations))
     return app

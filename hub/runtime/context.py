@@ -102,7 +102,7 @@ class Worker:
     @cached_property
     def tick_key(self) -> bytes:
         """The key ticks are signed with (:mod:`hub.ticks`)."""
-        return tick_key(self.settings.pseudonym_key.get_secret_value().encode())
+        return tick_key(self.settings.pseudonym_secret())
 
     async def dead_letter(self, message: Any, rejection: Rejection) -> None:
         """The original record, untouched, to the dead-letter topic with the reason."""

@@ -1,19 +1,38 @@
-"""The worker's HTTP surface (Faust web): health, metrics, read models and case commands."""
+"""The worker's HTTP surface (Faust web): health, metrics, read models and case commands.
+
+Every route is behind the authentication middleware (:mod:`hub.auth.http`, installed by the
+app factory with :data:`ROUTES`): a view runs only for a caller the gate admitted, and a
+command view finds the caller on the request.
+"""
 
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from hub.cases.commands import CaseAction, CaseCommand
+from hub.auth.gate import Gate, Refused
+from hub.auth.http import PRINCIPAL, log_refusal
+from hub.cases.commands import CaseAction
+from hub.cases.models import Case
 from hub.metrics import Metrics
 from hub.runtime.projection import CASE_STATUSES, Projection
+
+ROUTES = {
+    "/ready": "health",
+    "/metrics": "metrics",
+    "/chains/{coi_id}": "chains",
+    "/chains/{coi_id}/timeline": "chains",
+    "/cases": "cases",
+    "/cases/{case_id}": "cases",
+    "/cases/{case_id}/{action}": "commands",
+    "/seal-key": "cases",
+}
+"""Each route's resource for the gate; a route missing here is refused to everyone."""
+CASE_FIELDS = frozenset(Case.model_fields)
 
 ACTIONS = {
     "ack": CaseAction.ACKNOWLEDGE,
@@ -25,11 +44,16 @@ ACTIONS = {
 
 
 def register_views(
-    app: faust.App, metrics: Metrics, projection: Projection, commands_topic: Any, wire: Any
+    app: faust.App,
+    metrics: Metrics,
+    projection: Projection,
+    commands_topic: Any,
+    wire: Any,
+    gate: Gate,
 ) -> None:
     _health(app, metrics)
-    _reads(app, projection)
-    _commands(app, projection, commands_topic, wire)
+    _reads(app, projection, gate)
+    _commands(app, projection, commands_topic, wire, gate)
 
 
 def _health(app: faust.App, metrics: Metrics) -> None:
@@ -46,7 +70,15 @@ def _health(app: faust.App, metrics: Metrics) -> None:
         return web.json({"ready": ok, "partitions": len(assigned)}, status=200 if ok else 503)
 
 
-def _reads(app: faust.App, projection: Projection) -> None:
+def _reads(app: faust.App, projection: Projection, gate: Gate) -> None:
+    @app.page("/seal-key")
+    async def seal_key_view(web: Any, request: Any) -> Any:
+        """The public key that verifies the hub's seals on electronic signatures."""
+        sealer = gate.sealer
+        return web.json(
+            {"algorithm": "Ed25519", "key_id": sealer.key_id, "public_key": sealer.public_hex}
+        )
+
     @app.page("/chains/{coi_id}")
     async def chain_view(web: Any, request: Any, coi_id: str) -> Any:
         summary = await projection.chain(coi_id)
@@ -76,46 +108,48 @@ def _reads(app: faust.App, projection: Projection) -> None:
         return web.json(case)
 
 
-def _commands(app: faust.App, projection: Projection, commands_topic: Any, wire: Any) -> None:
+def _commands(
+    app: faust.App, projection: Projection, commands_topic: Any, wire: Any, gate: Gate
+) -> None:
     @app.page("/cases/{case_id}/{action}")
     class CaseCommandView(faust.web.View):
         async def post(self, request: Any, case_id: str, action: str) -> Any:
             """Queue a command on ``v2v.commands``; 202 once Kafka acknowledged it. The chain
-            agent applies it in-stream (a new case version, or a rejection on the audit topic)."""
+            agent applies it in-stream (a new case version, or a rejection on the audit topic).
+            A command the gate refuses (403, 401 reauthenticate, 409) is queued too, to be
+            recorded as refused, and answered with the refusal."""
             if action not in ACTIONS:
                 return self.json(
                     {"error": f"unknown action {action!r}", "allowed": sorted(ACTIONS)}, status=404
                 )
-            case = await projection.case(case_id)
-            if case is None:
+            latest = await projection.case(case_id)
+            if latest is None:
                 return self.json({"error": f"no case {case_id}"}, status=404)
             try:
                 body = json.loads(await request.read() or b"{}")
                 if not isinstance(body, dict):
                     raise ValueError("body must be a JSON object")
-                cmd = CaseCommand(
-                    command_id=str(body.get("command_id") or uuid.uuid4().hex),
-                    case_id=case_id,
-                    action=ACTIONS[action],
-                    actor=str(body.get("actor") or ""),
-                    at=datetime.now(UTC),
-                    reason=body.get("reason"),
-                    assignee=body.get("assignee"),
-                )
+                # the read model adds fields of its own (playbook_url): the case is the rest
+                case = Case.model_validate({k: v for k, v in latest.items() if k in CASE_FIELDS})
             except (ValueError, ValidationError) as exc:
                 return self.json({"error": f"bad command: {exc}"}, status=400)
-            if not cmd.actor.strip():
-                return self.json(
-                    {"error": "'actor' (who gives the command) is required"}, status=400
-                )
-            sent = await commands_topic.send(key=case["coi_id"].encode(), value=wire.encode(cmd))
+            prepared = gate.command(request[PRINCIPAL], case, ACTIONS[action], body)
+            if isinstance(prepared, Refused):
+                return self.json(prepared.body(), status=prepared.status)
+            cmd = prepared.command
+            sent = await commands_topic.send(key=case.coi_id.encode(), value=wire.encode(cmd))
             await sent  # the broker's acknowledgement
-            return self.json(
-                {
-                    "status": "accepted",
-                    "command_id": cmd.command_id,
-                    "case_id": case_id,
-                    "action": cmd.action.value,
-                },
-                status=202,
-            )
+            if prepared.refused is not None:
+                refused = prepared.refused
+                log_refusal(refused, "POST", "/cases/{case_id}/{action}")
+                return self.json(refused.body(), status=refused.status, headers=refused.headers())
+            answer: dict[str, Any] = {
+                "status": "accepted",
+                "command_id": cmd.command_id,
+                "case_id": case_id,
+                "action": cmd.action.value,
+                "actor": cmd.actor,
+            }
+            if cmd.signature is not None:
+                answer["signature"] = cmd.signature.model_dump(mode="json")
+            return self.json(answer, status=202)

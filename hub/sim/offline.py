@@ -20,12 +20,12 @@ from hub.errors import NormalisationError
 from hub.flow import FlowCore
 from hub.flow.memory import DeadRecord, MemoryHub
 from hub.partners.health import is_feed_key
-from hub.settings import REPO_ROOT
+from hub.settings import DEV_PSEUDONYM_KEY, REPO_ROOT
 from hub.sim.scenario import PROFILE_DIR, Message, Scenario
 
 POLICY_FILE = REPO_ROOT / "hub" / "cases" / "escalation_policy.yaml"
 PARTNER_DIR = REPO_ROOT / "deploy" / "partners"
-DEV_KEY = b"dev-only-pseudonym-key-change-me"
+DEV_KEY = DEV_PSEUDONYM_KEY
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,7 @@ class Feeder:
     def queue_ticks(self, topic: str, when: datetime) -> None:
         """One simulated CLOCK_TICK per events partition (the simulator's clock, signed with
         the hub's tick key like the worker's own ticker: the hub's settings are its), queued."""
-        key = tick_key(self.settings.pseudonym_key.get_secret_value().encode())
+        key = tick_key(self.settings.pseudonym_secret())
         for partition in range(self.settings.topic_partitions):
             tick = self._wire.encode(tick_event(when, partition, "simulated"))
             signed = [(TICK_SIGNATURE_HEADER, sign_tick(key, tick))]

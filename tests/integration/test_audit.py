@@ -5,12 +5,15 @@ worker continues every chain's hash chain; the audit topics keep everything fore
 from __future__ import annotations
 
 import json
+import secrets as secrets_module
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from hub.audit import keys
 from hub.audit.cli import verify_trail
@@ -23,7 +26,7 @@ from hub.flow import FlowCore
 from hub.flow.core import tick_event
 from hub.flow.memory import MemoryHub
 from hub.serde import SingleObjectWireFormat, codec_for
-from hub.settings import Settings
+from hub.settings import Settings, missing_secrets
 from hub.sim.stack import Feeder, WorkerProcess, settings_env
 from hub.topics import Topics, ensure_topics, topic_config
 from tests.scenarios.builders import Story
@@ -35,12 +38,25 @@ EVENTS = SingleObjectWireFormat(codec_for(Event))
 
 @pytest.fixture
 def audited(hub_settings: Settings, tmp_path: Path) -> Settings:
-    """A production-mode hub: its checkpoint key is a file given to it, never generated."""
+    """A production-mode hub: its checkpoint key is a file given to it, never generated, and
+    every other secret set (tokens from the test's identity provider, published as a file)."""
     key = tmp_path / "signing-key.pem"
     keys.generate(key)
+    secrets = {
+        "pseudonym_key": SecretStr(secrets_module.token_hex(16)),
+        "signature_key": SecretStr(secrets_module.token_hex(32)),
+        "auth_issuer": hub_settings.token_issuer(),
+        "auth_jwks_file": hub_settings.jwks_source(),
+    }
     settings = hub_settings.model_copy(
-        update={"env": "prod", "audit_signing_key_file": key, "audit_checkpoint_interval_s": 3600}
+        update={
+            "env": "prod",
+            "audit_signing_key_file": key,
+            "audit_checkpoint_interval_s": 3600,
+            **secrets,
+        }
     )
+    assert missing_secrets(settings) == []
     ensure_topics(settings)
     return settings
 
@@ -97,7 +113,7 @@ def wait_attested(settings: Settings, records: int, timeout_s: float = 60.0) -> 
 
 def test_the_worker_trail_verifies_survives_a_restart_and_tampering_fails(
     audited: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tokens: Any,
 ) -> None:  # fmt: skip
     settings, topics = audited, Topics.of(audited)
     for name in (topics.audit, topics.audit_checkpoints, topics.audit_config):
@@ -117,13 +133,16 @@ def test_the_worker_trail_verifies_survives_a_restart_and_tampering_fails(
             both.stream(sorted(merged, key=lambda e: e.recorded_at))
             worker.wait_metric("v2v_events_processed_total", both.events + both.ticks, 90)
             case = next(c for c in both.mirror.cases.values() if c.code == "QC_OUT_OF_SPEC")
+            anna = tokens.headers("qp-anna", "qualified-person", name="Anna Berg")
+            page = f"{worker.url}/cases/{case.case_id}"
             deadline = time.monotonic() + 30  # the read model has the case: it can be acked
-            while httpx.get(f"{worker.url}/cases/{case.case_id}", timeout=5).status_code != 200:
+            while (seen := httpx.get(page, headers=anna, timeout=5)).status_code != 200:
                 assert time.monotonic() < deadline, worker.tail()
                 time.sleep(0.2)
-            answer = httpx.post(
-                f"{worker.url}/cases/{case.case_id}/ack",
-                json={"actor": "qp-anna", "reason": "investigating"},
+            answer = httpx.post(  # a CRITICAL case: her acknowledgement is an e-signature
+                f"{page}/ack",
+                json={"reason": "investigating", "version": seen.json()["version"]},
+                headers=anna,
                 timeout=10,
             )
             assert answer.status_code == 202, answer.text

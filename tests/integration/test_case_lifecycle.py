@@ -95,15 +95,16 @@ def feed(feeder: Feeder, topics: Topics, stream: list[Event]) -> tuple[int, int]
 
 
 @pytest.mark.req("REQ-FN-DETECTION")
-def test_clean_chain_end_to_end_raises_nothing_and_reaches_infusion(hub) -> None:
+def test_clean_chain_end_to_end_raises_nothing_and_reaches_infusion(hub, tokens) -> None:
     settings, worker = hub
     topics = Topics.of(settings)
+    reader = tokens.headers("op-olga", "operator")
     story = Story("cart-fresh-48h", 1).clean()
     with Feeder(settings) as feeder:
         sent, ticks = feed(feeder, topics, story.stream(every=timedelta(hours=6)))
 
     def caught_up() -> bool:
-        page = httpx.get(f"{worker.url}/chains/{story.coi}", timeout=5)
+        page = httpx.get(f"{worker.url}/chains/{story.coi}", headers=reader, timeout=5)
         return page.status_code == 200 and page.json()["event_count"] == sent
 
     worker.wait_metric("v2v_events_processed_total", sent + ticks, timeout_s=90)
@@ -111,18 +112,23 @@ def test_clean_chain_end_to_end_raises_nothing_and_reaches_infusion(hub) -> None
         assert cases.poll_until(lambda _: caught_up(), timeout_s=90), worker.tail()
     assert worker.metric("v2v_case_versions_total") == 0
     assert [CASES.decode(r.value()).code for r in cases.records] == []
-    chain = httpx.get(f"{worker.url}/chains/{story.coi}", timeout=5).json()
+    chain = httpx.get(f"{worker.url}/chains/{story.coi}", headers=reader, timeout=5).json()
     assert chain["stage"] == "INFUSED"
     assert chain["open_cases"] == []
-    timeline = httpx.get(f"{worker.url}/chains/{story.coi}/timeline", timeout=5).json()["events"]
+    timeline = httpx.get(
+        f"{worker.url}/chains/{story.coi}/timeline", headers=reader, timeout=5
+    ).json()["events"]
     assert len(timeline) == sent
     assert [e["occurred_at"] for e in timeline] == sorted(e["occurred_at"] for e in timeline)
     assert timeline[-1]["event_type"] == "INFUSION_COMPLETED"
 
 
 @pytest.mark.req("REQ-P11-AUDIT", "REQ-ALCOA-ATTRIBUTABLE", "REQ-EXC-QC_OUT_OF_SPEC")
-def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(hub, receiver) -> None:
+def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(
+    hub, receiver, tokens
+) -> None:
     settings, worker = hub
+    anna = tokens.headers("qp-anna", "qualified-person", name="Anna Berg")
     topics = Topics.of(settings)
     story = Story("cart-fresh-48h", 2)
     story.phase_order()
@@ -150,10 +156,16 @@ def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(hub, re
             "NOT_ACKNOWLEDGED",
         )
 
+        # acknowledging a CRITICAL case is an e-signature on the version she reviewed
+        seen = httpx.get(f"{worker.url}/cases/{first.case_id}", headers=anna, timeout=5).json()
         answer = httpx.post(
-            f"{worker.url}/cases/{first.case_id}/ack", json={"actor": "qp-anna"}, timeout=10
+            f"{worker.url}/cases/{first.case_id}/ack",
+            json={"version": seen["version"]},
+            headers=anna,
+            timeout=10,
         )
         assert answer.status_code == 202, answer.text
+        assert answer.json()["signature"]["meaning"] == "REVIEW"
         with TopicReader(settings, topics.cases) as cases:
             assert cases.poll_until(
                 lambda rs: any(CASES.decode(r.value()).status.value == "ACKNOWLEDGED" for r in rs),
@@ -162,6 +174,9 @@ def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(hub, re
         versions = [CASES.decode(r.value()) for r in cases.records]
         acked = max((c for c in versions if c.case_id == first.case_id), key=lambda c: c.version)
         assert (acked.acknowledged_by, acked.version) == ("qp-anna", 2)
+        assert [(s.signer, s.name, s.case_version) for s in acked.signatures] == [
+            ("qp-anna", "Anna Berg", 1)
+        ]
 
         # long past level 2's 30 minutes: an acknowledged case is not escalated again
         worker.wait_metric("v2v_commands_processed_total", 1)
@@ -173,17 +188,16 @@ def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(hub, re
     assert escalations.count == owed
     assert [e.level for e in oos(escalations.records, first.case_id)] == [1, 2]
 
-    page = httpx.get(f"{worker.url}/cases/{first.case_id}", timeout=5).json()
+    page = httpx.get(f"{worker.url}/cases/{first.case_id}", headers=anna, timeout=5).json()
     assert page["status"] == "ACKNOWLEDGED"
-    acknowledged = httpx.get(f"{worker.url}/cases?status=acknowledged", timeout=5).json()
+    acknowledged = httpx.get(
+        f"{worker.url}/cases?status=acknowledged", headers=anna, timeout=5
+    ).json()
     assert [c["case_id"] for c in acknowledged["cases"]] == [first.case_id]
-    assert (
-        httpx.post(f"{worker.url}/cases/{first.case_id}/ack", json={}, timeout=5).status_code == 400
-    )
-    assert (
-        httpx.post(f"{worker.url}/cases/nope/ack", json={"actor": "x"}, timeout=5).status_code
-        == 404
-    )
+    unsigned = httpx.post(f"{worker.url}/cases/{first.case_id}/ack", json={}, headers=anna)
+    assert unsigned.status_code == 400
+    assert "name the case version you sign" in unsigned.json()["reason"]
+    assert httpx.post(f"{worker.url}/cases/nope/ack", json={}, headers=anna).status_code == 404
 
     # the webhook got each escalation exactly once, keyed by its escalation id
     mine = [(key, body) for key, body in receiver.received if body["case_id"] == first.case_id]

@@ -76,7 +76,7 @@ def test_a_worker_killed_repeatedly_loses_and_duplicates_nothing(
     hub_settings: Settings, receiver: Receiver, tmp_path
 ) -> None:
     scenario = build(SEED, PATIENTS, arrival=REALISTIC)
-    key = hub_settings.pseudonym_key.get_secret_value().encode()
+    key = hub_settings.pseudonym_secret()
     plan = run_offline(
         scenario,
         hub_settings.profile_dir,

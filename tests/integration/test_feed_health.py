@@ -40,7 +40,7 @@ def feed_versions(records: list) -> list[Case]:
 
 
 def test_a_silent_partner_raises_its_feed_case_through_the_worker_and_recovers(
-    hub_settings, worker
+    hub_settings, worker, tokens
 ) -> None:
     topics = Topics.of(hub_settings)
     core = FlowCore.from_settings(hub_settings, ["courier"])
@@ -95,9 +95,8 @@ def test_a_silent_partner_raises_its_feed_case_through_the_worker_and_recovers(
         assert worker.metric("v2v_cases_opened_total", code=SILENT, severity="HIGH") == 1
 
         # the case desk, commands and read model take it like a chain's case
-        answer = httpx.post(
-            f"{worker.url}/cases/{case.case_id}/ack", json={"actor": "ops-ina"}, timeout=10
-        )
+        ina = tokens.headers("ops-ina", "integration")
+        answer = httpx.post(f"{worker.url}/cases/{case.case_id}/ack", headers=ina, timeout=10)
         assert answer.status_code == 202, answer.text
         assert cases.poll_until(lambda rs: len(feed_versions(rs)) >= 2, 60), worker.tail()
         acked = feed_versions(cases.records)[1]
@@ -106,7 +105,7 @@ def test_a_silent_partner_raises_its_feed_case_through_the_worker_and_recovers(
             CaseStatus.ACKNOWLEDGED,
             "ops-ina",
         )
-        row = httpx.get(f"{worker.url}/chains/{KEY}", timeout=5).json()
+        row = httpx.get(f"{worker.url}/chains/{KEY}", headers=ina, timeout=5).json()
         assert row["feed_health"]["last_seen"] == t0.isoformat()
         assert row["feed_health"]["silent"]["at_risk"][0]["coi_id"] == "V2VSAMPLE000001T"
 
@@ -130,7 +129,7 @@ def test_a_silent_partner_raises_its_feed_case_through_the_worker_and_recovers(
 
 
 def test_the_feed_row_lives_on_the_partition_its_commands_are_produced_to(
-    hub_settings, worker
+    hub_settings, worker, tokens
 ) -> None:
     """The row's changelog records and the commands on its cases share one partition: the
     one Kafka's default partitioner gives the key, so a restarted or second worker that owns
@@ -147,9 +146,8 @@ def test_the_feed_row_lives_on_the_partition_its_commands_are_produced_to(
         feeder.ticks(topics.events, t0 + sla + timedelta(minutes=1))
         assert cases.poll_until(lambda rs: len(feed_versions(rs)) >= 1, 60), worker.tail()
         [case] = feed_versions(cases.records)
-        answer = httpx.post(
-            f"{worker.url}/cases/{case.case_id}/ack", json={"actor": "ops-ina"}, timeout=10
-        )
+        ina = tokens.headers("ops-ina", "integration")
+        answer = httpx.post(f"{worker.url}/cases/{case.case_id}/ack", headers=ina, timeout=10)
         assert answer.status_code == 202, answer.text
         assert cases.poll_until(lambda rs: len(feed_versions(rs)) >= 2, 60), worker.tail()
     with TopicReader(hub_settings, topics.commands) as commands:

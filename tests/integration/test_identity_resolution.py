@@ -37,13 +37,18 @@ def hub(hub_settings, tmp_path):
         worker.stop()
 
 
-def events_of(worker: WorkerProcess, coi: str) -> int:
-    page = httpx.get(f"{worker.url}/chains/{coi}", timeout=5)
+@pytest.fixture
+def reader(tokens) -> dict[str, str]:
+    return tokens.headers("op-olga", "operator")
+
+
+def events_of(worker: WorkerProcess, coi: str, headers: dict[str, str]) -> int:
+    page = httpx.get(f"{worker.url}/chains/{coi}", headers=headers, timeout=5)
     return page.json()["event_count"] if page.status_code == 200 else 0
 
 
 @pytest.mark.parametrize("link_first", [False, True], ids=["readings-first", "link-first"])
-def test_readings_reach_the_chain_once_the_shipment_is_linked(hub, link_first) -> None:
+def test_readings_reach_the_chain_once_the_shipment_is_linked(hub, reader, link_first) -> None:
     settings, worker = hub
     topics = Topics.of(settings)
     csv = [(None, LOGGER, [("content-type", b"text/csv")])]
@@ -58,23 +63,25 @@ def test_readings_reach_the_chain_once_the_shipment_is_linked(hub, link_first) -
             assert worker.metric("v2v_identity_resolved_total") == 0
             assert events.pump() == 0
         feeder.send(topics.raw["logger" if link_first else "courier"], second)
-        assert events.poll_until(lambda _: events_of(worker, coi) >= READINGS + 2, timeout_s=60), (
-            worker.tail()
-        )
-    chain = httpx.get(f"{worker.url}/chains/{coi}", timeout=5).json()
+        assert events.poll_until(
+            lambda _: events_of(worker, coi, reader) >= READINGS + 2, timeout_s=60
+        ), worker.tail()
+    chain = httpx.get(f"{worker.url}/chains/{coi}", headers=reader, timeout=5).json()
     assert chain["event_count"] == READINGS + 2  # pick-up status + custody release + readings
     metrics = httpx.get(f"{worker.url}/metrics", timeout=5).text
     assert f"v2v_identity_resolved_total {float(READINGS)}" in metrics
 
 
 @pytest.mark.req("REQ-EXC-COI_MISMATCH_RECEIPT")
-def test_a_second_coi_claiming_a_linked_shipment_is_an_identity_case(hub) -> None:
+def test_a_second_coi_claiming_a_linked_shipment_is_an_identity_case(hub, reader) -> None:
     settings, worker = hub
     topics = Topics.of(settings)
     other = {**PICKUP, "message_id": "CRX-OTHER-1", "coi": "V2VDEMO00000001I", "din": None}
     with Feeder(settings) as feeder, TopicReader(settings, topics.cases) as cases:
         feeder.send(topics.raw["courier"], [(None, json.dumps(PICKUP).encode(), None)])
-        assert cases.poll_until(lambda _: events_of(worker, PICKUP["coi"]) >= 2, timeout_s=60)
+        assert cases.poll_until(
+            lambda _: events_of(worker, PICKUP["coi"], reader) >= 2, timeout_s=60
+        )
         feeder.send(topics.raw["courier"], [(None, json.dumps(other).encode(), None)])
         worker.wait_metric("v2v_link_conflicts_total", 1)
         worker.wait_metric("v2v_events_processed_total", 5)  # 2 + 2 + the conflict

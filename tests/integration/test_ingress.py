@@ -73,21 +73,25 @@ async def chunks(data: bytes, size: int = 100) -> AsyncIterator[bytes]:
         yield data[i : i + size]
 
 
-def call(app: Any, *requests: tuple[str, str, dict[str, Any]]) -> list[tuple[int, Any, Any]]:
-    """Serve ``app`` on loopback and make the requests in order: (status, JSON body, headers)."""
+def call(
+    app: Any, *requests: tuple[str, str, dict[str, Any]], auth: dict[str, str] | None = None
+) -> list[tuple[int, Any, Any]]:
+    """Serve ``app`` on loopback and make the requests in order: (status, JSON body, headers),
+    each with the ``auth`` headers (a bearer token) added."""
 
     async def run() -> list[tuple[int, Any, Any]]:
         answers = []
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             for method, path, kwargs in requests:
-                async with client.request(method, path, **kwargs) as response:
+                headers = {**(auth or {}), **kwargs.pop("headers", {})}
+                async with client.request(method, path, headers=headers, **kwargs) as response:
                     answers.append((response.status, await response.json(), response.headers))
         return answers
 
     return asyncio.run(run())
 
 
-def test_post_answers_202_after_the_raw_record_is_on_kafka(hub_settings, topics, producer):
+def test_post_answers_202_after_the_raw_record_is_on_kafka(hub_settings, topics, producer, tokens):
     body = PICKUP.read_bytes()
     [(status, answer, _)] = call(
         create_ingress_app(hub_settings, producer),
@@ -102,6 +106,7 @@ def test_post_answers_202_after_the_raw_record_is_on_kafka(hub_settings, topics,
                 },
             },
         ),
+        auth=tokens.headers("courier-gateway", "partner:courier"),
     )
     assert status == 202, answer
     assert answer["status"] == "accepted"
@@ -122,7 +127,7 @@ def test_post_answers_202_after_the_raw_record_is_on_kafka(hub_settings, topics,
     assert abs(datetime.now(UTC) - received) < timedelta(minutes=1)
 
 
-def test_refusals_are_json_4xx_and_write_nothing(hub_settings, topics, producer):
+def test_refusals_are_json_4xx_and_write_nothing(hub_settings, topics, producer, tokens):
     body = PICKUP.read_bytes()
     small = create_ingress_app(
         hub_settings,
@@ -150,6 +155,7 @@ def test_refusals_are_json_4xx_and_write_nothing(hub_settings, topics, producer)
         ),
         ("GET", "/ingest/courier", {}),
         ("GET", "/healthz", {}),
+        auth=tokens.headers("ops-integration", "integration"),
     )
     statuses = [status for status, _, _ in answers]
     assert statuses == [404, 413, 413, 415, 415, 422, 400, 405, 200]
@@ -176,9 +182,55 @@ def test_refusals_are_json_4xx_and_write_nothing(hub_settings, topics, producer)
         assert reader.size() == 0  # nothing was written: every answer came before a write
 
 
+@pytest.mark.req("REQ-P11-AUTH")
+def test_a_partner_posts_to_its_own_feed_only_and_nobody_without_a_token(
+    hub_settings, topics, producer, tokens
+):
+    body, json_type = PICKUP.read_bytes(), {"Content-Type": JSON}
+    app = create_ingress_app(hub_settings, producer)
+    sap = tokens.headers("sap-gateway", "partner:sap")
+    courier = tokens.headers("courier-gateway", "partner:courier")
+    stranger = tokens.idp.mint("courier-gateway", ["partner:courier"], audience="another-app")
+    basic = {"Authorization": "Basic eA=="}
+    elsewhere = {"Authorization": f"Bearer {stranger}"}
+    answers = call(
+        app,
+        ("POST", "/ingest/courier", {"data": body, "headers": json_type}),
+        ("POST", "/ingest/courier", {"data": body, "headers": {**json_type, **sap}}),
+        ("POST", "/ingest/courier", {"data": body, "headers": {**json_type, **basic}}),
+        ("POST", "/ingest/courier", {"data": body, "headers": {**json_type, **elsewhere}}),
+        ("POST", "/ingest/erp", {"data": body, "headers": {**json_type, **courier}}),
+        ("GET", "/nowhere", {}),
+        ("GET", "/healthz", {}),
+        ("POST", "/ingest/courier", {"data": body, "headers": {**json_type, **courier}}),
+    )  # fmt: skip
+    statuses = [status for status, _, _ in answers]
+    assert statuses == [401, 403, 401, 401, 403, 401, 200, 202]
+    missing, other_feed, scheme, audience, unknown_feed, nowhere, health, own = answers
+    assert missing[1]["error"] == "unauthenticated"
+    assert missing[2]["WWW-Authenticate"] == 'Bearer realm="v2v-hub"'
+    assert other_feed[1] == {
+        "error": "forbidden",
+        "reason": "only partner:courier or integration may post to feed 'courier'",
+        "rule": "ingest.own-feed",
+        "allowed_roles": ["partner:courier", "integration"],
+        "your_roles": ["partner:sap"],
+    }
+    assert scheme[1]["error"] == "unauthenticated"
+    assert 'error="invalid_token"' in audience[2]["WWW-Authenticate"]
+    assert "udience" in audience[1]["reason"]
+    assert unknown_feed[1]["rule"] == "ingest.own-feed"  # a partner learns no feed names
+    assert nowhere[1]["error"] == "unauthenticated"
+    assert health[1]["status"] == "ok"
+    with TopicReader(hub_settings, topics.raw["courier"]) as reader:
+        assert reader.size() == 1  # only the partner's own post was written
+        assert reader.read_all(timeout_s=30)
+    assert reader.records[0].offset() == own[1]["offset"]
+
+
 @pytest.mark.parametrize("failure", ["broker unreachable", "topic missing"])
 @pytest.mark.req("REQ-A11-CONTINUITY")
-def test_no_acknowledgement_is_503_never_202(hub_settings, topics, failure):
+def test_no_acknowledgement_is_503_never_202(hub_settings, topics, failure, tokens):
     if failure == "broker unreachable":
         target = unreachable(hub_settings)
     else:  # the broker does not auto-create topics, so an uncreated deployment cannot take it
@@ -192,6 +244,7 @@ def test_no_acknowledgement_is_503_never_202(hub_settings, topics, failure):
                 "/ingest/courier",
                 {"data": PICKUP.read_bytes(), "headers": {"Content-Type": JSON}},
             ),
+            auth=tokens.headers("courier-gateway", "partner:courier"),
         )
     assert status == 503, answer
     assert answer["error"] == "not acknowledged by Kafka; retry"

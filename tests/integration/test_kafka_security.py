@@ -246,18 +246,20 @@ class Ingress:
             self.process.wait(30)
 
 
-def post_to_ingress(url: str, partner: str, payload: bytes, content_type: str) -> httpx.Response:
-    """The one request the tests make to the ingress (where its authentication would go)."""
+def post_to_ingress(
+    url: str, partner: str, payload: bytes, content_type: str, auth: dict[str, str]
+) -> httpx.Response:
+    """The one request the tests make to the ingress, with the partner's bearer token."""
     return httpx.post(
         f"{url}/ingest/{partner}",
         content=payload,
-        headers={"Content-Type": content_type},
+        headers={"Content-Type": content_type, **auth},
         timeout=60,
     )
 
 
 def test_ingress_and_worker_carry_a_message_over_sasl_ssl(
-    secure_broker: SecureBroker, hub_settings: Settings, tmp_path: Path
+    secure_broker: SecureBroker, hub_settings: Settings, tmp_path: Path, tokens: Any
 ) -> None:
     settings = secured(hub_settings, secure_broker)
     ensure_topics(settings)
@@ -273,7 +275,8 @@ def test_ingress_and_worker_carry_a_message_over_sasl_ssl(
     try:
         ingress.start()
         worker.wait_ready()
-        answer = post_to_ingress(ingress.url, "courier", payload, "application/json")
+        courier = tokens.headers("courier-gateway", "partner:courier")
+        answer = post_to_ingress(ingress.url, "courier", payload, "application/json", courier)
         assert answer.status_code == 202, answer.text
         assert answer.json()["topic"] == settings.topic("raw.courier")
         with TopicReader(settings, settings.topic("events")) as events:

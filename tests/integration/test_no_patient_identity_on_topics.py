@@ -205,7 +205,7 @@ def test_no_patient_identity_on_any_topic_or_log_line(
     assert secrets >= KNOWN, sorted(KNOWN - secrets)
     settings = hub_settings.model_copy(update={"partners": list(CONNECTORS)})
     topics = Topics.of(settings)
-    config = ConnectorConfig(pseudonym_key=settings.pseudonym_key.get_secret_value().encode())
+    config = ConnectorConfig(pseudonym_key=settings.pseudonym_secret())
     ensure_topics(settings)
     log_path = tmp_path / "worker.log"
     worker = WorkerProcess(settings, log_path).start()

@@ -52,8 +52,9 @@ def wait_for(check, timeout_s: float = 60.0) -> bool:
     return True
 
 
-def test_open_cases_follow_the_sla_and_the_case_page_links_its_playbook(worker) -> None:
+def test_open_cases_follow_the_sla_and_the_case_page_links_its_playbook(worker, tokens) -> None:
     settings, process = worker
+    anna = tokens.headers("qp-anna", "qualified-person", name="Anna Berg")
     topics = Topics.of(settings)
     story = Story("cart-fresh-48h", 3)
     story.phase_order()
@@ -70,17 +71,22 @@ def test_open_cases_follow_the_sla_and_the_case_page_links_its_playbook(worker) 
         process.wait_metric("v2v_cases_open", 1, **OOS, sla="breached")
         assert process.metric("v2v_cases_open", **OOS, sla="within") == 0
 
+    # acknowledging a CRITICAL case is an e-signature on the version she saw
+    seen = httpx.get(f"{process.url}/cases/{first.case_id}", headers=anna, timeout=5).json()
     answer = httpx.post(
-        f"{process.url}/cases/{first.case_id}/ack", json={"actor": "qp-anna"}, timeout=10
+        f"{process.url}/cases/{first.case_id}/ack",
+        json={"version": seen["version"]},
+        headers=anna,
+        timeout=10,
     )
     assert answer.status_code == 202, answer.text
     process.wait_metric("v2v_cases_open", 1, **OOS, sla="acknowledged")
     assert process.metric("v2v_cases_open", **OOS, sla="breached") == 0
     assert process.metric("v2v_cases_open", **OOS) == 1  # one case, counted once
 
-    page = httpx.get(f"{process.url}/cases/{first.case_id}", timeout=5).json()
+    page = httpx.get(f"{process.url}/cases/{first.case_id}", headers=anna, timeout=5).json()
     assert page["playbook_url"] == "docs/continuity.md#qc_out_of_spec"
-    listed = httpx.get(f"{process.url}/cases?status=all", timeout=5).json()["cases"]
+    listed = httpx.get(f"{process.url}/cases?status=all", headers=anna, timeout=5).json()["cases"]
     assert {c["playbook_url"] for c in listed} == {
         f"docs/continuity.md#{c['code'].lower()}" for c in listed
     }

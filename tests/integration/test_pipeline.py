@@ -54,7 +54,7 @@ def non_tick(records: list) -> list:
 
 
 @pytest.mark.req("REQ-FN-CONNECTORS", "REQ-EXC-CUSTOMS_HOLD", "REQ-FN-ESCALATION")
-def test_courier_samples_become_events_cases_and_escalations(hub_settings, worker) -> None:
+def test_courier_samples_become_events_cases_and_escalations(hub_settings, worker, tokens) -> None:
     topics = Topics.of(hub_settings)
     payloads = [p.read_bytes() for p in sample_files("courier")]
     want = expected_events(payloads)
@@ -116,11 +116,11 @@ def test_courier_samples_become_events_cases_and_escalations(hub_settings, worke
     assert chain["event_count"] == want
     assert open_ids == {c.case_id for c in opened}  # none resolved yet
 
-    page = httpx.get(f"{worker.url}/chains/V2VSAMPLE000001T", timeout=5).json()
+    auditor = tokens.headers("au-alex", "auditor")
+    page = httpx.get(f"{worker.url}/chains/V2VSAMPLE000001T", headers=auditor, timeout=5).json()
     assert page["coi_id"] == "V2VSAMPLE000001T"
-    assert {
-        c["case_id"] for c in httpx.get(f"{worker.url}/cases", timeout=5).json()["cases"]
-    } == open_ids
+    listed = httpx.get(f"{worker.url}/cases", headers=auditor, timeout=5).json()["cases"]
+    assert {c["case_id"] for c in listed} == open_ids
 
 
 @pytest.mark.req("REQ-EXC-CUSTODY_GAP")

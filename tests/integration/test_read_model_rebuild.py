@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-A11-CONTINUITY")]
 COI = "V2VSAMPLE000001T"
 
 
-def open_case_ids(worker) -> set[str]:
-    answer = httpx.get(f"{worker.url}/cases", timeout=5)
+def open_case_ids(worker, headers: dict[str, str]) -> set[str]:
+    answer = httpx.get(f"{worker.url}/cases", headers=headers, timeout=5)
     assert answer.status_code == 200
     return {c["case_id"] for c in answer.json()["cases"]}
 
@@ -35,8 +35,11 @@ def until(read, timeout_s: float = 60.0):
     return value
 
 
-def test_a_redis_that_lost_every_key_is_rebuilt_from_the_chain_table(hub_settings, worker) -> None:
+def test_a_redis_that_lost_every_key_is_rebuilt_from_the_chain_table(
+    hub_settings, worker, tokens
+) -> None:
     topics = Topics.of(hub_settings)
+    reader = tokens.headers("au-alex", "auditor")
     hold = next(p for p in sample_files("courier") if p.name.startswith("05")).read_bytes()
     at = datetime.fromisoformat(json.loads(hold)["event_time"]).astimezone(UTC)
     with Feeder(hub_settings) as feeder:
@@ -48,15 +51,15 @@ def test_a_redis_that_lost_every_key_is_rebuilt_from_the_chain_table(hub_setting
     client = redis.Redis.from_url(hub_settings.redis_url)
     prefix = f"{hub_settings.redis_key_prefix}:{hub_settings.topic_prefix}:"
     try:
-        shown = until(lambda: open_case_ids(worker))  # read model fed by the cases topic
+        shown = until(lambda: open_case_ids(worker, reader))  # read model fed by the cases topic
         before = worker.metric("v2v_projection_rebuilt_total")
         keys = list(client.scan_iter(match=prefix + "*"))
         assert keys
         client.delete(*keys)  # Redis restarted without persistence
-        assert open_case_ids(worker) == set()
+        assert open_case_ids(worker, reader) == set()
         worker.wait_metric("v2v_projection_rebuilt_total", before + 1, timeout_s=60)
-        assert open_case_ids(worker) == shown
-        chain = httpx.get(f"{worker.url}/chains/{COI}", timeout=5)
+        assert open_case_ids(worker, reader) == shown
+        chain = httpx.get(f"{worker.url}/chains/{COI}", headers=reader, timeout=5)
         assert chain.status_code == 200
         assert set(chain.json()["open_cases"]) == shown
     finally:

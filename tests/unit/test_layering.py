@@ -43,6 +43,7 @@ def test_the_project_keeps_every_contract() -> None:
         ("hub/flow/core.py", "import redis", "the flow core is pure"),
         ("connectors/courier/normalise.py", "import hub.chain.engine", "connectors know"),
         ("hub/sim/offline.py", "import hub.runtime.context", "the simulator and replay"),
+        ("hub/auth/gate.py", "import hub.runtime.app", "auth decides"),
     ],
 )
 def test_a_wrong_way_import_breaks_its_contract(

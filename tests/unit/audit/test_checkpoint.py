@@ -97,12 +97,13 @@ def test_the_key_file_is_generated_once_private_and_refused_when_wrong(tmp_path:
 
 def test_outside_development_mode_the_signing_key_is_a_required_secret(tmp_path: Path) -> None:
     assert missing_secrets(Settings(env="dev")) == []
-    assert missing_secrets(Settings(env="prod")) == ["V2V_AUDIT_SIGNING_KEY_FILE"]
+    assert "V2V_AUDIT_SIGNING_KEY_FILE" in missing_secrets(Settings(env="prod"))
     absent = Settings(env="prod", audit_signing_key_file=tmp_path / "none.pem")
-    assert missing_secrets(absent) == ["V2V_AUDIT_SIGNING_KEY_FILE"]
+    assert "V2V_AUDIT_SIGNING_KEY_FILE" in missing_secrets(absent)
     present = tmp_path / "key.pem"
     keys.generate(present)
-    assert missing_secrets(Settings(env="prod", audit_signing_key_file=present)) == []
+    given = Settings(env="prod", audit_signing_key_file=present)
+    assert "V2V_AUDIT_SIGNING_KEY_FILE" not in missing_secrets(given)
 
 
 def test_a_worker_outside_development_mode_refuses_to_start_without_the_key(
