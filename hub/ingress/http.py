@@ -52,7 +52,7 @@ from hub.ingress.edge import (
     new_ingest_id,
 )
 from hub.ingress.producer import RawProducer
-from hub.settings import Settings
+from hub.settings import INGRESS_SECRETS, Settings
 from hub.topics import Topics
 
 log = logging.getLogger("v2v.ingress.http")
@@ -120,8 +120,8 @@ def create_ingress_app(
     """
     if max_body_bytes < 1:
         raise ValueError("max_body_bytes must be positive")
-    settings.require_secrets("ingress")
-    gate = gate or Gate.from_settings(settings)
+    settings.require_secrets("ingress", INGRESS_SECRETS)
+    gate = gate or Gate.from_settings(settings, seals=False)
     topics = Topics.of(settings)
     edge = dict(connectors) if connectors is not None else edge_connectors(settings)
 
