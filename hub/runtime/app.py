@@ -139,6 +139,31 @@ def create_app(
         projection=Projection(settings),
         feeds=FeedWatch(core, metrics, parts),
     )
+    store = _chain_store(hub, metrics)
+    index = resolve.TableIndex(
+        app.Table("id-index", partitions=parts, key_type=str),
+        app.Table("id-parked", partitions=parts, key_type=str),
+        hub.wires.events,
+    )
+    normalise.register(hub, topic(*topics.raw.values()))
+    resolve.register(hub, out.identity, index)
+    # One agent reads a chain's events and the commands on its cases (both keyed by COI, same
+    # partition count), so they are applied in one order against one table row.
+    checkpointer = checkpointer_for(settings, audit_config)
+    chain.register(hub, topic(topics.events, topics.commands, keyed=True), store, checkpointer)
+    outputs.register(hub, out.cases, out.escalations)
+    _housekeeping(hub, store, checkpointer)
+    rebuild.register(hub, store)
+    register_views(app, metrics, hub.projection, out.commands, hub.wires.commands, gate)
+    read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
+    lag.register(app, metrics.consumer_lag, (*read, topics.escalations))
+    return app
+
+
+def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
+    """The chains table behind its store: rows written with their changelog partition, and the
+    stage and open-case gauges the store keeps."""
+    app, parts = hub.app, hub.settings.topic_partitions
     # JSON changelog (the app's default value serializer): readable with any Kafka tool.
     table = app.Table(
         "chains", partitions=parts, key_type=str, extra_topic_configs=CHAINS_CHANGELOG_CONFIG
@@ -165,25 +190,7 @@ def create_app(
         for (severity, code, sla), count in tally.items():
             metrics.cases_open.labels(severity, code, sla).set(count)
 
-    store = ChainStore(table, hub.core, writer(table), stage_gauge, case_gauge)
-    index = resolve.TableIndex(
-        app.Table("id-index", partitions=parts, key_type=str),
-        app.Table("id-parked", partitions=parts, key_type=str),
-        hub.wires.events,
-    )
-    normalise.register(hub, topic(*topics.raw.values()))
-    resolve.register(hub, out.identity, index)
-    # One agent reads a chain's events and the commands on its cases (both keyed by COI, same
-    # partition count), so they are applied in one order against one table row.
-    checkpointer = checkpointer_for(settings, audit_config)
-    chain.register(hub, topic(topics.events, topics.commands, keyed=True), store, checkpointer)
-    outputs.register(hub, out.cases, out.escalations)
-    _housekeeping(hub, store, checkpointer)
-    rebuild.register(hub, store)
-    register_views(app, metrics, hub.projection, out.commands, hub.wires.commands, gate)
-    read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
-    lag.register(app, metrics.consumer_lag, (*read, topics.escalations))
-    return app
+    return ChainStore(table, hub.core, writer(table), stage_gauge, case_gauge)
 
 
 def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | None) -> None:
