@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     # --- Faust runtime -------------------------------------------------------------------------
     app_id: str = "v2v-hub"
     data_dir: Path = REPO_ROOT / ".local" / "faust"
+    table_store: Literal["memory", "rocksdb"] = Field(
+        "memory",
+        description="where the chain table lives: memory (a restart reads the whole changelog) "
+        "or rocksdb under data_dir (a restart reads only what was written since)",
+    )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     web_enabled: bool = True

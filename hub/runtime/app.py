@@ -38,6 +38,7 @@ from hub.runtime.context import Outputs, Wires, Worker
 from hub.runtime.feeds import FeedWatch
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
+from hub.runtime.tablestore import row_writer, store_url
 from hub.runtime.views import ROUTES, register_views
 from hub.settings import Settings
 from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
@@ -166,21 +167,12 @@ def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
     app, parts = hub.app, hub.settings.topic_partitions
     # JSON changelog (the app's default value serializer): readable with any Kafka tool.
     table = app.Table(
-        "chains", partitions=parts, key_type=str, extra_topic_configs=CHAINS_CHANGELOG_CONFIG
+        "chains",
+        partitions=parts,
+        key_type=str,
+        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
+        store=store_url(hub.settings.table_store, "chains"),
     )
-
-    def writer(of: Any) -> Any:
-        def write(key: str, row: dict[str, Any] | None, partition: int) -> None:
-            """``of[key] = row`` (None: ``del``) with the changelog partition given: a batch is
-            flushed outside Faust's per-record context, where ``of[...] =`` would look it up."""
-            if row is None:
-                of.send_changelog(partition, key, None, value_serializer="raw")
-                of.data.pop(key, None)
-            else:
-                of.send_changelog(partition, key, row)
-                of.data[key] = row
-
-        return write
 
     def stage_gauge(stages: dict[str, int]) -> None:
         for stage, count in stages.items():
@@ -190,7 +182,7 @@ def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
         for (severity, code, sla), count in tally.items():
             metrics.cases_open.labels(severity, code, sla).set(count)
 
-    return ChainStore(table, hub.core, writer(table), stage_gauge, case_gauge)
+    return ChainStore(table, hub.core, row_writer(table), stage_gauge, case_gauge)
 
 
 def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | None) -> None:
