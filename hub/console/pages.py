@@ -111,7 +111,7 @@ def layout(page: Page, body: str, *, charts: bool = False) -> str:
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(page.title)} · v2v-hub console</title>"
-        '<link rel="stylesheet" href="/console/static/console.css">'
+        '<link rel="icon" href="data:,"><link rel="stylesheet" href="/console/static/console.css">'
         f'{chart_head}<script src="{HTMX}" defer></script>'
         '<script src="/console/static/console.js" defer></script>'
         f"</head><body{hx_headers}>"
