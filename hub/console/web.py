@@ -133,11 +133,12 @@ def session_middleware(csrf: CsrfKey) -> Middleware:
             target = "/console/login?next=" + quote(request.path_qs, safe="")
             if _is_htmx(request):
                 return web.Response(status=200, headers={"HX-Redirect": target})
-            raise web.HTTPSeeOther(target)
+            return _see_other(target)
         if (
             response.status == 403
             and request.method == "GET"
             and isinstance(response, web.Response)
+            and response.content_type == "application/json"  # the gate's refusal
         ):
             reason = _reason(response)
             return _html(
@@ -158,6 +159,10 @@ def _reason(response: web.Response) -> str:
         return "not allowed"
     roles = ", ".join(body.get("allowed_roles") or [])
     return f"{body.get('reason', 'not allowed')} (rule {body.get('rule')}; allowed: {roles})"
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def _html(text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -227,7 +232,7 @@ class Console:
         if isinstance(outcome, Refused):
             return await self._refuse_login(request, f"the token is refused: {outcome.reason}")
         log.info("console sign-in by %s", outcome.subject)
-        response = web.HTTPSeeOther(next_url)
+        response = _see_other(next_url)
         response.set_cookie(COOKIE, token, **cookie_options(request.secure))  # type: ignore[arg-type]
         return response
 
@@ -237,7 +242,7 @@ class Console:
         return response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
-        response = web.HTTPSeeOther("/console/login")
+        response = _see_other("/console/login")
         response.del_cookie(COOKIE, path="/console")
         return response
 
@@ -345,6 +350,8 @@ class Console:
         response = self._result(request, page, answer.status, answer.body)
         if token is not None:
             response.set_cookie(COOKIE, token, **cookie_options(request.secure))  # type: ignore[arg-type]
+            # a new session token, so a new CSRF token: console.js puts it in the page's forms
+            response.headers["HX-Trigger"] = json.dumps({"v2v-csrf": self.csrf.token(token)})
         return response
 
     async def _reauthenticate(

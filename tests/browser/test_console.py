@@ -10,7 +10,6 @@ its temperature chart. Screenshots: ``build/browser/console-*.png``.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from hub.events.models import Event, EventType
+from hub.events.models import Event
 from hub.serde import SingleObjectWireFormat, codec_for
 from hub.sim.stack import Feeder, WorkerProcess
 from hub.topics import Topics
-from tests.scenarios.builders import Story
+from tests.scenarios.excursion import warm_inbound
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,28 +33,6 @@ pytestmark = [
 
 EVENTS = SingleObjectWireFormat(codec_for(Event))
 REASON = "logger series reviewed against stability data"
-
-
-def warm_inbound(n: int) -> Story:
-    """Fresh material whose inbound shipment is at 12.5 °C for two hours mid-way."""
-    s = Story("cart-fresh-48h", n)
-    t = s.t
-    s.phase_order()
-    s.collect()
-    s.release(s.ship_in, t.inbound_depart, s.aph, s.cdmo, s.lane_in)
-    s.shipment(
-        EventType.SHIPMENT_DEPARTED, s.ship_in, t.inbound_depart, "DEPARTED",
-        eta=t.inbound_arrive, lane=s.lane_in, logger_id=s.logger_in,
-    )  # fmt: skip
-    mid = t.inbound_depart + (t.inbound_arrive - t.inbound_depart) / 2
-    quarter = timedelta(minutes=15)
-    s.readings(s.ship_in, s.logger_in, t.inbound_depart, mid, 5.0)
-    s.readings(s.ship_in, s.logger_in, mid + quarter, mid + timedelta(hours=2), 12.5)
-    s.readings(s.ship_in, s.logger_in, mid + timedelta(hours=2) + quarter, t.inbound_arrive, 5.0)
-    s.shipment(EventType.SHIPMENT_DELIVERED, s.ship_in, t.inbound_arrive, "DELIVERED")
-    s.accept(s.ship_in, t.inbound_arrive + timedelta(minutes=5), s.aph, s.cdmo)
-    s.identity("manufacturing_receipt", t.inbound_arrive + timedelta(minutes=10))
-    return s
 
 
 @pytest.fixture

@@ -76,6 +76,13 @@
     if (close) { close.closest("dialog").close(); }
   });
 
+  // a signature's re-authentication made a new session token, hence a new CSRF token
+  document.addEventListener("v2v-csrf", function (ev) {
+    var token = ev.detail.value;
+    document.querySelectorAll("input[name=csrf]").forEach(function (i) { i.value = token; });
+    document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRF-Token": token }));
+  });
+
   document.addEventListener("htmx:afterSwap", function (ev) {
     syncVersion();
     tickClocks();
