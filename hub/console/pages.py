@@ -656,12 +656,15 @@ def partners_page(
     checkpoint: Mapping[str, Any] | None,
     now: datetime,
 ) -> str:
+    # ages on the hub's clock: its latest checkpoint's tick (in a simulation, simulated time)
+    hub_now = parse_time(checkpoint.get("at")) if checkpoint else None
+    clock = hub_now or now
     body = []
     for p in rows:
         if p.last_seen is None:
             age = "never heard from (not live yet)"
         else:
-            age = describe_left(now - p.last_seen).replace(" left", " ago")
+            age = describe_left(clock - p.last_seen).replace(" left", " before")
         state = "✖ silent" if p.silent else ("▲ degraded" if p.degraded else "✔ speaking")
         sla = f"{p.freshness_sla_min:g} min" if p.freshness_sla_min is not None else "not watched"
         dead = ", ".join(f"{esc(k)}: {v:g}" for k, v in sorted(p.dead_by_code.items())) or "none"
@@ -690,10 +693,13 @@ def partners_page(
     return layout(
         page,
         '<table id="partners"><thead><tr><th scope="col">Partner</th>'
-        '<th scope="col">Last message (hub clock)</th><th scope="col">Cadence (freshness SLA)</th>'
+        '<th scope="col">Last message (age)</th><th scope="col">Cadence (freshness SLA)</th>'
         '<th scope="col">Hub verdict</th><th scope="col">Dead-lettered in window</th>'
         '<th scope="col">Dead letters by code (this worker)</th></tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
+        f'<p class="muted">Ages are measured on the hub\'s clock at {time_tag(clock)} '
+        f"({'its latest audit checkpoint' if hub_now else 'now'}); the verdict is the hub's own "
+        "judgement at its last tick.</p>"
         f"<h2>Dead letters by the hub (stage/code, this worker)</h2><p>{hub}</p>"
         f"<h2>Audit trail</h2>{cp}",
     )
