@@ -436,7 +436,7 @@ class Console:
                     if isinstance(again, Refused):
                         await response.write(b"event: signed-out\ndata: {}\n\n")
                         break
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:  # the page went away
             pass
         return response
 

@@ -276,3 +276,27 @@ def test_only_console_paths_are_followed_after_sign_in() -> None:
     assert _safe_next("https://evil.example/console") == "/console"
     assert _safe_next("/cases") == "/console"
     assert _safe_next(None) == "/console"
+
+
+def test_the_stream_tells_the_page_of_a_new_version(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hub.console.web.STREAM_POLL_S", 0.05)
+    olga = hub.token("op-olga", "operator")
+    sources = hub.console.sources
+
+    async def test(client: TestClient[Any, Any]) -> None:
+        refused = await client.get(f"/console/stream?case={HIGH['case_id']}")
+        assert refused.status == 401  # the stream is behind the gate too
+        r = await client.get(f"/console/stream?case={HIGH['case_id']}", headers=cookie(olga))
+        assert r.headers["Content-Type"] == "text/event-stream"
+        assert await r.content.readline() == b": connected\n"
+        sources.by_id[HIGH["case_id"]] = {**HIGH, "version": 2}  # type: ignore[attr-defined]
+        lines = []
+        while not lines or lines[-1] != b"\n" or len(lines) < 3:
+            lines.append(await asyncio.wait_for(r.content.readline(), 5))
+        assert b"event: case\n" in lines
+        assert b'data: "2"\n' in lines
+        r.close()
+
+    hub.run(test)
