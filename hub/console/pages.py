@@ -138,6 +138,7 @@ def signin(page: Page, roles: Sequence[str], next_url: str, message: str | None)
 <form method="post" action="/console/login" class="stack">
 <input type="hidden" name="mode" value="dev">
 <input type="hidden" name="next" value="{esc(next_url)}">
+<input type="hidden" name="csrf" value="{esc(page.csrf)}">
 <label>User id <input name="user" id="user" required autocomplete="username"></label>
 <label>Printed name (for signatures) <input name="name" id="name"></label>
 <label>Role <select name="role" id="role">{options}</select></label>
@@ -151,6 +152,7 @@ hub.</p>
 <form method="post" action="/console/login" class="stack">
 <input type="hidden" name="mode" value="token">
 <input type="hidden" name="next" value="{esc(next_url)}">
+<input type="hidden" name="csrf" value="{esc(page.csrf)}">
 <label>Bearer token <textarea name="token" id="token" rows="4" required></textarea></label>
 <button type="submit">Sign in</button></form></section>""",
     )

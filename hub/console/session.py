@@ -15,6 +15,8 @@ import hmac
 import secrets
 
 COOKIE = "v2v_console"
+LOGIN_COOKIE = "v2v_console_signin"
+"""The sign-in form's nonce: its CSRF token is the form's ``csrf`` field."""
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 

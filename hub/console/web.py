@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +40,14 @@ from hub.console.chainview import (
     latest_at,
 )
 from hub.console.queue import FILTERS, build_queue, sla_clock
-from hub.console.session import COOKIE, CSRF_FIELD, CSRF_HEADER, CsrfKey, cookie_options
+from hub.console.session import (
+    COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LOGIN_COOKIE,
+    CsrfKey,
+    cookie_options,
+)
 from hub.console.sources import Sources
 from hub.runtime.submit import ACTIONS, case_of, submit
 
@@ -211,12 +219,21 @@ class Console:
         return pages.Page(title, principal, csrf, self.dev_idp is not None)
 
     async def login_form(self, request: web.Request, message: str | None = None) -> web.Response:
-        page = pages.Page("Sign in", None, None, self.dev_idp is not None)
+        """The sign-in page; a nonce in a cookie and in the forms, so another site cannot sign
+        a browser in under its own identity (login CSRF)."""
+        nonce = secrets.token_urlsafe(24)
+        page = pages.Page("Sign in", None, self.csrf.token(nonce), self.dev_idp is not None)
         next_url = _safe_next(request.query.get("next"))
-        return _html(pages.signin(page, self.gate.policy.roles, next_url, message))
+        response = _html(pages.signin(page, self.gate.policy.roles, next_url, message))
+        response.set_cookie(LOGIN_COOKIE, nonce, **cookie_options(request.secure))  # type: ignore[arg-type]
+        return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
+        supplied = form.get(CSRF_FIELD)
+        nonce = request.cookies.get(LOGIN_COOKIE)
+        if not self.csrf.check(nonce, supplied if isinstance(supplied, str) else None):
+            return await self._refuse_login(request, "the sign-in form expired: sign in again")
         mode, next_url = str(form.get("mode", "")), _safe_next(str(form.get("next", "")))
         if mode == "dev" and self.dev_idp is not None:
             user, role = str(form.get("user", "")).strip(), str(form.get("role", "")).strip()
@@ -234,6 +251,7 @@ class Console:
         log.info("console sign-in by %s", outcome.subject)
         response = _see_other(next_url)
         response.set_cookie(COOKIE, token, **cookie_options(request.secure))  # type: ignore[arg-type]
+        response.del_cookie(LOGIN_COOKIE, path="/console")
         return response
 
     async def _refuse_login(self, request: web.Request, message: str) -> web.Response:

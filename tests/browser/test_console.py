@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -77,8 +78,9 @@ def test_sign_in_acknowledge_with_signature_and_see_the_chain(
     row.find_element(By.LINK_TEXT, "TEMP_EXCURSION_FRESH").click()
     wait.until(ec.element_to_be_clickable((By.ID, "open-ack")))
     assert d.find_element(By.ID, "case-version").text == "1"
-    d.find_element(By.ID, "open-ack").click()
+    d.find_element(By.ID, "open-ack").send_keys(Keys.ENTER)  # by keyboard
     dialog = d.find_element(By.ID, "sig-ack")
+    assert dialog.is_displayed()
     assert dialog.find_element(By.CLASS_NAME, "meaning").text == "REVIEW"
     assert "Quinn Adler" in dialog.text
     dialog.find_element(By.NAME, "reason").send_keys(REASON)

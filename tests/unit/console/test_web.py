@@ -5,6 +5,7 @@ actor is the token's subject (never a form field), signed after a re-authenticat
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -246,24 +247,37 @@ def test_a_signature_needs_a_fresh_sign_in_by_the_same_person(hub: Hub) -> None:
     hub.run(test)
 
 
+async def signin_csrf(client: TestClient[Any, Any]) -> str:
+    """Open the sign-in page (its nonce cookie stays in the client's jar); the form's token."""
+    page = await (await client.get("/console/login")).text()
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', page)
+    assert found is not None
+    return found.group(1)
+
+
 def test_sign_in_sets_an_http_only_strict_cookie(hub: Hub) -> None:
     async def test(client: TestClient[Any, Any]) -> None:
-        r = await client.post(
-            "/console/login",
-            data={"mode": "dev", "user": "qa-quinn", "role": "qa", "next": "https://evil.example/"},
-            allow_redirects=False,
-        )
+        form = {"mode": "dev", "user": "qa-quinn", "role": "qa", "next": "https://evil.example/"}
+        forged = await client.post("/console/login", data=form, allow_redirects=False)
+        assert forged.status == 400  # no sign-in page was opened: another site's form
+        assert COOKIE not in forged.cookies
+        csrf = await signin_csrf(client)
+        r = await client.post("/console/login", data={**form, "csrf": csrf}, allow_redirects=False)
         assert r.status == 303
         assert r.headers["Location"] == "/console"
-        set_cookie = r.headers["Set-Cookie"]
+        set_cookie = r.cookies[COOKIE].OutputString()
         assert "HttpOnly" in set_cookie
         assert "SameSite=Strict" in set_cookie
         assert "Path=/console" in set_cookie
-        bad = await client.post("/console/login", data={"mode": "token", "token": "abc.def.ghi"})
+        csrf = await signin_csrf(client)
+        bad = await client.post(
+            "/console/login", data={"mode": "token", "token": "abc.def.ghi", "csrf": csrf}
+        )
         assert bad.status == 400
         assert "the token is refused" in await bad.text()
+        csrf = await signin_csrf(client)
         role = await client.post(
-            "/console/login", data={"mode": "dev", "user": "x", "role": "root"}
+            "/console/login", data={"mode": "dev", "user": "x", "role": "root", "csrf": csrf}
         )
         assert role.status == 400
 
