@@ -56,6 +56,9 @@ class Sources:
     async def trail(self, coi: str) -> tuple[list[Any], int]:
         return [], 0
 
+    async def open_versions(self) -> list[tuple[str, Any]]:
+        return sorted((cid, c["version"]) for cid, c in self.by_id.items())
+
     async def partner_rows(self) -> list[Any]:
         return []
 
@@ -312,5 +315,13 @@ def test_the_stream_tells_the_page_of_a_new_version(
         assert b"event: case\n" in lines
         assert b'data: "2"\n' in lines
         r.close()
+
+        queue = await client.get("/console/stream", headers=cookie(olga))
+        assert await queue.content.readline() == b": connected\n"
+        sources.by_id["new"] = {**HIGH, "case_id": "new"}  # type: ignore[attr-defined]
+        seen = b""
+        while b"event: queue\n" not in seen:
+            seen += await asyncio.wait_for(queue.content.readline(), 5)
+        queue.close()
 
     hub.run(test)
