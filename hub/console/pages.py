@@ -33,6 +33,7 @@ from hub.console.queue import (
 HTMX = "/console/static/vendor/htmx-2.0.8.min.js"
 UPLOT_JS = "/console/static/vendor/uPlot-1.6.32.iife.min.js"
 UPLOT_CSS = "/console/static/vendor/uPlot-1.6.32.min.css"
+TRAIL_RETRIES = 10
 ACTION_LABELS = {
     "ack": "Acknowledge",
     "assign": "Assign",
@@ -340,8 +341,11 @@ def case_body(
     history: CaseHistory | None,
     clock: SlaClock | None,
     now: datetime,
+    retry: int = 0,
 ) -> str:
-    """The case's own part of its page (swapped when a new version arrives)."""
+    """The case's own part of its page (swapped when a new version arrives). When the trail
+    does not show the version yet, the part asks again a second later (up to
+    :data:`TRAIL_RETRIES` times)."""
     c = case
     sigs = "".join(
         f"<li>{esc(s.get('meaning'))} by {esc(s.get('name'))} ({esc(s.get('signer'))}), "
@@ -362,10 +366,10 @@ def case_body(
     behind = ""
     if history is not None:
         recorded = {r.ref for r in history.versions}
-        if f"{c['case_id']}@{c.get('version')}" not in recorded:
+        if f"{c['case_id']}@{c.get('version')}" not in recorded and retry < TRAIL_RETRIES:
             # the read model is ahead of the trail by moments: read it again shortly
             behind = (
-                f'<span hx-get="/console/cases/{quote(str(c["case_id"]))}/body" '
+                f'<span hx-get="/console/cases/{quote(str(c["case_id"]))}/body?retry={retry + 1}" '
                 'hx-trigger="load delay:1s" hx-target="#case-body"></span>'
             )
     return (

@@ -284,7 +284,7 @@ class Console:
 
     # --- case -------------------------------------------------------------------------------
 
-    async def _case_body(self, case: Mapping[str, Any]) -> str:
+    async def _case_body(self, case: Mapping[str, Any], retry: int = 0) -> str:
         chain = await self.sources.chain(str(case["coi_id"]))
         history: CaseHistory | None = None
         records, _bad = await self.sources.trail(str(case["coi_id"]))
@@ -293,7 +293,8 @@ class Console:
                 records, str(case["case_id"]), case.get("evidence_event_ids") or []
             )
         now = self.clock()
-        return pages.case_body(case, chain, history, sla_clock(case, self.escalation, now), now)
+        clock = sla_clock(case, self.escalation, now)
+        return pages.case_body(case, chain, history, clock, now, retry)
 
     async def case_page(self, request: web.Request) -> web.Response:
         case_id = request.match_info["case_id"]
@@ -321,7 +322,8 @@ class Console:
         case = await self.sources.case(request.match_info["case_id"])
         if case is None:
             return _html("<p>No such case.</p>", 404)
-        return _html(await self._case_body(case))
+        retry = request.query.get("retry", "0")
+        return _html(await self._case_body(case, int(retry) if retry.isdigit() else 0))
 
     async def command(self, request: web.Request) -> web.StreamResponse:
         """A command from the case page's forms, through the same path as the JSON API
