@@ -2,7 +2,9 @@
 
 v2v run                              start a hub worker (creates missing topics first)
 v2v topics                           create the deployment's topics and list them
-v2v demo [--patients N] [--seed S]    run the simulated network demo on the real local stack
+v2v demo [--patients N] [--seed S] [--serve]
+                                     run the simulated network demo on the real local stack
+                                     (--serve: then keep the console up until Ctrl-C)
 v2v normalise --connector NAME FILE  print a partner file's canonical events (no broker)
 v2v catalogue [--json]               print the exception catalogue
 v2v ingress [--host H] [--port P] [--max-body-bytes N]
@@ -106,6 +108,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         record=args.record,
         arrival=args.arrival,
         audit_out=args.audit_out,
+        serve=args.serve,
     )
 
 
@@ -455,6 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="how partner messages arrive: as partners really deliver them (realistic: latency "
         "per feed, batch jobs, retries, resends, a few records beyond allowed lateness) or a "
         "few minutes after each fact, in order (ordered)",
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="after the demo keep the worker and its console running until Ctrl-C "
+        "(on V2V_WEB_PORT, default 6066); prints the URL and a development sign-in",
     )
     demo.set_defaults(fn=_demo)
     norm = sub.add_parser("normalise", help="normalise a partner file offline")

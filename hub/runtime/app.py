@@ -23,6 +23,7 @@ import faust
 from aiohttp.typedefs import Middleware
 from faust.utils.terminal import SpinnerHandler
 
+from hub import console
 from hub.audit.checkpoint import ChainHead, Checkpointer
 from hub.audit.keys import load_private
 from hub.audit.records import AuditHead
@@ -111,7 +112,10 @@ def create_app(
     topics = Topics.of(settings)
     metrics = metrics or create_metrics()
     gate = Gate.from_settings(settings)
-    app = _faust_app(settings, [auth_middleware(gate, ROUTES)])
+    csrf = console.CsrfKey()
+    # the console's session (cookie -> bearer token, CSRF) in front of the one gate
+    routes = {**ROUTES, **console.ROUTES}
+    app = _faust_app(settings, [console.session_middleware(csrf), auth_middleware(gate, routes)])
     app.conf.v2v_settings = settings
     parts = settings.topic_partitions
 
@@ -156,6 +160,10 @@ def create_app(
     _housekeeping(hub, store, checkpointer)
     rebuild.register(hub, store)
     register_views(app, metrics, hub.projection, out.commands, hub.wires.commands, gate)
+    if settings.web_enabled:
+        router = app.web.web_app.router  # type: ignore[attr-defined]  # the aiohttp driver
+        console.mount(router, settings, gate, csrf, hub.projection, hub.core, metrics,
+                      out.commands, hub.wires.commands)  # fmt: skip
     read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
     lag.register(app, metrics.consumer_lag, (*read, topics.escalations))
     return app

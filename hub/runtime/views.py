@@ -14,12 +14,11 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from hub.auth.gate import Gate, Refused
-from hub.auth.http import PRINCIPAL, log_refusal
-from hub.cases.commands import CaseAction
-from hub.cases.models import Case
+from hub.auth.gate import Gate
+from hub.auth.http import PRINCIPAL
 from hub.metrics import Metrics
 from hub.runtime.projection import CASE_STATUSES, Projection
+from hub.runtime.submit import ACTIONS, case_of, submit
 
 ROUTES = {
     "/ready": "health",
@@ -32,15 +31,6 @@ ROUTES = {
     "/seal-key": "cases",
 }
 """Each route's resource for the gate; a route missing here is refused to everyone."""
-CASE_FIELDS = frozenset(Case.model_fields)
-
-ACTIONS = {
-    "ack": CaseAction.ACKNOWLEDGE,
-    "acknowledge": CaseAction.ACKNOWLEDGE,
-    "resolve": CaseAction.RESOLVE,
-    "assign": CaseAction.ASSIGN,
-    "comment": CaseAction.COMMENT,
-}
 
 
 def register_views(
@@ -130,27 +120,17 @@ def _commands(
                 body = json.loads(await request.read() or b"{}")
                 if not isinstance(body, dict):
                     raise ValueError("body must be a JSON object")
-                # the read model adds fields of its own (playbook_url): the case is the rest
-                case = Case.model_validate({k: v for k, v in latest.items() if k in CASE_FIELDS})
+                case = case_of(latest)
             except (ValueError, ValidationError) as exc:
                 return self.json({"error": f"bad command: {exc}"}, status=400)
-            prepared = gate.command(request[PRINCIPAL], case, ACTIONS[action], body)
-            if isinstance(prepared, Refused):
-                return self.json(prepared.body(), status=prepared.status)
-            cmd = prepared.command
-            sent = await commands_topic.send(key=case.coi_id.encode(), value=wire.encode(cmd))
-            await sent  # the broker's acknowledgement
-            if prepared.refused is not None:
-                refused = prepared.refused
-                log_refusal(refused, "POST", "/cases/{case_id}/{action}")
-                return self.json(refused.body(), status=refused.status, headers=refused.headers())
-            answer: dict[str, Any] = {
-                "status": "accepted",
-                "command_id": cmd.command_id,
-                "case_id": case_id,
-                "action": cmd.action.value,
-                "actor": cmd.actor,
-            }
-            if cmd.signature is not None:
-                answer["signature"] = cmd.signature.model_dump(mode="json")
-            return self.json(answer, status=202)
+            answer = await submit(
+                gate,
+                commands_topic,
+                wire,
+                request[PRINCIPAL],
+                case,
+                ACTIONS[action],
+                body,
+                "/cases/{case_id}/{action}",
+            )
+            return self.json(answer.body, status=answer.status, headers=answer.headers)
