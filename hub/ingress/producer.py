@@ -49,8 +49,9 @@ class Delivered:
 class RawProducer:
     """An idempotent confluent-kafka producer with its own poll thread.
 
-    ``delivery_timeout_s`` becomes librdkafka's ``message.timeout.ms``: the longest a record may
-    wait for its acknowledgement (including retries) before it is reported failed.
+    ``delivery_timeout_s`` (default ``V2V_DELIVERY_TIMEOUT_S``, 5 s) becomes librdkafka's
+    ``message.timeout.ms``: the longest a record may wait for its acknowledgement (including
+    retries) before it is reported failed, so a broker outage is a DeliveryError in seconds.
     ``config`` overrides or adds librdkafka keys (tests use it; production needs none).
     Thread-safe; call :meth:`close` once when done (flushes what is in flight).
     """
@@ -59,9 +60,10 @@ class RawProducer:
         self,
         settings: Settings,
         *,
-        delivery_timeout_s: float = 30.0,
+        delivery_timeout_s: float | None = None,
         config: dict[str, Any] | None = None,
     ) -> None:
+        delivery_timeout_s = delivery_timeout_s or settings.delivery_timeout_s
         if delivery_timeout_s <= 0:
             raise ValueError("delivery_timeout_s must be positive")
         self.delivery_timeout_s = delivery_timeout_s
