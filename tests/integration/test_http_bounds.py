@@ -12,7 +12,6 @@ import socket
 import subprocess
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.conformance import sample_files
 from hub.settings import REPO_ROOT, Settings
-from hub.sim.stack import Feeder, WorkerProcess
-from hub.topics import Topics, ensure_topics
+from hub.sim.stack import WorkerProcess
+from hub.topics import ensure_topics
+from tests.integration.test_broker_outage import open_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-A11-CONTINUITY")]
 
@@ -55,23 +54,7 @@ def hub(bounded: Settings, tmp_path: Path) -> Any:
 @pytest.fixture
 def case_id(bounded: Settings, hub: WorkerProcess, tokens: Any) -> str:
     """An open case (CUSTOMS_HOLD) the worker opened from a real courier message."""
-    hold = next(p for p in sample_files("courier") if p.name.startswith("05")).read_bytes()
-    at = datetime.fromisoformat(json.loads(hold)["event_time"]).astimezone(UTC)
-    with Feeder(bounded) as feeder:
-        feeder.send(
-            Topics.of(bounded).raw["courier"],
-            [(COI.encode(), hold, None)],
-            at=at + timedelta(minutes=1),
-        )
-    hub.wait_metric("v2v_cases_opened_total", 1, code="CUSTOMS_HOLD")
-    reader = tokens.headers("au-alex", "auditor")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        cases = httpx.get(f"{hub.url}/cases", headers=reader, timeout=5).json()["cases"]
-        if cases:
-            return str(cases[0]["case_id"])
-        time.sleep(0.1)
-    raise AssertionError("the case never reached the read model")
+    return open_case(bounded, hub, tokens)
 
 
 def test_a_huge_or_deep_command_body_is_a_4xx_with_the_reason(hub, case_id, tokens) -> None:
