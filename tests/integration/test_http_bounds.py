@@ -17,9 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hub.bodies import json_depth
+from hub.ingress.http import create_ingress_app
+from hub.ingress.producer import RawProducer
 from hub.settings import REPO_ROOT, Settings
 from hub.sim.stack import WorkerProcess
 from hub.topics import ensure_topics
@@ -31,6 +35,7 @@ COI = "V2VSAMPLE000001T"
 STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
 STATE = Path(os.environ.get("V2V_STATE_DIR", REPO_ROOT / ".local"))
 NEVER = {500, 501, 502, 504}
+JSON_TYPE = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -229,3 +234,57 @@ def test_a_redis_stall_or_outage_is_503_with_the_reason_and_recovers(
     )
     assert stall_503_s < 5
     assert down_503_s < 5
+
+
+ingress_bodies = (
+    odd_json.map(lambda v: json.dumps(v).encode())
+    | st.binary(max_size=300)
+    | st.integers(1, 300).map(lambda n: b"[" * n + b"]" * n)
+    | st.integers(1, 300).map(lambda n: b'{"a":' * n + b"1" + b"}" * n)
+)
+
+
+def test_odd_ingress_bodies_never_get_a_5xx(bounded, tokens) -> None:
+    """The ingress on the real broker: odd bodies are written raw (the normaliser dead-letters
+    what it cannot read) or refused with a 4xx; a deep JSON body is a 400 with the reason."""
+    ensure_topics(bounded)
+    headers = {**tokens.headers("courier-gateway", "partner:courier"), **JSON_TYPE}
+    seen: Counter[int] = Counter()
+    loop = asyncio.new_event_loop()
+    with RawProducer(bounded) as writer:
+        app = create_ingress_app(bounded, writer, max_body_bytes=4096)
+        client = TestClient(TestServer(app, host="127.0.0.1"), loop=loop)
+        loop.run_until_complete(client.start_server())
+
+        def ingest(body: bytes) -> tuple[int, Any]:
+            async def one() -> tuple[int, Any]:
+                async with client.post("/ingest/courier", data=body, headers=headers) as answer:
+                    return answer.status, await answer.json()
+
+            return loop.run_until_complete(one())
+
+        @settings(
+            max_examples=40,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )
+        @given(body=ingress_bodies)
+        def post(body: bytes) -> None:
+            status, answer = ingest(body)
+            seen[status] += 1
+            assert status in (202, 400, 413), answer
+            if json_depth(body) > bounded.http_max_json_depth:
+                assert status == 400
+                assert answer["reason"] == "JSON nesting deeper than 32 levels"
+
+        try:
+            post()
+            huge, answer = ingest(b" " * 5000)
+        finally:
+            loop.run_until_complete(client.close())
+            loop.close()
+    print(f"\nodd ingress bodies, answers by status: {dict(sorted(seen.items()))}")
+    assert huge == 413
+    assert answer["max_body_bytes"] == 4096
+    assert seen[202] > 0
+    assert seen[400] > 0
