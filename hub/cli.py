@@ -41,9 +41,11 @@ from hub.errors import HubError
 from hub.settings import Settings
 
 
-def _secrets_refused(settings: Settings, process: str) -> bool:
+def _secrets_refused(
+    settings: Settings, process: str, needs: tuple[str, ...] | None = None
+) -> bool:
     try:
-        settings.require_secrets(process)
+        settings.require_secrets(process, needs)
     except HubError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return True
@@ -323,9 +325,10 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
 
 def _ingress(settings: Settings, args: argparse.Namespace) -> int:
     from hub.ingress.http import run_ingress
+    from hub.settings import INGRESS_SECRETS
     from hub.topics import ensure_topics
 
-    if _secrets_refused(settings, "ingress"):
+    if _secrets_refused(settings, "ingress", INGRESS_SECRETS):
         return 2
     try:
         ensure_topics(settings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,13 @@ DEV_PSEUDONYM_KEY = b"dev-only-pseudonym-key-change-me"
 DEV_SIGNATURE_SEED = hashlib.sha256(b"v2v dev-only e-signature seal key").digest()
 DEV_ISSUER = "v2v-dev-idp"
 DEV_JWKS_FILE = "jwks.json"
+# The secrets HTTP ingress needs: it verifies partners' tokens and checks their messages with the
+# connectors (which pseudonymise), and holds no key it could sign a signature or checkpoint with.
+INGRESS_SECRETS = (
+    "V2V_PSEUDONYM_KEY",
+    "V2V_AUTH_ISSUER",
+    "V2V_AUTH_JWKS_URL or V2V_AUTH_JWKS_FILE",
+)
 
 log = logging.getLogger("v2v.settings")
 _dev_warned = False
@@ -86,6 +94,11 @@ class Settings(BaseSettings):
     # --- Faust runtime -------------------------------------------------------------------------
     app_id: str = "v2v-hub"
     data_dir: Path = REPO_ROOT / ".local" / "faust"
+    table_store: Literal["memory", "rocksdb"] = Field(
+        "memory",
+        description="where the chain table lives: memory (a restart reads the whole changelog) "
+        "or rocksdb under data_dir (a restart reads only what was written since)",
+    )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     web_enabled: bool = True
@@ -212,11 +225,20 @@ class Settings(BaseSettings):
     def dev_mode(self) -> bool:
         return self.env == DEV_ENV
 
-    def require_secrets(self, process: str = "the hub") -> None:
-        """Refuse to go on (ConfigurationError naming each) while a secret is missing. In
-        development mode, warn once which development values stand in."""
-        if missing_secrets(self):
-            unset = "; ".join(f"{name} ({purpose})" for name, purpose in _unset_secrets(self))
+    def require_secrets(
+        self, process: str = "the hub", needs: Collection[str] | None = None
+    ) -> None:
+        """Refuse to go on (ConfigurationError naming each) while a secret is missing: every
+        secret, or only those named in ``needs`` (least privilege: ingress holds no seal
+        or checkpoint key, :data:`INGRESS_SECRETS`). In development mode, warn once
+        which development values stand in."""
+        missing = [
+            (name, purpose)
+            for name, purpose in _unset_secrets(self)
+            if needs is None or name in needs
+        ]
+        if missing and not self.dev_mode:
+            unset = "; ".join(f"{name} ({purpose})" for name, purpose in missing)
             raise ConfigurationError(
                 f"{process} refuses to start without its secrets (or V2V_ENV=dev for "
                 f"development): {unset}"

@@ -51,7 +51,7 @@ from hub.errors import DeliveryError, NormalisationError
 from hub.headers import MESSAGE_ID_HEADER
 from hub.ingress.edge import accepts, edge_connectors, edge_headers, media_type, new_ingest_id
 from hub.ingress.producer import RawProducer
-from hub.settings import Settings
+from hub.settings import INGRESS_SECRETS, Settings
 from hub.topics import Topics
 
 log = logging.getLogger("v2v.ingress.http")
@@ -114,8 +114,8 @@ def create_ingress_app(
         raise ValueError("max_body_bytes must be positive")
     bounds = Bounds(max_body_bytes, settings.http_max_json_depth, settings.http_body_timeout_s)
     retry_after = str(max(1, round(delivery_timeout_s)))
-    settings.require_secrets("ingress")
-    gate = gate or Gate.from_settings(settings)
+    settings.require_secrets("ingress", INGRESS_SECRETS)
+    gate = gate or Gate.from_settings(settings, seals=False)
     topics = Topics.of(settings)
     edge = dict(connectors) if connectors is not None else edge_connectors(settings)
 

@@ -40,6 +40,7 @@ from hub.runtime.feeds import FeedWatch
 from hub.runtime.health import unavailable_middleware
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
+from hub.runtime.tablestore import row_writer, store_url
 from hub.runtime.views import ROUTES, register_views
 from hub.settings import Settings
 from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
@@ -145,33 +146,7 @@ def create_app(
         projection=Projection(settings),
         feeds=FeedWatch(core, metrics, parts),
     )
-    # JSON changelog (the app's default value serializer): readable with any Kafka tool.
-    table = app.Table(
-        "chains", partitions=parts, key_type=str, extra_topic_configs=CHAINS_CHANGELOG_CONFIG
-    )
-
-    def writer(of: Any) -> Any:
-        def write(key: str, row: dict[str, Any] | None, partition: int) -> None:
-            """``of[key] = row`` (None: ``del``) with the changelog partition given: a batch is
-            flushed outside Faust's per-record context, where ``of[...] =`` would look it up."""
-            if row is None:
-                of.send_changelog(partition, key, None, value_serializer="raw")
-                of.data.pop(key, None)
-            else:
-                of.send_changelog(partition, key, row)
-                of.data[key] = row
-
-        return write
-
-    def stage_gauge(stages: dict[str, int]) -> None:
-        for stage, count in stages.items():
-            metrics.chains_by_stage.labels(stage).set(count)
-
-    def case_gauge(tally: dict[tuple[str, str, str], int]) -> None:
-        for (severity, code, sla), count in tally.items():
-            metrics.cases_open.labels(severity, code, sla).set(count)
-
-    store = ChainStore(table, hub.core, writer(table), stage_gauge, case_gauge)
+    store = _chain_store(hub, metrics)
     index = resolve.TableIndex(
         app.Table("id-index", partitions=parts, key_type=str),
         app.Table("id-parked", partitions=parts, key_type=str),
@@ -190,6 +165,30 @@ def create_app(
     read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
     lag.register(app, metrics.consumer_lag, (*read, topics.escalations))
     return app
+
+
+def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
+    """The chains table behind its store: rows written with their changelog partition, and the
+    stage and open-case gauges the store keeps."""
+    app, parts = hub.app, hub.settings.topic_partitions
+    # JSON changelog (the app's default value serializer): readable with any Kafka tool.
+    table = app.Table(
+        "chains",
+        partitions=parts,
+        key_type=str,
+        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
+        store=store_url(hub.settings.table_store, "chains"),
+    )
+
+    def stage_gauge(stages: dict[str, int]) -> None:
+        for stage, count in stages.items():
+            metrics.chains_by_stage.labels(stage).set(count)
+
+    def case_gauge(tally: dict[tuple[str, str, str], int]) -> None:
+        for (severity, code, sla), count in tally.items():
+            metrics.cases_open.labels(severity, code, sla).set(count)
+
+    return ChainStore(table, hub.core, row_writer(table), stage_gauge, case_gauge)
 
 
 def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | None) -> None:

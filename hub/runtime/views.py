@@ -106,6 +106,7 @@ def _reads(app: faust.App, projection: Projection, gate: Gate) -> None:
     async def seal_key_view(web: Any, request: Any) -> Any:
         """The public key that verifies the hub's seals on electronic signatures."""
         sealer = gate.sealer
+        assert sealer is not None, "the worker's gate holds the seal key"
         return web.json(
             {"algorithm": "Ed25519", "key_id": sealer.key_id, "public_key": sealer.public_hex}
         )
