@@ -63,10 +63,9 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         # First, before Faust is even imported: a cluster that refuses the connection's security
         # (wrong listener, password or certificate) stops the worker at once, with the reason.
         ensure_topics(settings)
-        from faust.worker import Worker
-
         from hub.audit.topic import record_configuration
         from hub.runtime.app import create_app
+        from hub.runtime.shutdown import BoundedWorker
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         config = record_configuration(settings) if settings.audit_enabled else None
@@ -75,7 +74,10 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # No spinner: worker output goes to log files and terminals alike.
-    worker = Worker(app, loglevel=settings.log_level, quiet=True)
+    # SIGTERM stops it within V2V_SHUTDOWN_GRACE_S, broker or no broker.
+    worker = BoundedWorker(
+        app, loglevel=settings.log_level, quiet=True, grace_s=settings.shutdown_grace_s
+    )
     worker.execute_from_commandline()
     return 0
 
@@ -482,8 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingress.add_argument(
         "--max-body-bytes",
         type=int,
-        default=10 * 1024 * 1024,
-        help="larger request bodies get 413 (default 10 MiB)",
+        default=None,
+        help="larger request bodies get 413 (default V2V_HTTP_MAX_BODY_BYTES, 10 MiB)",
     )
     ingress.set_defaults(fn=_ingress)
     drop = sub.add_parser("filedrop", help="watch a folder of partner files")

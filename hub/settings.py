@@ -122,6 +122,49 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("V2V_REDIS_URL", "REDIS_URL"),
     )
     redis_key_prefix: str = "v2v"
+    # Reads (HTTP views) and writes (agents: read model, notified markers) use pools of their
+    # own, so slow or many readers never hold the connections the agents need (docs/continuity.md).
+    redis_read_pool_size: int = Field(
+        20, ge=1, description="connections the HTTP reads may hold at once"
+    )
+    redis_write_pool_size: int = Field(
+        10, ge=1, description="connections the agents' read-model and notified writes may hold"
+    )
+    redis_timeout_s: float = Field(
+        2.0, gt=0, description="connect, socket and pool-wait timeout of every Redis call"
+    )
+
+    # --- resilience (docs/continuity.md) -----------------------------------------------------
+    http_max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="largest request body the ingress takes (413 above)"
+    )
+    http_max_command_bytes: int = Field(
+        64 * 1024, ge=1, description="largest case-command body the worker takes (413 above)"
+    )
+    http_max_json_depth: int = Field(
+        32, ge=1, description="deepest JSON nesting any body may have (400 above)"
+    )
+    http_body_timeout_s: float = Field(
+        10.0, gt=0, description="how long a client may take to send its body (408 after)"
+    )
+    delivery_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="how long ingress, file drop and case commands wait for Kafka's "
+        "acknowledgement before answering 503 (file drop: leaving the file for the next poll)",
+    )
+    health_timeout_s: float = Field(
+        2.0, gt=0, description="how long /ready waits for the broker and Redis to answer"
+    )
+    log_repeat_interval_s: float = Field(
+        30.0,
+        gt=0,
+        description="connection errors repeating within this interval are logged once, "
+        "then once per interval with the count of lines held back",
+    )
+    shutdown_grace_s: float = Field(
+        8.0, gt=0, description="SIGTERM: a worker still stopping after this long exits at once"
+    )
 
     # --- notifications ---------------------------------------------------------------------
     webhook_url: str | None = Field(

@@ -18,6 +18,7 @@ from hub.console.web import ROUTES, Console, session_middleware
 from hub.flow import FlowCore
 from hub.metrics import Metrics
 from hub.runtime.projection import Projection
+from hub.runtime.submit import acknowledged_queue
 from hub.settings import DEV_JWKS_FILE, Settings
 
 __all__ = ["ROUTES", "CsrfKey", "mount", "session_middleware"]
@@ -49,7 +50,7 @@ def mount(
     console = Console(
         gate=gate,
         sources=Sources(settings, projection, core, metrics, public),
-        commands_topic=commands_topic,
+        queue=acknowledged_queue(commands_topic, settings.delivery_timeout_s),
         wire=wire,
         escalation=core.policy,
         csrf=csrf,

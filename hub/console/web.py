@@ -49,7 +49,7 @@ from hub.console.session import (
     cookie_options,
 )
 from hub.console.sources import Sources
-from hub.runtime.submit import ACTIONS, case_of, submit
+from hub.runtime.submit import ACTIONS, Queue, case_of, submit
 
 log = logging.getLogger("v2v.console")
 
@@ -189,7 +189,7 @@ class Console:
 
     gate: Gate
     sources: Sources
-    commands_topic: Any
+    queue: Queue
     wire: Any
     escalation: EscalationPolicy
     csrf: CsrfKey
@@ -359,7 +359,7 @@ class Console:
         who, token = fresh if fresh is not None else (principal, None)
         answer = await submit(
             self.gate,
-            self.commands_topic,
+            self.queue,
             self.wire,
             who,
             case,

@@ -31,12 +31,14 @@ from hub.auth.gate import Gate
 from hub.auth.http import auth_middleware
 from hub.flow import FlowCore
 from hub.flow.core import tick_event
+from hub.logthrottle import RepeatFilter, install
 from hub.metrics import Metrics, create_metrics
 from hub.runtime import lag, rebuild
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
 from hub.runtime.feeds import FeedWatch
+from hub.runtime.health import unavailable_middleware
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
 from hub.runtime.tablestore import row_writer, store_url
@@ -115,7 +117,12 @@ def create_app(
     csrf = console.CsrfKey()
     # the console's session (cookie -> bearer token, CSRF) in front of the one gate
     routes = {**ROUTES, **console.ROUTES}
-    app = _faust_app(settings, [console.session_middleware(csrf), auth_middleware(gate, routes)])
+    middlewares = [
+        console.session_middleware(csrf),
+        auth_middleware(gate, routes),
+        unavailable_middleware(settings.delivery_timeout_s),
+    ]
+    app = _faust_app(settings, middlewares)
     app.conf.v2v_settings = settings
     parts = settings.topic_partitions
 
@@ -205,14 +212,23 @@ def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | N
                 signed = {TICK_SIGNATURE_HEADER: sign_tick(hub.tick_key, tick)}
                 await hub.out.events.send(key=b"", value=tick, partition=partition, headers=signed)
 
+    repeats = RepeatFilter(settings.log_repeat_interval_s)
+
     @app.task  # type: ignore[untyped-decorator]
     async def log_threshold() -> None:
         """Faust's worker leaves the root logger at DEBUG for its start-up spinner, so every
         debug call of aiokafka (several per record sent) built a record that no handler
-        printed. Back to the handlers' own threshold: the same output without that cost."""
+        printed. Back to the handlers' own threshold: the same output without that cost.
+        And, on the handlers Faust set up, repeated connection errors once per interval
+        (:mod:`hub.logthrottle`)."""
         levels = [h.level for h in logging.root.handlers if not isinstance(h, SpinnerHandler)]
         if levels and min(levels) > logging.root.level:
             logging.root.setLevel(min(levels))
+        install(repeats)
+
+    @app.timer(settings.log_repeat_interval_s)  # type: ignore[untyped-decorator]
+    async def log_held_back() -> None:
+        repeats.flush()
 
     async def on_revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         store.forget()

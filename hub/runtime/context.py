@@ -23,6 +23,7 @@ from hub.errors import RegistryUnavailableError, SerializationError
 from hub.events.models import Event
 from hub.flow import FlowCore
 from hub.headers import receipt_time
+from hub.logthrottle import THROTTLE
 from hub.metrics import Metrics
 from hub.runtime.feeds import FeedWatch
 from hub.runtime.projection import Projection
@@ -125,7 +126,9 @@ class Worker:
         except RedisError as exc:
             self.metrics.projection_errors.inc()
             self.stale.update(cois)
-            log.warning("Redis read model not updated (rebuilt at the next check): %s", exc)
+            log.warning(
+                "Redis read model not updated (rebuilt at the next check): %s", exc, extra=THROTTLE
+            )
 
     async def encode(self, wire: WireFormat[T], obj: T) -> bytes:
         """``obj`` encoded, waiting out a schema-registry outage."""

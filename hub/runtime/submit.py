@@ -9,7 +9,8 @@ audit trail) and says what to answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,11 @@ from hub.auth.http import log_refusal
 from hub.auth.tokens import Principal
 from hub.cases.commands import CaseAction
 from hub.cases.models import Case
+from hub.errors import DeliveryError
+
+Queue = Callable[[bytes, bytes], Awaitable[None]]
+"""``await queue(key, value)``: the command on ``v2v.commands``, returning once Kafka
+acknowledged it (DeliveryError when it did not in time)."""
 
 CASE_FIELDS = frozenset(Case.model_fields)
 
@@ -43,9 +49,26 @@ def case_of(latest: Mapping[str, Any]) -> Case:
     return Case.model_validate({k: v for k, v in latest.items() if k in CASE_FIELDS})
 
 
+def acknowledged_queue(commands_topic: Any, timeout_s: float) -> Queue:
+    """Send on the Faust topic and wait for the broker's acknowledgement, at most
+    ``timeout_s`` (then DeliveryError, answered 503: the command may or may not be queued)."""
+
+    async def queue(key: bytes, value: bytes) -> None:
+        async def send() -> None:
+            sent = await commands_topic.send(key=key, value=value)
+            await sent
+
+        try:
+            await asyncio.wait_for(send(), timeout_s)
+        except TimeoutError as exc:
+            raise DeliveryError(f"command not acknowledged by Kafka within {timeout_s:g}s") from exc
+
+    return queue
+
+
 async def submit(
     gate: Gate,
-    commands_topic: Any,
+    queue: Queue,
     wire: Any,
     principal: Principal,
     case: Case,
@@ -53,14 +76,14 @@ async def submit(
     body: Mapping[str, Any],
     route: str,
 ) -> Answer:
-    """202 once Kafka acknowledged the command; 400 for a malformed one; the gate's refusal
-    (403, 401 reauthenticate, 409) after queueing it to be recorded as refused."""
+    """202 once Kafka acknowledged the command (DeliveryError past the queue's timeout); 400
+    for a malformed one; the gate's refusal (403, 401 reauthenticate, 409) after queueing it
+    to be recorded as refused."""
     prepared = gate.command(principal, case, action, body)
     if isinstance(prepared, Refused):
         return Answer(prepared.status, prepared.body())
     cmd = prepared.command
-    sent = await commands_topic.send(key=case.coi_id.encode(), value=wire.encode(cmd))
-    await sent  # the broker's acknowledgement
+    await queue(case.coi_id.encode(), wire.encode(cmd))
     if prepared.refused is not None:
         refused = prepared.refused
         log_refusal(refused, "POST", route)

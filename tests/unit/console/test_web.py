@@ -22,6 +22,7 @@ from hub.cases.commands import CaseCommand
 from hub.cases.escalation import load_policy
 from hub.console.session import COOKIE, CsrfKey
 from hub.console.web import ROUTES, Console, _safe_next, session_middleware
+from hub.runtime.submit import acknowledged_queue
 from hub.settings import REPO_ROOT, Settings
 from tests.unit.auth.cases import case_of
 
@@ -98,7 +99,7 @@ class Hub:
         self.console = Console(
             gate=self.gate,
             sources=Sources(HIGH, RELEASE),  # type: ignore[arg-type]
-            commands_topic=self.topic,
+            queue=acknowledged_queue(self.topic, 5.0),
             wire=Identity(),
             escalation=POLICY,
             csrf=self.csrf,
