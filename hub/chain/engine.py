@@ -18,8 +18,18 @@ watermarks and allowed lateness of Akidau et al., "The Dataflow Model", VLDB 201
   an out-of-spec result, a cryo excursion) also runs when the record arrives, against the chain
   as judged so far, so its case opens at once; when the record is judged in order and does not
   bear the finding out, the engine reports it withdrawn.
+* A record dated before the frontier that is **on time by its own stamps** (received and
+  recorded within its type's lateness) was held up by the hub's own pipeline (records of one
+  chain on several raw partitions, a backlog after an outage): the chain is **re-judged**. It
+  keeps its recent judged records (``recent``: at least the re-judging window of event time
+  behind its frontier, or ``rejudge_max`` records; at most twice that) and the chain as judged
+  before them (``base``). The record is held until the chain next advances (so a burst is
+  re-judged once), then the chain is rebuilt from its base with the recent and held records
+  in event-time order; the findings reconcile the cases: a case no longer borne out is
+  withdrawn (the held records as evidence), a case borne out now is raised, a case borne out
+  both ways is left alone. A record dated before the base is judged at once, out of order.
 * A record later than the allowed lateness (dated before the frontier) is still judged, at
-  once, out of order; its partner is told by LATE_EVENT.
+  once, out of order (at the frontier); its partner is told by LATE_EVENT.
 * When the clinic ends the chain (patient withdrawn, ineligible, deceased, order revoked), the
   therapy's clocks stop: deadlines of codes that ``end with the chain`` due after the end are
   dropped and never armed again.
@@ -78,11 +88,10 @@ def apply(
     if partner != "hub" and (partner not in new.feeds or event.occurred_at > new.feeds[partner]):
         new.feeds[partner] = event.occurred_at
     findings = _alarm_at_once(state, new, event, profile)
-    if _rejudges(new, event, profile):
-        new, findings = _rejudge(new, event, profile)
-    else:
-        _hold(new, event)
-        findings += _advance(new, profile)
+    _hold(new, event)
+    if not _rejudges(new, event, profile):  # else held: re-judged with any that follow it
+        new, more = _advance(new, profile)
+        findings += more
     _trim(new, profile)
     new.wake_at = wake_at(new, profile)
     return new, findings
@@ -122,7 +131,7 @@ def _tick(
     head = _head_of(state)
     if head is not None:  # judging pending records moves them, not the chain as known
         _remember_head(new, head)
-    findings = _advance(new, profile)
+    new, findings = _advance(new, profile)
     _trim(new, profile)
     new.wake_at = wake_at(new, profile)
     return new, findings
@@ -207,8 +216,25 @@ def _alarm_at_once(
     return found
 
 
-def _advance(state: ChainState, profile: ProductProfile) -> list[Finding]:
-    """Judge, in event-time order, every pending record and deadline the hub's clock allows."""
+def _advance(state: ChainState, profile: ProductProfile) -> tuple[ChainState, list[Finding]]:
+    """Judge, in event-time order, every pending record and deadline the hub's clock allows:
+    first the records held to be re-judged (the chain rebuilt with them in order, a new
+    state), then the others (in place)."""
+    assert state.clock is not None
+    if state.frontier is not None and state.pending:
+        frontier = state.frontier
+        held = []
+        for event in state.pending:
+            if event.occurred_at > frontier:
+                break
+            if _rejudges(state, event, profile):
+                held.append(event)
+        if held:
+            return _rejudge(state, held, profile)
+    return state, _judge_pending(state, profile)
+
+
+def _judge_pending(state: ChainState, profile: ProductProfile) -> list[Finding]:
     assert state.clock is not None
     target = state.clock - profile.allowed_lateness
     floor = state.frontier
@@ -270,30 +296,38 @@ def _rejudges(state: ChainState, event: Event, profile: ProductProfile) -> bool:
 
 
 def _rejudge(
-    state: ChainState, event: Event, profile: ProductProfile
+    state: ChainState, held: list[Event], profile: ProductProfile
 ) -> tuple[ChainState, list[Finding]]:
-    """The chain rebuilt from its base with its recent records and ``event`` judged again in
-    event-time order, up to its frontier, then advanced as usual. The findings reconcile the
-    cases: one no longer borne out is withdrawn (``event`` as evidence), one borne out now is
-    raised, one borne out both ways is left alone unless ``event`` adds to its evidence."""
+    """The chain rebuilt from its base with its recent records and the ``held`` ones judged
+    again in event-time order, up to its frontier, then advanced as usual. The findings
+    reconcile the cases: one no longer borne out is withdrawn (the held records as evidence),
+    one borne out now is raised, one borne out both ways is left alone unless a held record
+    adds to its evidence."""
     assert state.frontier is not None
     rebuilt = (state.base or new_chain(state.coi_id)).clone()
     for name in ("partition", "clock", "feeds", "event_count", "last_event_at"):
         setattr(rebuilt, name, getattr(state, name))
-    rebuilt.pending = list(state.pending)
+    ids = {e.event_id for e in held}
+    rebuilt.pending = [e for e in state.pending if e.event_id not in ids]
     rebuilt.provisional = dict(state.provisional)  # the pending records' alarms
     rebuilt.base = state.base
     rebuilt.recent, rebuilt.recent_at = [], {}
     items = [(_placed(state, e), e) for e in state.recent]
-    items.append((event.occurred_at, event))
+    items += [(e.occurred_at, e) for e in held]
     items.sort(key=lambda item: (item[0], item[1].source.partner, item[1].source.message_id))
     found = _replay(rebuilt, items, profile, state.frontier)
     before, after = set(state.raised), set(rebuilt.raised)
     findings = [
         f
         for f in found
-        if f.withdrawn or f.key not in before or event.event_id in f.evidence_event_ids
+        if f.withdrawn or f.key not in before or not ids.isdisjoint(f.evidence_event_ids)
     ]
+    first = held[0]
+    what = (
+        f"{first.event_type.value} from {first.source.partner} (message "
+        f"{first.source.message_id})"
+        + (f" and {len(held) - 1} more record(s)" if len(held) > 1 else "")
+    )
     for key in sorted(before - after):
         code, _, subject = key.partition("|")
         findings.append(
@@ -301,18 +335,16 @@ def _rejudge(
                 code=code,
                 coi_id=state.coi_id,
                 subject=subject,
-                occurred_at=event.occurred_at,
+                occurred_at=first.occurred_at,
                 summary=(
-                    f"withdrawn: {event.event_type.value} from {event.source.partner} "
-                    f"(message {event.source.message_id}), on time but delivered behind later "
-                    "records, judged again in event-time order: the chain no longer bears the "
-                    "case out"
+                    f"withdrawn: {what}, on time but delivered behind later records, judged "
+                    "again in event-time order: the chain no longer bears the case out"
                 ),
-                evidence_event_ids=[event.event_id],
+                evidence_event_ids=[e.event_id for e in held],
                 withdrawn=True,
             )
         )
-    findings += _advance(rebuilt, profile)
+    findings += _judge_pending(rebuilt, profile)
     return rebuilt, findings
 
 
