@@ -11,9 +11,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from connectors.base import RawMessage
 from connectors.conformance import sample_files
+from hub.audit.verify import verify
 from hub.cases.lifecycle import WITHDRAWN_BY
 from hub.cases.models import CaseStatus
 from hub.flow import FlowCore
@@ -86,6 +88,13 @@ def test_a_case_disproved_on_re_judging_is_withdrawn_and_the_others_are_untouche
     notices = [e for e in hub.escalations if e.case_id == gone.case_id]
     assert notices[-1].reason == "WITHDRAWN"  # everyone notified is told
     assert all(e.issued_at <= gone.detected_at for e in notices)  # re-escalation stopped
+
+    # the withdrawal is on the chain's audit trail after the record, its hash chain whole
+    trail = [r.as_json() for r in hub.audit]
+    verdict = verify(trail, [], [], Ed25519PrivateKey.generate().public_key())
+    assert not verdict.problems
+    withdrawal = [r for r in trail if r["kind"] == "CASE_VERSION" and gone.case_id in json.dumps(r)]
+    assert "WITHDRAWN" in json.dumps(withdrawal[-1])
 
     holds = [c for c in hub.versions if c.code == "CUSTOMS_HOLD"]
     assert sorted(c.version for c in holds) == [1, 1]  # untouched by the re-judging
