@@ -197,3 +197,32 @@ def test_the_changelog_no_longer_grows_with_the_square_of_the_readings_in_flight
     feed(core, Inline(inline.data, core, inline.write), 12)
     print(f"changelog bytes, 12 exports of 20 rows: inline {inline.bytes:,}, apart {apart.bytes:,}")
     assert apart.bytes * 3 < inline.bytes
+
+
+def test_a_row_written_before_re_judging_loads_with_the_chain_as_judged_as_its_base(
+    core: FlowCore,
+) -> None:
+    """A changelog row of an earlier hub names its pending records only: it loads, and the
+    chain as judged then is the base it re-judges later records from."""
+    log = Log()
+    store = store_on(log, core)
+    feed(core, store, 2)
+    [coi] = [k for k in log.data if not is_pending_key(k)]
+    chain = store.get(coi)
+    assert chain is not None
+    step = core.on_tick(chain, tick_event(START + timedelta(days=2), 0))
+    assert step.chain is not None
+    judged = step.chain.state
+    old = step.chain.to_row(pending=False)
+    for name in ("recent_count", "base_id", "recent_at"):
+        old["state"].pop(name, None)
+    table = {coi: old}
+    loaded = ChainStore(table, core).get(coi)
+    assert loaded is not None
+    state = loaded.state
+    assert state.recent == []
+    assert state.base is not None
+    assert state.base.frontier == judged.frontier
+    assert state.base.processed_event_ids == judged.processed_event_ids
+    assert state.base.pending == []
+    assert state.milestones == judged.milestones
