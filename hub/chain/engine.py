@@ -18,8 +18,18 @@ watermarks and allowed lateness of Akidau et al., "The Dataflow Model", VLDB 201
   an out-of-spec result, a cryo excursion) also runs when the record arrives, against the chain
   as judged so far, so its case opens at once; when the record is judged in order and does not
   bear the finding out, the engine reports it withdrawn.
+* A record dated before the frontier that is **on time by its own stamps** (received and
+  recorded within its type's lateness) was held up by the hub's own pipeline (records of one
+  chain on several raw partitions, a backlog after an outage): the chain is **re-judged**. It
+  keeps its recent judged records (``recent``: at least the re-judging window of event time
+  behind its frontier, or ``rejudge_max`` records; at most twice that) and the chain as judged
+  before them (``base``). The record is held until the chain next advances (so a burst is
+  re-judged once), then the chain is rebuilt from its base with the recent and held records
+  in event-time order; the findings reconcile the cases: a case no longer borne out is
+  withdrawn (the held records as evidence), a case borne out now is raised, a case borne out
+  both ways is left alone. A record dated before the base is judged at once, out of order.
 * A record later than the allowed lateness (dated before the frontier) is still judged, at
-  once, out of order; its partner is told by LATE_EVENT.
+  once, out of order (at the frontier); its partner is told by LATE_EVENT.
 * When the clinic ends the chain (patient withdrawn, ineligible, deceased, order revoked), the
   therapy's clocks stop: deadlines of codes that ``end with the chain`` due after the end are
   dropped and never armed again.
@@ -79,9 +89,26 @@ def apply(
         new.feeds[partner] = event.occurred_at
     findings = _alarm_at_once(state, new, event, profile)
     _hold(new, event)
-    findings += _advance(new, profile)
+    if not _rejudges(new, event, profile):  # else held: re-judged with any that follow it
+        new, more = _advance(new, profile)
+        findings += more
+    _trim(new, profile)
     new.wake_at = wake_at(new, profile)
     return new, findings
+
+
+def rebase(state: ChainState) -> ChainState:
+    """``state`` with the chain as judged so far as its base and no recent records: for a state
+    whose base is unknown (a row written before the hub kept one, or one whose rows are not all
+    found), which can still re-judge what arrives from now on."""
+    if state.base is not None or len(state.processed_event_ids) == len(state.recent):
+        return state  # a base known, or a new chain: every judged record is a recent one
+    base = state.clone()
+    base.pending, base.provisional, base.recent, base.recent_at = [], {}, [], {}
+    base.base, base.wake_at = None, None
+    new = state.clone()
+    new.base, new.recent, new.recent_at = base, [], {}
+    return new
 
 
 def wake_at(state: ChainState, profile: ProductProfile) -> datetime | None:
@@ -104,7 +131,8 @@ def _tick(
     head = _head_of(state)
     if head is not None:  # judging pending records moves them, not the chain as known
         _remember_head(new, head)
-    findings = _advance(new, profile)
+    new, findings = _advance(new, profile)
+    _trim(new, profile)
     new.wake_at = wake_at(new, profile)
     return new, findings
 
@@ -188,23 +216,166 @@ def _alarm_at_once(
     return found
 
 
-def _advance(state: ChainState, profile: ProductProfile) -> list[Finding]:
-    """Judge, in event-time order, every pending record and deadline the hub's clock allows."""
+def _advance(state: ChainState, profile: ProductProfile) -> tuple[ChainState, list[Finding]]:
+    """Judge, in event-time order, every pending record and deadline the hub's clock allows:
+    first the records held to be re-judged (the chain rebuilt with them in order, a new
+    state), then the others (in place)."""
+    assert state.clock is not None
+    if state.frontier is not None and state.pending:
+        frontier = state.frontier
+        held = []
+        for event in state.pending:
+            if event.occurred_at > frontier:
+                break
+            if _rejudges(state, event, profile):
+                held.append(event)
+        if held:
+            return _rejudge(state, held, profile)
+    return state, _judge_pending(state, profile)
+
+
+def _judge_pending(state: ChainState, profile: ProductProfile) -> list[Finding]:
     assert state.clock is not None
     target = state.clock - profile.allowed_lateness
-    if state.frontier is not None and target < state.frontier:
-        target = state.frontier
+    floor = state.frontier
+    if floor is not None and target < floor:
+        target = floor
     split = 0
     while split < len(state.pending) and state.pending[split].occurred_at <= target:
         split += 1
     ready, state.pending = state.pending[:split], state.pending[split:]
+    # a record dated at or before the frontier is judged there, out of event-time order
+    items = [(e.occurred_at if floor is None or e.occurred_at > floor else floor, e) for e in ready]
+    return _replay(state, items, profile, target)
+
+
+def _replay(
+    state: ChainState,
+    items: list[tuple[datetime, Event]],
+    profile: ProductProfile,
+    until: datetime,
+) -> list[Finding]:
+    """Judge ``items`` (each record at its place in event time, in order) with every deadline
+    falling due in between, then the deadlines up to ``until``, the new frontier; the records
+    join the chain's recent ones."""
     findings: list[Finding] = []
-    for event in ready:
-        findings += _fire(state, profile, event.occurred_at, inclusive=False)
+    for at, event in items:
+        if event.event_id in state.processed_event_ids:
+            continue
+        findings += _fire(state, profile, at, inclusive=False)
         findings += _judge(state, event, profile)
-    findings += _fire(state, profile, target, inclusive=True)
-    state.frontier = target
+        state.recent.append(event)  # the recent records: the last of the processed ids
+        if at != event.occurred_at:
+            state.recent_at[event.event_id] = at
+    findings += _fire(state, profile, until, inclusive=True)
+    state.frontier = until
     return findings
+
+
+# --- re-judging: a record the hub's own pipeline delivered behind the frontier -------------
+
+
+def _placed(state: ChainState, event: Event) -> datetime:
+    """Where a recent record was judged in event time."""
+    return state.recent_at.get(event.event_id, event.occurred_at)
+
+
+def _rejudges(state: ChainState, event: Event, profile: ProductProfile) -> bool:
+    """Whether ``event`` arrives behind the chain's frontier although it is on time by its own
+    stamps (its records within its type's lateness), and after the chain's base: the hub's
+    pipeline delivered it behind records it received later (records of one chain on several
+    raw partitions, a backlog after an outage), so the chain is re-judged with it in order."""
+    frontier = state.frontier
+    if frontier is None or event.occurred_at > frontier:
+        return False
+    lag = max(event.recorded_at, event.source.received_at) - event.occurred_at
+    if lag > profile.late_sla(event.event_type):
+        return False  # late by its own stamps: judged at once, LATE_EVENT
+    base = state.base
+    return base is None or base.frontier is None or event.occurred_at > base.frontier
+
+
+def _rejudge(
+    state: ChainState, held: list[Event], profile: ProductProfile
+) -> tuple[ChainState, list[Finding]]:
+    """The chain rebuilt from its base with its recent records and the ``held`` ones judged
+    again in event-time order, up to its frontier, then advanced as usual. The findings
+    reconcile the cases: one no longer borne out is withdrawn (the held records as evidence),
+    one borne out now is raised, one borne out both ways is left alone unless a held record
+    adds to its evidence."""
+    assert state.frontier is not None
+    rebuilt = (state.base or new_chain(state.coi_id)).clone()
+    for name in ("partition", "clock", "feeds", "event_count", "last_event_at"):
+        setattr(rebuilt, name, getattr(state, name))
+    ids = {e.event_id for e in held}
+    rebuilt.pending = [e for e in state.pending if e.event_id not in ids]
+    rebuilt.provisional = dict(state.provisional)  # the pending records' alarms
+    rebuilt.base = state.base
+    rebuilt.recent, rebuilt.recent_at = [], {}
+    items = [(_placed(state, e), e) for e in state.recent]
+    items += [(e.occurred_at, e) for e in held]
+    items.sort(key=lambda item: (item[0], item[1].source.partner, item[1].source.message_id))
+    found = _replay(rebuilt, items, profile, state.frontier)
+    before, after = set(state.raised), set(rebuilt.raised)
+    findings = [
+        f
+        for f in found
+        if f.withdrawn or f.key not in before or not ids.isdisjoint(f.evidence_event_ids)
+    ]
+    first = held[0]
+    what = (
+        f"{first.event_type.value} from {first.source.partner} (message "
+        f"{first.source.message_id})"
+        + (f" and {len(held) - 1} more record(s)" if len(held) > 1 else "")
+    )
+    for key in sorted(before - after):
+        code, _, subject = key.partition("|")
+        findings.append(
+            Finding(
+                code=code,
+                coi_id=state.coi_id,
+                subject=subject,
+                occurred_at=first.occurred_at,
+                summary=(
+                    f"withdrawn: {what}, on time but delivered behind later records, judged "
+                    "again in event-time order: the chain no longer bears the case out"
+                ),
+                evidence_event_ids=[e.event_id for e in held],
+                withdrawn=True,
+            )
+        )
+    findings += _judge_pending(rebuilt, profile)
+    return rebuilt, findings
+
+
+def _trim(state: ChainState, profile: ProductProfile) -> None:
+    """Keep the recent records bounded: once they reach back more than twice the re-judging
+    window (or number twice its cap), the oldest move into the base (judged into a copy of it)
+    until those kept reach back one window and number at most the cap."""
+    recent, frontier = state.recent, state.frontier
+    if not recent or frontier is None:
+        return
+    window, cap = profile.rejudge_window, profile.late_event.rejudge_max
+    if _placed(state, recent[0]) >= frontier - 2 * window and len(recent) <= 2 * cap:
+        return
+    cut = frontier - window
+    n = 0
+    while n < len(recent) and _placed(state, recent[n]) <= cut:
+        n += 1
+    n = max(n, len(recent) - cap)
+    last = _placed(state, recent[n - 1])
+    while n < len(recent) and _placed(state, recent[n]) <= last:
+        n += 1
+    moved, state.recent = recent[:n], recent[n:]
+    base = (state.base or new_chain(state.coi_id)).clone()
+    base.clock = state.clock
+    base.pending, base.provisional, base.base = [], {}, None
+    base.recent, base.recent_at = [], {}
+    _replay(base, [(_placed(state, e), e) for e in moved], profile, last)
+    base.recent, base.recent_at, base.wake_at = [], {}, None
+    state.base = base
+    for e in moved:
+        state.recent_at.pop(e.event_id, None)
 
 
 def _fire(

@@ -111,6 +111,16 @@ class LateEventSla(Frozen):
 
     sla_min: float = Field(240.0, gt=0)
     by_event_type_min: dict[EventType, float] = Field(default_factory=dict)
+    rejudge_min: float = Field(
+        1440.0,
+        gt=0,
+        description="event time behind its frontier a chain keeps its judged records, to "
+        "re-judge in order a record on time by its own stamps that reaches it behind them "
+        "(at least the longest lateness)",
+    )
+    rejudge_max: int = Field(
+        200, ge=1, description="judged records a chain keeps at least (at most twice as many)"
+    )
 
 
 class ProductProfile(Frozen):
@@ -217,6 +227,14 @@ class ProductProfile(Frozen):
     def allowed_lateness(self) -> timedelta:
         """The chain's allowed lateness: how long the hub waits before judging in event time."""
         return timedelta(minutes=self.late_event.sla_min)
+
+    @property
+    def rejudge_window(self) -> timedelta:
+        """How far behind its frontier (event time) a chain can still re-judge in order."""
+        late = self.late_event
+        return timedelta(
+            minutes=max(late.rejudge_min, late.sla_min, *late.by_event_type_min.values())
+        )
 
     def late_sla(self, event_type: EventType) -> timedelta:
         minutes = self.late_event.by_event_type_min.get(event_type, self.late_event.sla_min)

@@ -234,6 +234,17 @@ class ChainState(BaseModel):
     )
     ended_at: UtcDatetime | None = Field(None, description="the clinic ended the chain")
     wake_at: UtcDatetime | None = Field(None, description="when a tick next has work here")
+    # --- re-judging (see hub.chain.engine: a record behind the frontier, on time by its stamps)
+    recent: list[Event] = Field(
+        default_factory=list, description="judged records after the base's frontier, in order"
+    )
+    recent_at: dict[str, UtcDatetime] = Field(
+        default_factory=dict,
+        description="event id -> where it was judged, for a recent record judged out of order",
+    )
+    base: ChainState | None = Field(
+        None, description="the chain as judged before its recent records (None: a new chain)"
+    )
 
     @property
     def next_deadline(self) -> Deadline | None:
@@ -260,6 +271,8 @@ class ChainState(BaseModel):
             pending=list(self.pending),
             provisional=dict(self.provisional),
             feeds=dict(self.feeds),
+            recent=list(self.recent),
+            recent_at=dict(self.recent_at),
         )
 
     # --- deadlines ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 from hub.audit.records import AuditHead, AuditRecord, Entry, append
 from hub.cases.desk import CaseDesk
 from hub.cases.escalation import EscalationPolicy
-from hub.chain.engine import new_chain
+from hub.chain.engine import new_chain, rebase
 from hub.chain.state import ChainState
 from hub.partners.health import FeedHealth
 
@@ -84,15 +84,19 @@ class Chain:
 
     def to_row(self, *, pending: bool = True) -> dict[str, Any]:
         """The table row (JSON), readable with any Kafka tool. With ``pending=False`` the
-        records still waiting for their lateness are named by event id only
-        (``state.pending_ids``): the chain store keeps each in a row of its own
+        records still waiting for their lateness and the recent judged ones are named by event
+        id only (``state.pending_ids``; ``state.recent_count``: the last processed ids) and
+        the base by its key
+        (``state.base_id``): the chain store keeps each in a row of its own
         (:func:`pending_key`), written once, instead of rewriting them all with every change of
         the chain."""
         if pending:
             state = self.state.model_dump(mode="json")
         else:
-            state = self.state.model_dump(mode="json", exclude={"pending"})
+            state = self.state.model_dump(mode="json", exclude={"pending", "recent", "base"})
             state["pending_ids"] = [e.event_id for e in self.state.pending]
+            state["recent_count"] = len(self.state.recent)  # the last processed ids
+            state["base_id"] = base_id(self.state)
         row = {
             "state": state,
             "desk": self.desk.model_dump(mode="json"),
@@ -111,15 +115,26 @@ class Chain:
         rows of its pending records when the row names them by id (one that is missing is left
         out: the chain store reports it)."""
         state = row["state"]
-        ids = state.get("pending_ids")
-        if ids is not None:
+        complete = True
+        if "pending_ids" in state:
             coi_id, rows = state["coi_id"], pending or {}
-            state = {k: v for k, v in state.items() if k != "pending_ids"}
-            keys = [pending_key(coi_id, i) for i in ids]
-            state["pending"] = [rows[k] for k in keys if rows.get(k) is not None]
+            named = ("pending_ids", "recent_count", "base_id")
+            ids = {name: state.get(name) for name in named}
+            state = {k: v for k, v in state.items() if k not in named}
+            ids["recent_ids"] = recent_ids(state, ids["recent_count"])
+            for field_name in ("pending", "recent"):
+                keys = [pending_key(coi_id, i) for i in ids[f"{field_name}_ids"] or ()]
+                state[field_name] = [rows[k] for k in keys if rows.get(k) is not None]
+                complete = complete and len(state[field_name]) == len(keys)
+            if ids["base_id"] is not None:
+                state["base"] = rows.get(pending_key(coi_id, ids["base_id"]))
+                complete = complete and state["base"] is not None
+        judged = ChainState.model_validate(state)
+        if not complete:  # what cannot be re-judged in full is not re-judged
+            judged = judged.model_copy(update={"base": None, "recent": [], "recent_at": {}})
         feed = row.get("feed")
         return cls(
-            state=ChainState.model_validate(state),
+            state=rebase(judged),
             desk=CaseDesk.model_validate(row["desk"]),
             feed=FeedHealth.model_validate(feed) if feed is not None else None,
             audit=AuditHead.model_validate(row.get("audit") or {}),
@@ -129,6 +144,20 @@ class Chain:
 def pending_key(coi_id: str, event_id: str) -> str:
     """The key of one pending record's row (beside its chain's: a COI holds no space)."""
     return f"{coi_id} {event_id}"
+
+
+def recent_ids(state: dict[str, Any], count: int | None) -> list[str]:
+    """The ids of the recent records a row counts (the last of its processed ids)."""
+    processed: list[str] = state.get("processed_event_ids", [])
+    return processed[len(processed) - count :] if count else []
+
+
+def base_id(state: ChainState) -> str | None:
+    """The id of the row of ``state``'s base (beside its records'), None without one; a new
+    base gets a new row (its key counts the records it judged), so a crash between the writes
+    never pairs a chain with the wrong base."""
+    base = state.base
+    return None if base is None else f"~base-{len(base.processed_event_ids)}"
 
 
 def is_pending_key(key: str) -> bool:

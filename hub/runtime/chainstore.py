@@ -22,6 +22,13 @@ before the chain row that names it, a crash at any moment leaves a consistent pa
 named record still be missing, the chain loads without it (logged): its event, not yet
 acknowledged, comes again.
 
+A judged record stays in its row while the chain may still re-judge it (its recent records,
+:mod:`hub.chain.engine`), and the chain's base (the chain as judged before them) has a row of its
+own too (key ``<COI> ~base-<n>``), written once per base: re-judging costs the changelog one
+tombstone per record later than before, and one base row per re-judging window, not a bigger
+chain row. A chain whose recent records or base are missing loads with the chain as judged as
+its base (it re-judges what arrives from then on).
+
 The stage gauge counts the chains this worker holds, those recovered from the changelog
 included: :meth:`load_all` decodes every row of the assigned partitions once, and from then on
 every change of stage moves the count. The open-case tally (``(severity, code, sla)`` of every
@@ -38,7 +45,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.flow import Chain, FlowCore
-from hub.flow.chain import is_pending_key, pending_key
+from hub.flow.chain import base_id, is_pending_key, pending_key, recent_ids
 from hub.partners.health import is_feed_key
 
 log = logging.getLogger("v2v.runtime")
@@ -88,13 +95,19 @@ class ChainStore:
             if raw is None:
                 return None
             chain = self._cache[coi_id] = Chain.from_row(raw, self.table)
-            named = frozenset(raw["state"].get("pending_ids", ()))
+            row = raw["state"]
+            named = frozenset(
+                [*row.get("pending_ids", ()), *recent_ids(row, row.get("recent_count"))]
+                + ([row["base_id"]] if row.get("base_id") else [])
+            )
             self._stored[coi_id] = named
-            if len(chain.state.pending) < len(named):
+            missing = [k for k in named if self.table.get(pending_key(coi_id, k)) is None]
+            if missing:
                 log.error(
-                    "chain %s: %d pending records missing from the table (loaded without them)",
+                    "chain %s: %d records or its base missing from the table (loaded without "
+                    "them; records judged before are no longer re-judged)",
                     coi_id,
-                    len(named) - len(chain.state.pending),
+                    len(missing),
                 )
             if not is_feed_key(coi_id):
                 self.stages[chain.state.stage] += 1
@@ -120,15 +133,18 @@ class ChainStore:
         dirty, self._dirty = self._dirty, {}
         for coi_id, partition in dirty.items():
             chain = self._cache[coi_id]
-            waiting = {e.event_id: e for e in chain.state.pending}
+            state = chain.state
+            rows: dict[str, Any] = {e.event_id: e for e in (*state.pending, *state.recent)}
+            base = base_id(state)
+            if base is not None:
+                rows[base] = state.base
             stored = self._stored.get(coi_id, frozenset())
-            for event_id in waiting.keys() - stored:  # first the records the row will name
-                row = waiting[event_id].model_dump(mode="json")
-                self._write(pending_key(coi_id, event_id), row, partition)
+            for key in rows.keys() - stored:  # first the records (and base) the row will name
+                self._write(pending_key(coi_id, key), rows[key].model_dump(mode="json"), partition)
             self._write(coi_id, chain.to_row(pending=False), partition)
-            for event_id in stored - waiting.keys():  # judged since: no longer needed
-                self._write(pending_key(coi_id, event_id), None, partition)
-            self._stored[coi_id] = frozenset(waiting)
+            for key in stored - rows.keys():  # judged and past re-judging: no longer needed
+                self._write(pending_key(coi_id, key), None, partition)
+            self._stored[coi_id] = frozenset(rows)
         if self._on_stages is not None:
             self._on_stages(dict(self.stages))
         if self._on_cases is not None:

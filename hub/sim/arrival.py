@@ -10,7 +10,9 @@ feed      delivery
 ========  =================================================================================
 courier   webhook: 88 % first try, seconds (lognormal, median 3 s, at most 2 min); 12 %
           retried with backoff 1, 2, 4 ... 32 min, delivered after 1-6 retries (1-63 min);
-          5 % sent twice (acknowledgement lost: the same bytes 1-16 min later)
+          half the retried ones do not hold up the courier's later webhooks, which may
+          overtake them (the one reordering within a feed); 5 % sent twice
+          (acknowledgement lost: the same bytes 1-16 min later)
 fhir      one feed per source system (orders, apheresis, LD, pharmacy thaw, bedside
           infusion): interface engine, lognormal median 4 min, at most 90 min; the thaw is
           documented after the bedside round in 30 % of chains (+20-70 min), so thaw and
@@ -34,7 +36,8 @@ epcis     subscription query every 30 min, 0-1 min; 2 % documents resent
 
 Guarantees: no message is received before the partner sent it; each feed of a chain keeps its
 order (a duplicate may arrive after later messages of its feed: it is a copy, and its first
-copy kept the order); every record stays within the profile's allowed lateness for its event
+copy kept the order), but for a retried courier webhook that does not hold up the feed; every
+record stays within the profile's allowed lateness for its event
 types (:meth:`~hub.chain.profiles.ProductProfile.late_sla`), clamped where a draw would exceed
 it, and a record the ordered arrival already sends beyond it is not delayed further; except the
 one record of an ``overdue`` chain (:class:`Overdue`), which is sent 30 min to 4 h beyond.
@@ -243,10 +246,7 @@ def _delay(fact: Fact, rng: random.Random, s: Schedules, late_thaw: bool) -> dat
     """When the fact's partner system delivers it, without regard to lateness or order."""
     sent = fact.received
     if isinstance(fact, CourierStatus):
-        if rng.random() < 0.88:
-            return sent + _lognormal(rng, 3 * S, 1.0, 2 * M)
-        retries = rng.randint(1, 6)
-        return sent + ((1 << retries) - 1) * M + rng.randrange(30) * S
+        return _webhook(fact, rng)[0]
     if fact.partner == "fhir":
         extra = rng.randrange(20, 71) * M if late_thaw else timedelta(0)
         return sent + _lognormal(rng, 4 * M, 0.9, 90 * M) + extra
@@ -264,6 +264,16 @@ def _delay(fact: Fact, rng: random.Random, s: Schedules, late_thaw: bool) -> dat
     if fact.partner == "epcis":
         return s.job("epcis", sent, 30, s.epcis, 60)
     return sent
+
+
+def _webhook(fact: CourierStatus, rng: random.Random) -> tuple[datetime, bool]:
+    """When the courier's webhook gets through, and whether it was retried without holding up
+    the courier's later webhooks (they may overtake it)."""
+    if rng.random() < 0.88:
+        return fact.received + _lognormal(rng, 3 * S, 1.0, 2 * M), False
+    retries = rng.randint(1, 6)
+    at = fact.received + ((1 << retries) - 1) * M + rng.randrange(30) * S
+    return at, rng.random() < 0.5
 
 
 def _resend_after(fact: Fact, rng: random.Random) -> timedelta:
@@ -338,10 +348,16 @@ def arrive(
     late_thaw = rng.random() < 0.3
     base = [f.received for f in facts]
     limit = [max(f.received, occurred(f) + allowed(f, profile) - MARGIN) for f in facts]
-    want = [
-        max(f.received, min(_delay(f, rng, schedules, late_thaw and f.step == "thaw"), limit[i]))
-        for i, f in enumerate(facts)
-    ]
+    want: list[datetime] = []
+    overtaken: set[int] = set()  # retried webhooks the courier's later ones may overtake
+    for i, f in enumerate(facts):
+        if isinstance(f, CourierStatus):
+            at, independent = _webhook(f, rng)
+            if independent:
+                overtaken.add(i)
+        else:
+            at = _delay(f, rng, schedules, late_thaw and f.step == "thaw")
+        want.append(max(f.received, min(at, limit[i])))
     sent_order = sorted(range(len(facts)), key=lambda i: (base[i], i))
     rank = {i: r for r, i in enumerate(sent_order)}
     feeds: dict[str, list[int]] = {}
@@ -354,7 +370,8 @@ def arrive(
             k = next(i for i, f in enumerate(facts) if f.step == chosen.step)
             want[k] = limit[k] = chosen.received
     received = list(want)
-    for order in feeds.values():
+    for everyone in feeds.values():
+        order = [i for i in everyone if i not in overtaken]
         for a, b in itertools.pairwise(order):
             received[b] = max(received[b], received[a])
         for a, b in zip(reversed(order[:-1]), reversed(order[1:]), strict=True):

@@ -40,12 +40,12 @@ def expected_events(payloads: list[bytes]) -> int:
 
 
 def send_in_event_time(feeder: Feeder, topic: str, payloads: list[bytes], **kw) -> None:
-    """Each message received a minute after it happened, in event-time order, keyed by its COI
-    like the simulator's feeds: the partner's feed of one chain stays on one raw partition, so
-    the hub receives it in the order the stamped receipt times say."""
+    """Each message received a minute after it happened, in event-time order, keyed by its
+    message id as the ingress keys it: one chain's messages land on several raw partitions and
+    may reach the chain in another order (it re-judges them in event-time order)."""
     timed = sorted((event_time(p), p) for p in payloads)
     for at, payload in timed:
-        key = kw.get("key") or json.loads(payload)["coi"].encode()
+        key = kw.get("key") or json.loads(payload)["message_id"].encode()
         feeder.send(topic, [(key, payload, kw.get("headers"))], at=at + timedelta(minutes=1))
 
 
@@ -84,13 +84,16 @@ def test_courier_samples_become_events_cases_and_escalations(hub_settings, worke
         assert cases.reach(written, timeout_s=60)
     assert cases.count == written >= 2
     opened = [CASES.decode(r.value()) for r in cases.records]
+    latest = {c.case_id: c for c in sorted(opened, key=lambda c: c.version)}
+    standing = [c for c in latest.values() if not c.status.closed]
     # 05 (held) and 07 (refused) are two shipments; the signed delivery closed SHP-240001's
-    # handover, so the tick after the samples raises no CUSTODY_GAP.
-    assert sorted(c.subject for c in opened if c.code == "CUSTOMS_HOLD") == [
+    # handover, so no CUSTODY_GAP stands (one the order of the raw partitions raised first
+    # is withdrawn by the hub)
+    assert sorted(c.subject for c in standing if c.code == "CUSTOMS_HOLD") == [
         "SHP-240077",
         "SHP-240078",
     ]
-    assert "CUSTODY_GAP" not in {c.code for c in opened}
+    assert "CUSTODY_GAP" not in {c.code for c in standing}
     owed = int(worker.metric("v2v_escalations_issued_total"))
     with TopicReader(hub_settings, topics.escalations) as escalations:
         assert escalations.reach(owed, timeout_s=30)
@@ -114,7 +117,7 @@ def test_courier_samples_become_events_cases_and_escalations(hub_settings, worke
     client.close()
     assert chain["holder"] == "Philadelphia Cell Therapy Facility"  # signed for SHP-240001
     assert chain["event_count"] == want
-    assert open_ids == {c.case_id for c in opened}  # none resolved yet
+    assert open_ids == {c.case_id for c in standing}  # none resolved yet
 
     auditor = tokens.headers("au-alex", "auditor")
     page = httpx.get(f"{worker.url}/chains/V2VSAMPLE000001T", headers=auditor, timeout=5).json()
@@ -225,3 +228,52 @@ def test_deadlines_survive_a_worker_restart(hub_settings, worker, tmp_path) -> N
         finally:
             restarted.stop()
     assert CASES.decode(cases.records[0].value()).code == "CUSTODY_GAP"
+
+
+@pytest.mark.req("REQ-INV-04", "REQ-EXC-CUSTODY_GAP")
+def test_samples_delivered_unkeyed_out_of_order_end_with_the_cases_of_event_time(
+    hub_settings, worker
+) -> None:
+    """The courier samples, each received a minute after it happened (on time), keyed by
+    nothing and spread over the raw partitions, reach the chain in this order: the pick-up,
+    the next day's customs records (the hub's clock passes the handover's deadline: a custody
+    gap as far as the hub knows), then the signed delivery that happened before them and the
+    rest. The worker re-judges the chain in event-time order: the gap is withdrawn by the hub,
+    its notified roles told, and the customs cases are untouched, as in the in-memory hub."""
+    topics = Topics.of(hub_settings)
+    by_name = {p.name[:2]: p.read_bytes() for p in sample_files("courier")}
+    order = [by_name[k] for k in ("01", "05", "06", "07", "08", "02", "03", "04", "09")]
+    after_samples = max(event_time(p) for p in order) + timedelta(days=3)
+    partitions, ticks = hub_settings.topic_partitions, hub_settings.topic_partitions
+    sent = 0
+    with Feeder(hub_settings) as feeder:
+        for i, payload in enumerate(order):  # each on the chain before the next: this order
+            at = event_time(payload) + timedelta(minutes=1)
+            feeder.send(topics.raw["courier"], [(None, payload, None)], i % partitions, at)
+            sent += expected_events([payload])
+            worker.wait_metric("v2v_events_processed_total", sent)
+        feeder.ticks(topics.events, after_samples)
+        worker.wait_metric("v2v_events_processed_total", ticks, event_type="CLOCK_TICK")
+    written = int(worker.metric("v2v_case_versions_total"))
+    with TopicReader(hub_settings, topics.cases) as cases:
+        assert cases.reach(written, timeout_s=60)
+    versions = [CASES.decode(r.value()) for r in cases.records]
+    chain = [c for c in versions if c.coi_id == "V2VSAMPLE000001T"]
+    latest = {c.case_id: c for c in sorted(chain, key=lambda c: c.version)}
+    standing = {(c.code, c.subject) for c in latest.values() if c.status.value != "WITHDRAWN"}
+    assert standing == {
+        ("CUSTOMS_HOLD", "SHP-240077"),
+        ("CUSTOMS_HOLD", "SHP-240078"),
+        ("DIN_UNLINKED", "=A99991712345600"),
+    }
+    gaps = sorted((c for c in chain if c.code == "CUSTODY_GAP"), key=lambda c: c.version)
+    assert [(c.version, c.status.value) for c in gaps] == [(1, "OPEN"), (2, "WITHDRAWN")]
+    assert gaps[-1].resolved_by == "hub:event-time"
+    assert sorted(c.version for c in chain if c.code == "CUSTOMS_HOLD") == [1, 1]
+    owed = int(worker.metric("v2v_escalations_issued_total"))
+    with TopicReader(hub_settings, topics.escalations) as escalations:
+        assert escalations.reach(owed, timeout_s=30)
+    notices = [ESCALATIONS.decode(r.value()) for r in escalations.records]
+    about_gap = [e for e in notices if e.case_id == gaps[-1].case_id]
+    assert about_gap[-1].reason == "WITHDRAWN"
+    assert sorted(e.level for e in notices if e.code == "CUSTOMS_HOLD" and e.level == 1) == [1, 1]

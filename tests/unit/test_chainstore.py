@@ -10,12 +10,14 @@ from typing import Any
 
 from connectors.base import RawMessage
 from hub.bench.workload import Workload
+from hub.chain.profiles import DEFAULT_PROFILE, load_profiles
 from hub.events.models import Event
 from hub.flow import FlowCore, Teach, ToChain, ToResolver
 from hub.flow.chain import is_pending_key, pending_key
 from hub.flow.core import tick_event
 from hub.flow.memory import MemoryIndex
 from hub.runtime.chainstore import ChainStore
+from hub.settings import REPO_ROOT
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -63,6 +65,23 @@ def feed(core: FlowCore, store: ChainStore, exports: int) -> None:
         store.flush()
 
 
+PROFILE = load_profiles(REPO_ROOT / "hub" / "chain" / "profiles")[DEFAULT_PROFILE]
+
+
+def _shifted(event: Event, at: datetime) -> Event:
+    """A new record like ``event``, happened and received at ``at``."""
+    return event.model_copy(
+        update={
+            "event_id": f"{event.event_id}-later",
+            "occurred_at": at,
+            "recorded_at": at,
+            "source": event.source.model_copy(
+                update={"received_at": at, "message_id": f"{event.source.message_id}-later"}
+            ),
+        }
+    )
+
+
 def store_on(log: Log, core: FlowCore) -> ChainStore:
     return ChainStore(log.data, core, log.write)
 
@@ -82,14 +101,35 @@ def test_pending_records_are_written_once_and_deleted_once_judged(core: FlowCore
     assert len(written) == len(set(written))  # each pending record written once
     assert {k for k in log.data if is_pending_key(k)} == {pending_key(coi, i) for i in waiting}
 
-    # a tick past every record's lateness judges them all: their rows are deleted
+    # a tick past every record's lateness judges them all: their rows stay, unwritten, while
+    # the chain may re-judge them (its recent records), named by the chain's row
     step = core.on_tick(chain, tick_event(START + timedelta(days=2), 0))
     assert step.chain is not None
     store.put(step.chain, 0)
     store.flush()
-    assert not step.chain.state.pending
-    assert list(log.data) == [coi]
-    assert {k for k, n in log.records if n is None} == {pending_key(coi, i) for i in waiting}
+    judged = step.chain.state
+    assert not judged.pending
+    assert waiting <= {e.event_id for e in judged.recent}
+    assert log.data[coi]["state"]["recent_count"] == len(judged.recent)
+    assert judged.processed_event_ids[-len(judged.recent) :] == [e.event_id for e in judged.recent]
+    assert not [k for k, n in log.records if n is None]
+    written = [k for k, n in log.records if n is not None and is_pending_key(k)]
+    assert len(written) == len(set(written))
+
+    # once they are older than the chain re-judges (twice its window), a record that moves
+    # the chain moves them into the base's row and deletes theirs
+    later = START + timedelta(days=2) + 2 * PROFILE.rejudge_window
+    step = core.on_event(step.chain, _shifted(next(iter(judged.recent)), later), 0)
+    assert step.chain is not None
+    store.put(step.chain, 0)
+    store.flush()
+    state = step.chain.state
+    assert state.base is not None
+    assert {pending_key(coi, i) for i in waiting} <= {k for k, n in log.records if n is None}
+    base_rows = [k for k in log.data if "~base-" in k]
+    assert base_rows == [pending_key(coi, log.data[coi]["state"]["base_id"])]
+    again = store_on(log, core)
+    assert again.get(coi) == step.chain  # the base and the records kept load as written
 
 
 def test_a_store_opened_again_on_the_same_table_sees_the_same_chain(core: FlowCore) -> None:
@@ -157,3 +197,32 @@ def test_the_changelog_no_longer_grows_with_the_square_of_the_readings_in_flight
     feed(core, Inline(inline.data, core, inline.write), 12)
     print(f"changelog bytes, 12 exports of 20 rows: inline {inline.bytes:,}, apart {apart.bytes:,}")
     assert apart.bytes * 3 < inline.bytes
+
+
+def test_a_row_written_before_re_judging_loads_with_the_chain_as_judged_as_its_base(
+    core: FlowCore,
+) -> None:
+    """A changelog row of an earlier hub names its pending records only: it loads, and the
+    chain as judged then is the base it re-judges later records from."""
+    log = Log()
+    store = store_on(log, core)
+    feed(core, store, 2)
+    [coi] = [k for k in log.data if not is_pending_key(k)]
+    chain = store.get(coi)
+    assert chain is not None
+    step = core.on_tick(chain, tick_event(START + timedelta(days=2), 0))
+    assert step.chain is not None
+    judged = step.chain.state
+    old = step.chain.to_row(pending=False)
+    for name in ("recent_count", "base_id", "recent_at"):
+        old["state"].pop(name, None)
+    table = {coi: old}
+    loaded = ChainStore(table, core).get(coi)
+    assert loaded is not None
+    state = loaded.state
+    assert state.recent == []
+    assert state.base is not None
+    assert state.base.frontier == judged.frontier
+    assert state.base.processed_event_ids == judged.processed_event_ids
+    assert state.base.pending == []
+    assert state.milestones == judged.milestones

@@ -6,6 +6,7 @@ DUPLICATE_CONFLICT, LATE_EVENT, OUT_OF_SEQUENCE, TIMEZONE_MISSING, RECORD_CORREC
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from hub.chain.catalogue import BUSINESS_EVENTS, Timing, entry, rule
@@ -150,14 +151,30 @@ def content_digest(event: Event) -> str:
     return hashlib.blake2b(payload.encode("utf-8"), digest_size=10).hexdigest()
 
 
+# Business key and digest of recently judged events, by object (events are frozen): a chain
+# re-judged in event time (hub.chain.engine) judges its recent records again. A pure memo.
+_IDENTITIES: OrderedDict[int, tuple[Event, str, str]] = OrderedDict()
+_IDENTITIES_MAX = 8_192
+
+
+def _identity(event: Event) -> tuple[str, str]:
+    known = _IDENTITIES.get(id(event))
+    if known is not None and known[0] is event:
+        return known[1], known[2]
+    key, digest = business_key(event), content_digest(event)
+    _IDENTITIES[id(event)] = (event, key, digest)
+    if len(_IDENTITIES) > _IDENTITIES_MAX:
+        _IDENTITIES.popitem(last=False)
+    return key, digest
+
+
 def screen_duplicate(state: ChainState, event: Event) -> tuple[bool, list[Finding]]:
     """Called by the engine before any rule. Returns ``(absorbed, findings)``: an exact
     business duplicate is absorbed (no rule sees it again); a conflicting one is reported as
     DUPLICATE_CONFLICT and still goes through the rules, so a safety signal in the second
     payload (an out-of-spec value, say) is never hidden. The first payload stays the reference.
     """
-    key = business_key(event)
-    digest = content_digest(event)
+    key, digest = _identity(event)
     prior = state.business_keys.get(key)
     if prior is None:
         state.business_keys[key] = f"{digest} {event.event_id}"

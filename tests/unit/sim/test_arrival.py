@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -89,15 +89,23 @@ def test_no_message_is_received_before_it_was_sent(
 def test_each_feed_of_a_chain_keeps_its_order(
     realistic: tuple[Scenario, Outcome], ordered: Scenario
 ) -> None:
+    """Every feed in its order, but a retried courier webhook, which the courier's later ones
+    may overtake (a small share: the one reordering within a feed)."""
     scenario, _ = realistic
     sent = sent_at(ordered)
     last: dict[tuple[int, str], datetime] = {}
+    overtaken, courier = 0, 0
     for m in scenario.messages:  # the order the hub reads them in
         if m.step.endswith(".resend") or (m.n, m.step) not in sent:
             continue
-        key = (m.n, feed(m))
-        assert sent[(m.n, m.step)] >= last.get(key, sent[(m.n, m.step)]), (m.n, m.step)
-        last[key] = sent[(m.n, m.step)]
+        key, at = (m.n, feed(m)), sent[(m.n, m.step)]
+        courier += m.partner == "courier"
+        if at < last.get(key, at):
+            assert m.partner == "courier", (m.n, m.step)
+            assert timedelta(minutes=1) <= m.received - at <= timedelta(minutes=64), m.step
+            overtaken += 1
+        last[key] = max(at, last.get(key, at))
+    assert 0 < overtaken < courier / 20
 
 
 def test_partners_are_reordered_against_each_other(
