@@ -34,7 +34,7 @@ from hub.metrics import Metrics, create_metrics
 from hub.runtime import lag, rebuild
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
-from hub.runtime.context import Outputs, Wires, Worker
+from hub.runtime.context import Outputs, Wires, Worker, table_writer
 from hub.runtime.feeds import FeedWatch
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
@@ -144,19 +144,6 @@ def create_app(
         "chains", partitions=parts, key_type=str, extra_topic_configs=CHAINS_CHANGELOG_CONFIG
     )
 
-    def writer(of: Any) -> Any:
-        def write(key: str, row: dict[str, Any] | None, partition: int) -> None:
-            """``of[key] = row`` (None: ``del``) with the changelog partition given: a batch is
-            flushed outside Faust's per-record context, where ``of[...] =`` would look it up."""
-            if row is None:
-                of.send_changelog(partition, key, None, value_serializer="raw")
-                of.data.pop(key, None)
-            else:
-                of.send_changelog(partition, key, row)
-                of.data[key] = row
-
-        return write
-
     def stage_gauge(stages: dict[str, int]) -> None:
         for stage, count in stages.items():
             metrics.chains_by_stage.labels(stage).set(count)
@@ -165,7 +152,7 @@ def create_app(
         for (severity, code, sla), count in tally.items():
             metrics.cases_open.labels(severity, code, sla).set(count)
 
-    store = ChainStore(table, hub.core, writer(table), stage_gauge, case_gauge)
+    store = ChainStore(table, hub.core, table_writer(table), stage_gauge, case_gauge)
     index = resolve.TableIndex(
         app.Table("id-index", partitions=parts, key_type=str),
         app.Table("id-parked", partitions=parts, key_type=str),
