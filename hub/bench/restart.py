@@ -47,7 +47,8 @@ def restart_with_chains(
         rows = _fill(run.settings, chains)
         say(f"restart: {chains:,} chains in the table ({rows:,} rows written in "
             f"{time.monotonic() - began:.1f} s)")  # fmt: skip
-        return _restart(run)
+        # a changelog read at a few hundred records/s: time enough to measure, not to hang
+        return _restart(run, timeout_s=300.0 + rows / 100.0)
     finally:
         run.close()
 

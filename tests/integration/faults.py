@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -98,6 +99,9 @@ class LocalStack:
         redis_port = settings.redis_url.rsplit(":", 1)[1].split("/")[0]
         self.env.setdefault("V2V_LOCAL_KAFKA_PORT", kafka_port)
         self.env.setdefault("V2V_LOCAL_REDIS_PORT", redis_port)
+        self.env.setdefault(
+            "V2V_LOCAL_READY_TIMEOUT_S", "300"
+        )  # a broker restarts slowly on a busy machine
         status = self._stack("status", check=False)
         if "kafka: running" not in status or "redis: running" not in status:
             pytest.fail(
@@ -117,8 +121,24 @@ class LocalStack:
         self._stack("stop", service)
 
     def start(self, service: str) -> None:
-        """Start and wait until it answers."""
+        """Start (once the stopped server let go of its port) and wait until it answers."""
+        port = int(self.env[f"V2V_LOCAL_{service.upper()}_PORT"])
+        deadline = time.monotonic() + 60
+        while not _free(port):  # a broker killed after a slow shutdown may hold it a moment
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"port {port} of {service} still taken after 60 s")
+            time.sleep(0.2)
         self._stack("start", service)
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 @dataclass
