@@ -147,7 +147,7 @@ def test_three_workers_one_killed_partitions_move_and_state_follows(
     fault_run: Callable[[str], FaultRun],
 ) -> None:
     run = fault_run("3 workers, 1 SIGKILL")
-    run.catch_up_s = 30.0  # while the defect stands, what is missing stays missing
+    run.catch_up_s = 15.0  # while the defect stands, what is missing stays missing
     first = run.start_worker()
     run.start_worker()
     run.start_worker()
