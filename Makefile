@@ -1,8 +1,8 @@
 # v2v-hub: the two commands a newcomer needs are `make demo` and `make test`.
 # Two kinds of prerequisites: `venv` (Python only: enough for unit, lint, format) and `install`
 # (venv + infra-deps: Java, Maven and redis-server for the local stack, needed by test,
-# integration, demo and stack-up; promtool for rules-check). unit and lint must never depend on
-# infra-deps.
+# integration, demo and stack-up; promtool for rules-check; chromium for the browser tier).
+# unit and lint must never depend on infra-deps.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -25,7 +25,7 @@ $(BIN)/python -m hub.validation report $(VALIDATION_DIR)/results.json --out $(VA
 exit $$(( tests ? tests : gate ))
 endef
 
-.PHONY: venv install infra-deps promtool demo test validation unit integration faults lint rules-check format bench-connectors stack-up stack-down stack-status clean deploy-check deploy-tools
+.PHONY: venv install infra-deps promtool chromium demo demo-serve browser test validation unit integration faults lint rules-check format bench-connectors stack-up stack-down stack-status clean deploy-check deploy-tools
 PROMTOOL ?= promtool
 
 venv: $(STAMP) ## .venv with the project installed editable (+ dev tools); Python only
@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-infra-deps: promtool ## redis-server from Debian when missing (Java 17 + Maven must be present for Kafka)
+infra-deps: promtool chromium ## redis-server from Debian when missing (Java 17 + Maven must be present for Kafka)
 	@command -v java >/dev/null || { echo "Java 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is required (apt-get install maven)"; exit 1; }
 	@if ! command -v redis-server >/dev/null; then \
@@ -62,8 +62,25 @@ promtool: ## promtool (rules-check) from Debian when missing
 	  fi; \
 	fi
 
+# Debian's chromium and chromium-driver: the headless browser of the browser tier (tests/browser).
+chromium: ## headless Chromium and its driver from Debian when missing (the browser tier)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver (Debian packages)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "chromium and chromedriver are required for the browser tier: install your distribution's chromium and chromium-driver packages (or set V2V_CHROMIUM / V2V_CHROMEDRIVER)"; exit 1; \
+	  fi; \
+	fi
+
 demo: install ## start the local stack and run the simulated network demo (50 patients)
 	$(DEV) $(WITH_STACK) $(BIN)/v2v demo
+
+demo-serve: install ## the demo, then the operations console on http://127.0.0.1:6066/console until Ctrl-C
+	$(DEV) $(WITH_STACK) $(BIN)/v2v demo --serve
+
+browser: install ## browser tier only: headless Chromium drives the console through a real worker (screenshots in build/browser/)
+	$(DEV) $(WITH_STACK) $(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 test: install lint rules-check deploy-check ## start the local stack, run the whole suite (unit + integration) and write the validation report
 	$(validated_suite)

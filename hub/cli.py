@@ -2,7 +2,9 @@
 
 v2v run                              start a hub worker (creates missing topics first)
 v2v topics                           create the deployment's topics and list them
-v2v demo [--patients N] [--seed S]    run the simulated network demo on the real local stack
+v2v demo [--patients N] [--seed S] [--serve]
+                                     run the simulated network demo on the real local stack
+                                     (--serve: then keep the console up until Ctrl-C)
 v2v normalise --connector NAME FILE  print a partner file's canonical events (no broker)
 v2v catalogue [--json]               print the exception catalogue
 v2v ingress [--host H] [--port P] [--max-body-bytes N]
@@ -41,9 +43,11 @@ from hub.errors import HubError
 from hub.settings import Settings
 
 
-def _secrets_refused(settings: Settings, process: str) -> bool:
+def _secrets_refused(
+    settings: Settings, process: str, needs: tuple[str, ...] | None = None
+) -> bool:
     try:
-        settings.require_secrets(process)
+        settings.require_secrets(process, needs)
     except HubError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return True
@@ -59,10 +63,9 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         # First, before Faust is even imported: a cluster that refuses the connection's security
         # (wrong listener, password or certificate) stops the worker at once, with the reason.
         ensure_topics(settings)
-        from faust.worker import Worker
-
         from hub.audit.topic import record_configuration
         from hub.runtime.app import create_app
+        from hub.runtime.shutdown import BoundedWorker
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         config = record_configuration(settings) if settings.audit_enabled else None
@@ -71,7 +74,10 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # No spinner: worker output goes to log files and terminals alike.
-    worker = Worker(app, loglevel=settings.log_level, quiet=True)
+    # SIGTERM stops it within V2V_SHUTDOWN_GRACE_S, broker or no broker.
+    worker = BoundedWorker(
+        app, loglevel=settings.log_level, quiet=True, grace_s=settings.shutdown_grace_s
+    )
     worker.execute_from_commandline()
     return 0
 
@@ -104,6 +110,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         record=args.record,
         arrival=args.arrival,
         audit_out=args.audit_out,
+        serve=args.serve,
     )
 
 
@@ -321,9 +328,10 @@ def _catalogue(_settings: Settings, args: argparse.Namespace) -> int:
 
 def _ingress(settings: Settings, args: argparse.Namespace) -> int:
     from hub.ingress.http import run_ingress
+    from hub.settings import INGRESS_SECRETS
     from hub.topics import ensure_topics
 
-    if _secrets_refused(settings, "ingress"):
+    if _secrets_refused(settings, "ingress", INGRESS_SECRETS):
         return 2
     try:
         ensure_topics(settings)
@@ -453,6 +461,12 @@ def build_parser() -> argparse.ArgumentParser:
         "per feed, batch jobs, retries, resends, a few records beyond allowed lateness) or a "
         "few minutes after each fact, in order (ordered)",
     )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="after the demo keep the worker and its console running until Ctrl-C "
+        "(on V2V_WEB_PORT, default 6066); prints the URL and a development sign-in",
+    )
     demo.set_defaults(fn=_demo)
     norm = sub.add_parser("normalise", help="normalise a partner file offline")
     norm.add_argument("--connector", required=True)
@@ -470,8 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingress.add_argument(
         "--max-body-bytes",
         type=int,
-        default=10 * 1024 * 1024,
-        help="larger request bodies get 413 (default 10 MiB)",
+        default=None,
+        help="larger request bodies get 413 (default V2V_HTTP_MAX_BODY_BYTES, 10 MiB)",
     )
     ingress.set_defaults(fn=_ingress)
     drop = sub.add_parser("filedrop", help="watch a folder of partner files")

@@ -17,6 +17,7 @@ chain raised a case or the dead letters differ from the malformed messages sent.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 import uuid
@@ -49,8 +50,10 @@ def run_demo(
     record: Path | None = None,
     arrival: str = REALISTIC,
     audit_out: Path | None = None,
+    serve: bool = False,
 ) -> int:
-    """Run the demo on the real stack; 0 when every injected fault was detected exactly."""
+    """Run the demo on the real stack; 0 when every injected fault was detected exactly. With
+    ``serve`` the worker (and its console) keeps running after the report until Ctrl-C."""
     began = time.monotonic()
     if patients < 1:
         print("error: the network needs at least one patient", file=sys.stderr)
@@ -73,7 +76,8 @@ def run_demo(
             "topic_prefix": f"v2vdemo.{run}",
             "app_id": f"v2v-demo-{run}",
             "tick_interval_s": 0.0,
-            "web_port": free_port(),
+            # served: the configured port (V2V_WEB_PORT), for a URL people can keep
+            "web_port": settings.web_port if serve else free_port(),
             "partners": [],  # every partner of the registry
         }
     )
@@ -86,6 +90,7 @@ def run_demo(
     )
     ensure_topics(demo)
     worker = WorkerProcess(demo, REPO_ROOT / ".local" / "logs" / f"demo-{run}.log").start()
+    keep = False
     try:
         worker.wait_ready()
         print(f"worker ready after {time.monotonic() - began:.1f}s (log: {worker.log_path})")
@@ -102,8 +107,10 @@ def run_demo(
                 count = record_topics(demo, out)
             print(f"recorded {count} partner messages to {record} (v2v replay --tick 1h)")
         audit_ok = audit_out is None or _audit(demo, worker, plan, audit_out)
+        keep = serve
     finally:
-        worker.stop()
+        if not keep:
+            worker.stop()
     summary, score = build_report(scenario, result)
     print(render_text(summary))
     if verbose:
@@ -111,7 +118,40 @@ def run_demo(
     if report is not None:
         report.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(f"report written to {report}")
-    return 0 if score.ok and audit_ok else 1
+    code = 0 if score.ok and audit_ok else 1
+    if keep:
+        _serve(demo, worker)
+    return code
+
+
+def _serve(settings: Settings, worker: WorkerProcess) -> None:
+    """Keep the worker and its console up until Ctrl-C (or until the worker stops)."""
+    print(f"\nconsole: {worker.url}/console (worker log: {worker.log_path})")
+    if settings.dev_mode:
+        print(
+            "sign in (development identity provider): any user id, a printed name and a role, "
+            "e.g. user qa-quinn, name Quinn Adler, role qa (may acknowledge release cases with "
+            "a signature); or paste a token from\n"
+            "  v2v auth dev-token --user qa-quinn --role qa --name 'Quinn Adler'"
+        )
+    else:
+        print("sign in with a bearer token from your identity provider")
+    print("Ctrl-C stops the worker", flush=True)
+
+    def interrupted(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C, and a TERM (a service manager, docker stop), even when started in the background
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        while worker.process is not None and worker.process.poll() is None:
+            time.sleep(1)
+        print(f"the worker stopped; see {worker.log_path}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping the worker", flush=True)
+    finally:
+        worker.stop()
 
 
 def _audit(settings: Settings, worker: WorkerProcess, plan: Outcome, out: Path) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,13 @@ DEV_PSEUDONYM_KEY = b"dev-only-pseudonym-key-change-me"
 DEV_SIGNATURE_SEED = hashlib.sha256(b"v2v dev-only e-signature seal key").digest()
 DEV_ISSUER = "v2v-dev-idp"
 DEV_JWKS_FILE = "jwks.json"
+# The secrets HTTP ingress needs: it verifies partners' tokens and checks their messages with the
+# connectors (which pseudonymise), and holds no key it could sign a signature or checkpoint with.
+INGRESS_SECRETS = (
+    "V2V_PSEUDONYM_KEY",
+    "V2V_AUTH_ISSUER",
+    "V2V_AUTH_JWKS_URL or V2V_AUTH_JWKS_FILE",
+)
 
 log = logging.getLogger("v2v.settings")
 _dev_warned = False
@@ -86,6 +94,11 @@ class Settings(BaseSettings):
     # --- Faust runtime -------------------------------------------------------------------------
     app_id: str = "v2v-hub"
     data_dir: Path = REPO_ROOT / ".local" / "faust"
+    table_store: Literal["memory", "rocksdb"] = Field(
+        "memory",
+        description="where the chain table lives: memory (a restart reads the whole changelog) "
+        "or rocksdb under data_dir (a restart reads only what was written since)",
+    )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     web_enabled: bool = True
@@ -109,6 +122,49 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("V2V_REDIS_URL", "REDIS_URL"),
     )
     redis_key_prefix: str = "v2v"
+    # Reads (HTTP views) and writes (agents: read model, notified markers) use pools of their
+    # own, so slow or many readers never hold the connections the agents need (docs/continuity.md).
+    redis_read_pool_size: int = Field(
+        20, ge=1, description="connections the HTTP reads may hold at once"
+    )
+    redis_write_pool_size: int = Field(
+        10, ge=1, description="connections the agents' read-model and notified writes may hold"
+    )
+    redis_timeout_s: float = Field(
+        2.0, gt=0, description="connect, socket and pool-wait timeout of every Redis call"
+    )
+
+    # --- resilience (docs/continuity.md) -----------------------------------------------------
+    http_max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="largest request body the ingress takes (413 above)"
+    )
+    http_max_command_bytes: int = Field(
+        64 * 1024, ge=1, description="largest case-command body the worker takes (413 above)"
+    )
+    http_max_json_depth: int = Field(
+        32, ge=1, description="deepest JSON nesting any body may have (400 above)"
+    )
+    http_body_timeout_s: float = Field(
+        10.0, gt=0, description="how long a client may take to send its body (408 after)"
+    )
+    delivery_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="how long ingress, file drop and case commands wait for Kafka's "
+        "acknowledgement before answering 503 (file drop: leaving the file for the next poll)",
+    )
+    health_timeout_s: float = Field(
+        2.0, gt=0, description="how long /ready waits for the broker and Redis to answer"
+    )
+    log_repeat_interval_s: float = Field(
+        30.0,
+        gt=0,
+        description="connection errors repeating within this interval are logged once, "
+        "then once per interval with the count of lines held back",
+    )
+    shutdown_grace_s: float = Field(
+        8.0, gt=0, description="SIGTERM: a worker still stopping after this long exits at once"
+    )
 
     # --- notifications ---------------------------------------------------------------------
     webhook_url: str | None = Field(
@@ -175,11 +231,20 @@ class Settings(BaseSettings):
     def dev_mode(self) -> bool:
         return self.env == DEV_ENV
 
-    def require_secrets(self, process: str = "the hub") -> None:
-        """Refuse to go on (ConfigurationError naming each) while a secret is missing. In
-        development mode, warn once which development values stand in."""
-        if missing_secrets(self):
-            unset = "; ".join(f"{name} ({purpose})" for name, purpose in _unset_secrets(self))
+    def require_secrets(
+        self, process: str = "the hub", needs: Collection[str] | None = None
+    ) -> None:
+        """Refuse to go on (ConfigurationError naming each) while a secret is missing: every
+        secret, or only those named in ``needs`` (least privilege: ingress holds no seal
+        or checkpoint key, :data:`INGRESS_SECRETS`). In development mode, warn once
+        which development values stand in."""
+        missing = [
+            (name, purpose)
+            for name, purpose in _unset_secrets(self)
+            if needs is None or name in needs
+        ]
+        if missing and not self.dev_mode:
+            unset = "; ".join(f"{name} ({purpose})" for name, purpose in missing)
             raise ConfigurationError(
                 f"{process} refuses to start without its secrets (or V2V_ENV=dev for "
                 f"development): {unset}"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Local v2v-hub infrastructure without Docker: one Apache Kafka broker (KRaft, combined
-# broker + controller) and one Redis server, both on 127.0.0.1.
+# broker + controller) and one Redis server (append-only file, fsync every second, so a restart
+# keeps the read model), both on 127.0.0.1. `stop kafka` / `start kafka` alone simulate a broker
+# outage while Redis and the hub keep running.
 #
 #   deploy/local/stack.sh start [kafka|redis]...  fetch jars on first use, format storage once,
 #                                  start (both by default), wait until ready
@@ -158,7 +160,7 @@ start_redis() {
   mkdir -p "$STATE/redis"
   log "starting redis on 127.0.0.1:$REDIS_PORT"
   (cd "$STATE/redis" && exec setsid "$bin" --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$STATE/redis" --save "" \
-    --appendonly no --daemonize no --logfile "$STATE/redis.log" --pidfile "$STATE/redis/redis-server.pid" \
+    --appendonly yes --appendfsync everysec --daemonize no --logfile "$STATE/redis.log" --pidfile "$STATE/redis/redis-server.pid" \
     >>"$STATE/redis.log" 2>&1 </dev/null) &
   echo $! >"$STATE/redis.pid"
   started redis

@@ -52,8 +52,10 @@ HEADER = (
 
 
 def hub_settings() -> Settings:
-    """The settings the chart deploys with (deploy/helm/v2v-hub/values.yaml)."""
+    """The settings the chart deploys with (deploy/helm/v2v-hub/values.yaml). Development
+    mode: the worker is built here only to read its tables' names, with no secret to hold."""
     return Settings(
+        env="dev",
         topic_prefix="v2v",
         app_id="v2v-hub",
         topic_partitions=PARTITIONS,

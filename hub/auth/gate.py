@@ -31,7 +31,7 @@ from hub.auth.tokens import Principal, TokenVerifier
 from hub.canonical import digest
 from hub.cases.commands import CaseAction, CaseCommand, CommandError, Refusal
 from hub.cases.models import Case
-from hub.errors import AuthenticationError
+from hub.errors import AuthenticationError, ConfigurationError
 from hub.settings import DEV_JWKS_FILE, Settings
 
 log = logging.getLogger("v2v.auth")
@@ -96,7 +96,7 @@ class Gate:
         self,
         verifier: TokenVerifier,
         policy: AuthorityPolicy,
-        sealer: Sealer,
+        sealer: Sealer | None,
         *,
         reauth_within: timedelta = timedelta(minutes=5),
         open_health: bool = True,
@@ -108,15 +108,19 @@ class Gate:
         self.open = {"health": open_health, "metrics": open_metrics}
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = _now) -> Gate:
+    def from_settings(
+        cls, settings: Settings, clock: Callable[[], datetime] = _now, *, seals: bool = True
+    ) -> Gate:
         """The gate of a deployment; in development mode the development identity provider's
-        key set is published first, so the worker can verify its tokens from the start."""
+        key set is published first, so the worker can verify its tokens from the start.
+        ``seals=False``: a gate that verifies tokens but signs nothing (ingress), so it needs
+        no seal key."""
         if settings.dev_mode and settings.jwks_source() == settings.dev_idp_dir / DEV_JWKS_FILE:
             DevIdentityProvider(settings).ensure()
         return cls(
             TokenVerifier.from_settings(settings),
             load_authority(settings.authority_policy_file),
-            Sealer(settings.signature_seed()),
+            Sealer(settings.signature_seed()) if seals else None,
             reauth_within=timedelta(minutes=settings.signature_reauth_minutes),
             open_health=settings.auth_open_health,
             open_metrics=settings.auth_open_metrics,
@@ -248,6 +252,8 @@ class Gate:
                 "an electronic signature shows the signer's printed name; the token has none",
                 {},
             )
+        if self.sealer is None:
+            raise ConfigurationError("this gate holds no seal key: it cannot sign commands")
         signature = self.sealer.sign(
             signer=principal.subject,
             name=principal.name,

@@ -34,8 +34,6 @@ from hub.headers import (
 from hub.settings import Settings
 from hub.topics import Topics
 
-DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-
 
 def media_type(value: str | None) -> str | None:
     """The bare, lower-case media type of a Content-Type value (parameters such as ``charset``

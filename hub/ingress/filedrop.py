@@ -44,13 +44,7 @@ from pathlib import Path
 from connectors.base import Connector
 from hub.errors import ConfigurationError, DeliveryError, NormalisationError
 from hub.headers import FILE_NAME_HEADER
-from hub.ingress.edge import (
-    DEFAULT_MAX_BODY_BYTES,
-    edge_connectors,
-    edge_headers,
-    extension_type,
-    new_ingest_id,
-)
+from hub.ingress.edge import edge_connectors, edge_headers, extension_type, new_ingest_id
 from hub.ingress.producer import RawProducer
 from hub.settings import Settings
 from hub.topics import Topics
@@ -128,7 +122,7 @@ class FileDrop:
         producer: RawProducer,
         *,
         connector: Connector | None = None,
-        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_bytes: int | None = None,
     ) -> None:
         raw = Topics.of(settings).raw
         if partner not in raw:
@@ -138,7 +132,7 @@ class FileDrop:
         self.topic = raw[partner]
         self.folder = folder
         self.producer = producer
-        self.max_bytes = max_bytes
+        self.max_bytes = max_bytes or settings.http_max_body_bytes
         self.connector = connector or edge_connectors(settings)[partner]
         self.done_dir = folder / DONE_DIR
         self.failed_dir = folder / FAILED_DIR
@@ -232,14 +226,17 @@ def watch(
     *,
     producer: RawProducer | None = None,
     connector: Connector | None = None,
-    max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_bytes: int | None = None,
     stop: threading.Event | None = None,
 ) -> DropReport:
     """Watch ``folder`` for ``partner``'s files until ``stop`` is set (or one pass if ``once``).
 
     A pass takes two snapshots ``poll_interval_s`` apart and processes the files unchanged
     between them, so ``once=True`` returns after about one interval plus the writes. Without
-    ``producer`` a :class:`RawProducer` is opened and closed here. Returns what was done.
+    ``producer`` a :class:`RawProducer` is opened and closed here (its delivery timeout
+    ``V2V_DELIVERY_TIMEOUT_S``: while Kafka is down a pass gives up on the first file after that
+    long and leaves it in place). ``max_bytes``: default ``V2V_HTTP_MAX_BODY_BYTES``. Returns
+    what was done.
     """
     if poll_interval_s <= 0:
         raise ValueError("poll_interval_s must be positive")

@@ -7,19 +7,23 @@ that got a 202 may forget the message. Every other answer is JSON ``{"error": ..
 code   when
 =====  ==========================================================================================
 202    written: ``{"status": "accepted", "partner", "topic", "partition", "offset", "ingest_id"}``
-400    the ``Idempotency-Key`` header is not 1-200 printable ASCII characters
+400    the ``Idempotency-Key`` header is not 1-200 printable ASCII characters, or a JSON body
+       nests deeper than ``V2V_HTTP_MAX_JSON_DEPTH`` (``{"error", "reason", "max_json_depth"}``)
 401    no bearer token, or one that does not verify (``WWW-Authenticate`` says why)
 403    the token's roles may not post to this feed: a ``partner:<id>`` role posts to feed ``<id>``
        only, ``integration`` to any (``{"error", "reason", "rule", "allowed_roles", ...}``)
 404    ``partner`` is not a raw feed of this deployment (``{"error", "partner", "known"}``)
+408    the body was not received within ``V2V_HTTP_BODY_TIMEOUT_S``
 413    the body is larger than ``max_body_bytes`` (declared or actual size)
 415    Content-Type missing or not one of the connector's ``content_types`` (``charset`` and
        other parameters are accepted); the body lists the ``accepted`` types
 422    the connector's ``prepare_raw`` refused the message (``{"error", "code", "reason",
        "field"}``): nothing was written
 500    ``prepare_raw`` failed unexpectedly (a connector bug, ``CONNECTOR_ERROR``): nothing written
-503    Kafka did not acknowledge within the delivery timeout: the message may or may not be on the
-       topic; retry it (with the same ``Idempotency-Key``), duplicates are harmless downstream
+503    Kafka did not acknowledge within ``V2V_DELIVERY_TIMEOUT_S`` (default 5 s; a broker that is
+       down answers this, never a hang): the message may or may not be on the topic; retry it
+       after ``Retry-After`` seconds (with the same ``Idempotency-Key``), duplicates are
+       harmless downstream
 =====  ==========================================================================================
 
 The body is not normalised here: a message the connector cannot read is still written, and the
@@ -42,17 +46,12 @@ from aiohttp.typedefs import Handler
 from connectors.base import Connector
 from hub.auth.gate import Gate
 from hub.auth.http import auth_middleware
+from hub.bodies import BodyRefused, Bounds, check_json_depth, is_json, read_bounded
 from hub.errors import DeliveryError, NormalisationError
 from hub.headers import MESSAGE_ID_HEADER
-from hub.ingress.edge import (
-    DEFAULT_MAX_BODY_BYTES,
-    accepts,
-    edge_connectors,
-    edge_headers,
-    new_ingest_id,
-)
+from hub.ingress.edge import accepts, edge_connectors, edge_headers, media_type, new_ingest_id
 from hub.ingress.producer import RawProducer
-from hub.settings import Settings
+from hub.settings import INGRESS_SECRETS, Settings
 from hub.topics import Topics
 
 log = logging.getLogger("v2v.ingress.http")
@@ -60,7 +59,6 @@ log = logging.getLogger("v2v.ingress.http")
 PRODUCER = web.AppKey("producer", RawProducer)
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _MAX_KEY_CHARS = 200
-_CHUNK = 64 * 1024
 ROUTES = {"/ingest/{partner}": "ingest", "/healthz": "health"}
 
 
@@ -82,16 +80,6 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         return response
 
 
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it grows past ``limit`` (never buffers more)."""
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(_CHUNK):
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
-
-
 def _idempotency_key(request: web.Request) -> tuple[str | None, bool]:
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is None:
@@ -104,8 +92,8 @@ def create_ingress_app(
     settings: Settings,
     producer: RawProducer | None = None,
     *,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    delivery_timeout_s: float = 30.0,
+    max_body_bytes: int | None = None,
+    delivery_timeout_s: float | None = None,
     connectors: Mapping[str, Connector] | None = None,
     gate: Gate | None = None,
 ) -> web.Application:
@@ -113,15 +101,21 @@ def create_ingress_app(
     when a secret is missing outside development mode.
 
     ``producer``: the Kafka writer to use (the caller keeps ownership and closes it); by default
-    the app opens a :class:`RawProducer` with ``delivery_timeout_s`` on startup and closes it on
-    cleanup. ``max_body_bytes`` (default 10 MiB) bounds a request body; larger ones get 413
-    before they are buffered. ``connectors`` replaces the registry's connectors (tests);
-    ``gate`` the deployment's authentication and authority (default: from ``settings``).
+    the app opens a :class:`RawProducer` with ``delivery_timeout_s`` (default
+    ``settings.delivery_timeout_s``) on startup and closes it on cleanup. ``max_body_bytes``
+    (default ``settings.http_max_body_bytes``, 10 MiB) bounds a request body; larger ones get
+    413 before they are buffered; JSON bodies are also depth-bounded (:mod:`hub.bodies`).
+    ``connectors`` replaces the registry's connectors (tests); ``gate`` the deployment's
+    authentication and authority (default: from ``settings``).
     """
+    max_body_bytes = max_body_bytes or settings.http_max_body_bytes
+    delivery_timeout_s = delivery_timeout_s or settings.delivery_timeout_s
     if max_body_bytes < 1:
         raise ValueError("max_body_bytes must be positive")
-    settings.require_secrets("ingress")
-    gate = gate or Gate.from_settings(settings)
+    bounds = Bounds(max_body_bytes, settings.http_max_json_depth, settings.http_body_timeout_s)
+    retry_after = str(max(1, round(delivery_timeout_s)))
+    settings.require_secrets("ingress", INGRESS_SECRETS)
+    gate = gate or Gate.from_settings(settings, seals=False)
     topics = Topics.of(settings)
     edge = dict(connectors) if connectors is not None else edge_connectors(settings)
 
@@ -149,9 +143,12 @@ def create_ingress_app(
                 f"{IDEMPOTENCY_KEY} must be 1-{_MAX_KEY_CHARS} printable ASCII characters",
                 partner=partner,
             )
-        body = await _read_limited(request, max_body_bytes)
-        if body is None:
-            return _too_large(partner, max_body_bytes)
+        try:
+            body = await read_bounded(request.content, bounds)
+            if is_json(media_type(declared)):
+                check_json_depth(body, bounds.max_depth)
+        except BodyRefused as refused:
+            return _error(refused.status, refused.error, partner=partner, **refused.detail)
         try:
             payload = await asyncio.to_thread(connector.prepare_raw, body)
         except NormalisationError as exc:
@@ -181,7 +178,7 @@ def create_ingress_app(
                 ingest_id=ingest_id,
                 detail=str(exc),
             )
-            response.headers[hdrs.RETRY_AFTER] = "5"
+            response.headers[hdrs.RETRY_AFTER] = retry_after
             return response
         return web.json_response(
             {
@@ -219,7 +216,7 @@ def _too_large(partner: str, limit: int) -> web.Response:
 
 
 def run_ingress(
-    settings: Settings, host: str, port: int, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    settings: Settings, host: str, port: int, max_body_bytes: int | None = None
 ) -> None:
     """Serve the ingress until interrupted (``v2v ingress``)."""
     app = create_ingress_app(settings, max_body_bytes=max_body_bytes)

@@ -27,6 +27,7 @@ from typing import Any
 from confluent_kafka import KafkaException, Producer
 
 from hub.errors import DeliveryError
+from hub.logthrottle import RepeatFilter
 from hub.settings import Settings
 
 log = logging.getLogger("v2v.ingress.producer")
@@ -35,6 +36,13 @@ Headers = Sequence[tuple[str, bytes]]
 # librdkafka fires the delivery callback by message.timeout.ms at the latest; the extra wait only
 # guards against a callback that never comes (a stuck poll thread).
 _CALLBACK_GRACE_S = 5.0
+
+
+def _kafka_log(settings: Settings) -> logging.Logger:
+    kafka_log = logging.getLogger("v2v.ingress.kafka")
+    if not any(isinstance(f, RepeatFilter) for f in kafka_log.filters):
+        kafka_log.addFilter(RepeatFilter(settings.log_repeat_interval_s))
+    return kafka_log
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,9 @@ class Delivered:
 class RawProducer:
     """An idempotent confluent-kafka producer with its own poll thread.
 
-    ``delivery_timeout_s`` becomes librdkafka's ``message.timeout.ms``: the longest a record may
-    wait for its acknowledgement (including retries) before it is reported failed.
+    ``delivery_timeout_s`` (default ``V2V_DELIVERY_TIMEOUT_S``, 5 s) becomes librdkafka's
+    ``message.timeout.ms``: the longest a record may wait for its acknowledgement (including
+    retries) before it is reported failed, so a broker outage is a DeliveryError in seconds.
     ``config`` overrides or adds librdkafka keys (tests use it; production needs none).
     Thread-safe; call :meth:`close` once when done (flushes what is in flight).
     """
@@ -59,9 +68,10 @@ class RawProducer:
         self,
         settings: Settings,
         *,
-        delivery_timeout_s: float = 30.0,
+        delivery_timeout_s: float | None = None,
         config: dict[str, Any] | None = None,
     ) -> None:
+        delivery_timeout_s = delivery_timeout_s or settings.delivery_timeout_s
         if delivery_timeout_s <= 0:
             raise ValueError("delivery_timeout_s must be positive")
         self.delivery_timeout_s = delivery_timeout_s
@@ -73,8 +83,9 @@ class RawProducer:
                 "acks": "all",
                 "linger.ms": 2,
                 "message.timeout.ms": int(delivery_timeout_s * 1000),
-                # librdkafka's own log lines go through logging (served by poll()), not stderr.
-                "logger": logging.getLogger("v2v.ingress.kafka"),
+                # librdkafka's own log lines go through logging (served by poll()), not stderr,
+                # its reconnect errors once per interval while a broker is down.
+                "logger": _kafka_log(settings),
                 **(config or {}),
             }
         )

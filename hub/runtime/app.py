@@ -23,6 +23,7 @@ import faust
 from aiohttp.typedefs import Middleware
 from faust.utils.terminal import SpinnerHandler
 
+from hub import console
 from hub.audit.checkpoint import ChainHead, Checkpointer
 from hub.audit.keys import load_private
 from hub.audit.records import AuditHead
@@ -30,14 +31,17 @@ from hub.auth.gate import Gate
 from hub.auth.http import auth_middleware
 from hub.flow import FlowCore
 from hub.flow.core import tick_event
+from hub.logthrottle import RepeatFilter, install
 from hub.metrics import Metrics, create_metrics
 from hub.runtime import lag, rebuild
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
-from hub.runtime.context import Outputs, Wires, Worker, table_writer
+from hub.runtime.context import Outputs, Wires, Worker
 from hub.runtime.feeds import FeedWatch
+from hub.runtime.health import unavailable_middleware
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
+from hub.runtime.tablestore import row_writer, store_url
 from hub.runtime.views import ROUTES, register_views
 from hub.settings import Settings
 from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
@@ -110,7 +114,15 @@ def create_app(
     topics = Topics.of(settings)
     metrics = metrics or create_metrics()
     gate = Gate.from_settings(settings)
-    app = _faust_app(settings, [auth_middleware(gate, ROUTES)])
+    csrf = console.CsrfKey()
+    # the console's session (cookie -> bearer token, CSRF) in front of the one gate
+    routes = {**ROUTES, **console.ROUTES}
+    middlewares = [
+        console.session_middleware(csrf),
+        auth_middleware(gate, routes),
+        unavailable_middleware(settings.delivery_timeout_s),
+    ]
+    app = _faust_app(settings, middlewares)
     app.conf.v2v_settings = settings
     parts = settings.topic_partitions
 
@@ -139,20 +151,7 @@ def create_app(
         projection=Projection(settings),
         feeds=FeedWatch(core, metrics, parts),
     )
-    # JSON changelog (the app's default value serializer): readable with any Kafka tool.
-    table = app.Table(
-        "chains", partitions=parts, key_type=str, extra_topic_configs=CHAINS_CHANGELOG_CONFIG
-    )
-
-    def stage_gauge(stages: dict[str, int]) -> None:
-        for stage, count in stages.items():
-            metrics.chains_by_stage.labels(stage).set(count)
-
-    def case_gauge(tally: dict[tuple[str, str, str], int]) -> None:
-        for (severity, code, sla), count in tally.items():
-            metrics.cases_open.labels(severity, code, sla).set(count)
-
-    store = ChainStore(table, hub.core, table_writer(table), stage_gauge, case_gauge)
+    store = _chain_store(hub, metrics)
     index = resolve.TableIndex(
         app.Table("id-index", partitions=parts, key_type=str),
         app.Table("id-parked", partitions=parts, key_type=str),
@@ -168,9 +167,37 @@ def create_app(
     _housekeeping(hub, store, checkpointer)
     rebuild.register(hub, store)
     register_views(app, metrics, hub.projection, out.commands, hub.wires.commands, gate)
+    if settings.web_enabled:
+        router = app.web.web_app.router  # type: ignore[attr-defined]  # the aiohttp driver
+        console.mount(router, settings, gate, csrf, hub.projection, hub.core, metrics,
+                      out.commands, hub.wires.commands)  # fmt: skip
     read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
     lag.register(app, metrics.consumer_lag, (*read, topics.escalations))
     return app
+
+
+def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
+    """The chains table behind its store: rows written with their changelog partition, and the
+    stage and open-case gauges the store keeps."""
+    app, parts = hub.app, hub.settings.topic_partitions
+    # JSON changelog (the app's default value serializer): readable with any Kafka tool.
+    table = app.Table(
+        "chains",
+        partitions=parts,
+        key_type=str,
+        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
+        store=store_url(hub.settings.table_store, "chains"),
+    )
+
+    def stage_gauge(stages: dict[str, int]) -> None:
+        for stage, count in stages.items():
+            metrics.chains_by_stage.labels(stage).set(count)
+
+    def case_gauge(tally: dict[tuple[str, str, str], int]) -> None:
+        for (severity, code, sla), count in tally.items():
+            metrics.cases_open.labels(severity, code, sla).set(count)
+
+    return ChainStore(table, hub.core, row_writer(table), stage_gauge, case_gauge)
 
 
 def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | None) -> None:
@@ -185,14 +212,23 @@ def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | N
                 signed = {TICK_SIGNATURE_HEADER: sign_tick(hub.tick_key, tick)}
                 await hub.out.events.send(key=b"", value=tick, partition=partition, headers=signed)
 
+    repeats = RepeatFilter(settings.log_repeat_interval_s)
+
     @app.task  # type: ignore[untyped-decorator]
     async def log_threshold() -> None:
         """Faust's worker leaves the root logger at DEBUG for its start-up spinner, so every
         debug call of aiokafka (several per record sent) built a record that no handler
-        printed. Back to the handlers' own threshold: the same output without that cost."""
+        printed. Back to the handlers' own threshold: the same output without that cost.
+        And, on the handlers Faust set up, repeated connection errors once per interval
+        (:mod:`hub.logthrottle`)."""
         levels = [h.level for h in logging.root.handlers if not isinstance(h, SpinnerHandler)]
         if levels and min(levels) > logging.root.level:
             logging.root.setLevel(min(levels))
+        install(repeats)
+
+    @app.timer(settings.log_repeat_interval_s)  # type: ignore[untyped-decorator]
+    async def log_held_back() -> None:
+        repeats.flush()
 
     async def on_revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         store.forget()

@@ -5,7 +5,7 @@ dead-letter."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -23,6 +23,7 @@ from hub.errors import RegistryUnavailableError, SerializationError
 from hub.events.models import Event
 from hub.flow import FlowCore
 from hub.headers import receipt_time
+from hub.logthrottle import THROTTLE
 from hub.metrics import Metrics
 from hub.runtime.feeds import FeedWatch
 from hub.runtime.projection import Projection
@@ -50,24 +51,6 @@ def _registry_down(exc: RegistryUnavailableError, attempt: int, delay_s: float) 
     if attempt == 1 or attempt % 10 == 0:
         log.warning("schema registry unavailable (attempt %d), retrying in %.1fs: %s",
                     attempt, delay_s, exc)  # fmt: skip
-
-
-def table_writer(of: Any) -> Callable[[str, Any, int], None]:
-    """``write(key, row, partition)``: ``of[key] = row`` (None: ``del``) with the changelog
-    partition given. Faust's ``of[key] =`` looks the partition up from the current record and
-    first checks the source topic's partition count against the changelog's in the consumer's
-    metadata, which may not list the changelog yet (it then counts 0 partitions and raises
-    PartitionsMismatch); a batch is also flushed outside Faust's per-record context."""
-
-    def write(key: str, row: Any, partition: int) -> None:
-        if row is None:
-            of.send_changelog(partition, key, None, value_serializer="raw")
-            of.data.pop(key, None)
-        else:
-            of.send_changelog(partition, key, row)
-            of.data[key] = row
-
-    return write
 
 
 @dataclass(frozen=True)
@@ -143,7 +126,9 @@ class Worker:
         except RedisError as exc:
             self.metrics.projection_errors.inc()
             self.stale.update(cois)
-            log.warning("Redis read model not updated (rebuilt at the next check): %s", exc)
+            log.warning(
+                "Redis read model not updated (rebuilt at the next check): %s", exc, extra=THROTTLE
+            )
 
     async def encode(self, wire: WireFormat[T], obj: T) -> bytes:
         """``obj`` encoded, waiting out a schema-registry outage."""

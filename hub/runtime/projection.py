@@ -12,6 +12,12 @@ Keys (prefix ``<redis_key_prefix>:<topic_prefix>``, so deployments and test runs
 * ``chain:<coi>:cases``      set of the chain's case ids
 * ``notified:<escalation>``  set once a notification was delivered (for people to see; the
                              worker's own ``notified`` table is what keeps it exactly once)
+
+Three connection pools, each bounded and with timeouts (``V2V_REDIS_*``): **reads** for the
+HTTP views, **writes** for the agents' read-model writes, **notices** for the notified markers.
+However many readers there are, and however slowly they read, they wait for (and time out on)
+their own pool only; the agents' writes never queue behind them. Every call gives up after
+``V2V_REDIS_TIMEOUT_S`` (one retry), so a stalled Redis is a RedisError in seconds, not a hang.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from hub.cases.models import Case, CaseStatus
 from hub.chain.catalogue import playbook_url
@@ -63,13 +71,32 @@ def _timeline_entry(event: Event) -> str:
     return json.dumps(entry, sort_keys=True)
 
 
+def redis_client(settings: Settings, pool_size: int) -> aioredis.Redis:
+    """A client on a pool of at most ``pool_size`` connections; a caller waits for a free one
+    ``redis_timeout_s`` at most, and every connect and reply is bounded by the same timeout."""
+    timeout = settings.redis_timeout_s
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=pool_size,
+        timeout=timeout,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1),
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
 class Projection:
     """Writes the read models. Redis is a projection of Kafka, not a system of record: callers
-    treat a failed write as a stale read model (logged, counted), never as a lost event."""
+    treat a failed write as a stale read model (logged, counted), never as a lost event, and a
+    failed read as "not available now" (HTTP 503), never as "not found"."""
 
     def __init__(self, settings: Settings, client: aioredis.Redis | None = None) -> None:
         self.prefix = f"{settings.redis_key_prefix}:{settings.topic_prefix}"
-        self.redis = client or aioredis.from_url(settings.redis_url)
+        # ``client`` (tests): one client for all three uses.
+        self.redis = client or redis_client(settings, settings.redis_write_pool_size)
+        self.reads = client or redis_client(settings, settings.redis_read_pool_size)
+        self.notices = client or redis_client(settings, 2)
         self._upsert = self.redis.register_script(_CASE_UPSERT)
 
     def key(self, *parts: str) -> str:
@@ -121,14 +148,14 @@ class Projection:
         await self.chains_updated([], [event])
 
     async def timeline(self, coi_id: str) -> list[dict[str, Any]]:
-        raws = await self.redis.zrange(self.key("chain", coi_id, "timeline"), 0, -1)
+        raws = await self.reads.zrange(self.key("chain", coi_id, "timeline"), 0, -1)
         return [json.loads(r) for r in raws if isinstance(r, bytes | str)]
 
     async def mark_notified(self, escalation_id: str) -> None:
-        await self.redis.set(self.key("notified", escalation_id), "1")
+        await self.notices.set(self.key("notified", escalation_id), "1")
 
     async def case(self, case_id: str) -> dict[str, Any] | None:
-        raw = await self.redis.get(self.key("case", case_id))
+        raw = await self.reads.get(self.key("case", case_id))
         return None if raw is None else dict(json.loads(raw))
 
     async def cases(self, status: str) -> list[dict[str, Any]]:
@@ -142,20 +169,25 @@ class Projection:
         else:
             key = self.key("cases", "status", status)
         if key:
-            members = await self.redis.smembers(key)
+            members = await self.reads.smembers(key)
         else:
             members = set()
             for s in CASE_STATUSES:
-                members |= await self.redis.smembers(self.key("cases", "status", s))
+                members |= await self.reads.smembers(self.key("cases", "status", s))
         ids = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
         if not ids:
             return []
-        raws = await self.redis.mget([self.key("case", i) for i in ids])
+        raws = await self.reads.mget([self.key("case", i) for i in ids])
         return [json.loads(r) for r in raws if r is not None]
 
     async def chain(self, coi_id: str) -> dict[str, Any] | None:
-        raw = await self.redis.get(self.key("chain", coi_id))
+        raw = await self.reads.get(self.key("chain", coi_id))
         return None if raw is None else dict(json.loads(raw))
 
+    async def ping(self) -> None:
+        """RedisError unless Redis answers (on the writers' pool: what the agents need)."""
+        await self.redis.ping()
+
     async def close(self) -> None:
-        await self.redis.aclose()
+        for client in {id(c): c for c in (self.redis, self.reads, self.notices)}.values():
+            await client.aclose()

@@ -25,6 +25,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from hub.flow import Chain
+from hub.logthrottle import THROTTLE
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Worker
 
@@ -46,7 +47,7 @@ class Rebuilder:
         try:
             lost = {p for p in partitions if not await projection.redis.exists(self.marker(p))}
         except RedisError as exc:
-            log.warning("read-model check postponed, Redis unavailable: %s", exc)
+            log.warning("read-model check postponed, Redis unavailable: %s", exc, extra=THROTTLE)
             return 0
         chains = [
             c for c in self.store.chains() if c.state.partition in lost or c.coi_id in self.behind
@@ -75,7 +76,7 @@ class Rebuilder:
                 await projection.case_updated(case)
         except RedisError as exc:
             self.behind.add(chain.coi_id)
-            log.warning("read model rebuild of a chain postponed: %s", exc)
+            log.warning("read model rebuild of a chain postponed: %s", exc, extra=THROTTLE)
             return False
         return True
 

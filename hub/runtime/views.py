@@ -2,7 +2,10 @@
 
 Every route is behind the authentication middleware (:mod:`hub.auth.http`, installed by the
 app factory with :data:`ROUTES`): a view runs only for a caller the gate admitted, and a
-command view finds the caller on the request.
+command view finds the caller on the request. Behind it, :func:`hub.runtime.health.
+unavailable_middleware` answers 503 (with the reason) when Redis cannot be reached. A command
+body is read within bounds (:mod:`hub.bodies`: ``V2V_HTTP_MAX_COMMAND_BYTES``,
+``V2V_HTTP_MAX_JSON_DEPTH``, ``V2V_HTTP_BODY_TIMEOUT_S``) before anything else is done for it.
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from hub.auth.gate import Gate, Refused
-from hub.auth.http import PRINCIPAL, log_refusal
-from hub.cases.commands import CaseAction
-from hub.cases.models import Case
+from hub.auth.gate import Gate
+from hub.auth.http import PRINCIPAL
+from hub.bodies import BodyRefused, Bounds, check_json_depth, read_bounded
 from hub.metrics import Metrics
+from hub.runtime.health import Connectivity
 from hub.runtime.projection import CASE_STATUSES, Projection
+from hub.runtime.submit import ACTIONS, acknowledged_queue, case_of, submit
+from hub.settings import Settings
 
 ROUTES = {
+    "/health": "health",
     "/ready": "health",
     "/metrics": "metrics",
     "/chains/{coi_id}": "chains",
@@ -32,15 +38,6 @@ ROUTES = {
     "/seal-key": "cases",
 }
 """Each route's resource for the gate; a route missing here is refused to everyone."""
-CASE_FIELDS = frozenset(Case.model_fields)
-
-ACTIONS = {
-    "ack": CaseAction.ACKNOWLEDGE,
-    "acknowledge": CaseAction.ACKNOWLEDGE,
-    "resolve": CaseAction.RESOLVE,
-    "assign": CaseAction.ASSIGN,
-    "comment": CaseAction.COMMENT,
-}
 
 
 def register_views(
@@ -51,23 +48,45 @@ def register_views(
     wire: Any,
     gate: Gate,
 ) -> None:
-    _health(app, metrics)
+    settings: Settings = app.conf.v2v_settings
+    _health(app, metrics, Connectivity(app, projection, settings.health_timeout_s))
     _reads(app, projection, gate)
-    _commands(app, projection, commands_topic, wire, gate)
+    _commands(app, projection, commands_topic, wire, gate, settings)
 
 
-def _health(app: faust.App, metrics: Metrics) -> None:
+def _health(app: faust.App, metrics: Metrics, connectivity: Connectivity) -> None:
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
         # aiohttp wants the charset apart from the media type
         media_type = CONTENT_TYPE_LATEST.split(";")[0]
         return web.bytes(generate_latest(metrics.registry), content_type=media_type)
 
+    @app.page("/health")
+    async def health_view(web: Any, request: Any) -> Any:
+        """Liveness: the process serves HTTP. Probes nothing (an outage is not cured by a
+        restart)."""
+        return web.json({"status": "alive"})
+
     @app.page("/ready")
     async def ready_view(web: Any, request: Any) -> Any:
+        """Readiness: partitions held, not rebalancing, broker and Redis answering."""
         assigned = app.consumer.assignment() if app.consumer is not None else set()
-        ok = bool(assigned) and not app.rebalancing
-        return web.json({"ready": ok, "partitions": len(assigned)}, status=200 if ok else 503)
+        reach = await connectivity.check()
+        reasons = [f"broker: {reach.broker}"] if reach.broker != "ok" else []
+        reasons += [f"redis: {reach.redis}"] if reach.redis != "ok" else []
+        if not assigned:
+            reasons.append("no partitions assigned")
+        if app.rebalancing:
+            reasons.append("rebalancing")
+        body = {
+            "ready": not reasons,
+            "partitions": len(assigned),
+            "broker": reach.broker,
+            "redis": reach.redis,
+        }
+        if reasons:
+            body["reasons"] = reasons
+        return web.json(body, status=503 if reasons else 200)
 
 
 def _reads(app: faust.App, projection: Projection, gate: Gate) -> None:
@@ -75,6 +94,7 @@ def _reads(app: faust.App, projection: Projection, gate: Gate) -> None:
     async def seal_key_view(web: Any, request: Any) -> Any:
         """The public key that verifies the hub's seals on electronic signatures."""
         sealer = gate.sealer
+        assert sealer is not None, "the worker's gate holds the seal key"
         return web.json(
             {"algorithm": "Ed25519", "key_id": sealer.key_id, "public_key": sealer.public_hex}
         )
@@ -109,15 +129,33 @@ def _reads(app: faust.App, projection: Projection, gate: Gate) -> None:
 
 
 def _commands(
-    app: faust.App, projection: Projection, commands_topic: Any, wire: Any, gate: Gate
+    app: faust.App,
+    projection: Projection,
+    commands_topic: Any,
+    wire: Any,
+    gate: Gate,
+    settings: Settings,
 ) -> None:
+    bounds = Bounds(
+        settings.http_max_command_bytes, settings.http_max_json_depth, settings.http_body_timeout_s
+    )
+    queue = acknowledged_queue(commands_topic, settings.delivery_timeout_s)
+
     @app.page("/cases/{case_id}/{action}")
     class CaseCommandView(faust.web.View):
         async def post(self, request: Any, case_id: str, action: str) -> Any:
             """Queue a command on ``v2v.commands``; 202 once Kafka acknowledged it. The chain
             agent applies it in-stream (a new case version, or a rejection on the audit topic).
             A command the gate refuses (403, 401 reauthenticate, 409) is queued too, to be
-            recorded as refused, and answered with the refusal."""
+            recorded as refused, and answered with the refusal. A body past its bounds is 413,
+            408 or 400 (:mod:`hub.bodies`); no acknowledgement within the delivery timeout is
+            503 (the command may or may not be queued: look at the case before sending again).
+            """
+            try:
+                raw = await read_bounded(request.content, bounds, request.content_length)
+                check_json_depth(raw, bounds.max_depth)
+            except BodyRefused as bad:
+                return self.json(bad.body(), status=bad.status)
             if action not in ACTIONS:
                 return self.json(
                     {"error": f"unknown action {action!r}", "allowed": sorted(ACTIONS)}, status=404
@@ -126,30 +164,20 @@ def _commands(
             if latest is None:
                 return self.json({"error": f"no case {case_id}"}, status=404)
             try:
-                body = json.loads(await request.read() or b"{}")
+                body = json.loads(raw or b"{}")
                 if not isinstance(body, dict):
                     raise ValueError("body must be a JSON object")
-                # the read model adds fields of its own (playbook_url): the case is the rest
-                case = Case.model_validate({k: v for k, v in latest.items() if k in CASE_FIELDS})
+                case = case_of(latest)
             except (ValueError, ValidationError) as exc:
                 return self.json({"error": f"bad command: {exc}"}, status=400)
-            prepared = gate.command(request[PRINCIPAL], case, ACTIONS[action], body)
-            if isinstance(prepared, Refused):
-                return self.json(prepared.body(), status=prepared.status)
-            cmd = prepared.command
-            sent = await commands_topic.send(key=case.coi_id.encode(), value=wire.encode(cmd))
-            await sent  # the broker's acknowledgement
-            if prepared.refused is not None:
-                refused = prepared.refused
-                log_refusal(refused, "POST", "/cases/{case_id}/{action}")
-                return self.json(refused.body(), status=refused.status, headers=refused.headers())
-            answer: dict[str, Any] = {
-                "status": "accepted",
-                "command_id": cmd.command_id,
-                "case_id": case_id,
-                "action": cmd.action.value,
-                "actor": cmd.actor,
-            }
-            if cmd.signature is not None:
-                answer["signature"] = cmd.signature.model_dump(mode="json")
-            return self.json(answer, status=202)
+            answer = await submit(
+                gate,
+                queue,
+                wire,
+                request[PRINCIPAL],
+                case,
+                ACTIONS[action],
+                body,
+                "/cases/{case_id}/{action}",
+            )
+            return self.json(answer.body, status=answer.status, headers=answer.headers)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hub.settings import REPO_ROOT, Settings
+from hub.settings import INGRESS_SECRETS, REPO_ROOT, Settings, missing_secrets
 from hub.topics import Topics
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -33,7 +33,14 @@ SECRET_SETTINGS = {
     "V2V_KAFKA_SASL_PASSWORD",
     "V2V_KAFKA_SSL_KEY_PASSWORD",
     "V2V_WEBHOOK_URL",
+    "V2V_SIGNATURE_KEY",
 }
+IDP = [
+    "--set",
+    "auth.issuer=https://idp.example.com/realms/v2v",
+    "--set",
+    "auth.jwksUrl=https://idp.example.com/realms/v2v/certs",
+]
 
 
 def _load(path: Path) -> list[dict[str, Any]]:
@@ -306,6 +313,66 @@ def test_secrets_come_from_secrets_never_from_values(
                 assert "value" not in env, f"{env['name']} has a literal value"
                 assert "secretKeyRef" in env["valueFrom"], env["name"]
     assert {"V2V_PSEUDONYM_KEY", "V2V_REDIS_URL", "V2V_KAFKA_SASL_PASSWORD"} <= seen
+    assert "V2V_SIGNATURE_KEY" in seen
+
+
+def _every_secret() -> list[str]:
+    """The hub's own list (hub.settings), from settings with no secret set whatever the
+    environment of the test run."""
+    unset = dict.fromkeys(
+        ["pseudonym_key", "auth_issuer", "auth_jwks_url", "auth_jwks_file", "signature_key"]
+    )
+    bare = Settings(env="prod", audit_signing_key_file=None, **unset)  # type: ignore[arg-type]
+    return missing_secrets(bare)
+
+
+def _env_and_mounts(container: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    return {e["name"]: e for e in container["env"]}, {
+        m["mountPath"] for m in container.get("volumeMounts", [])
+    }
+
+
+def test_each_process_gets_the_secrets_it_refuses_to_start_without(
+    rendered: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """The hub's own list of secrets (hub.settings), not a copy: the worker gets every one, with
+    the checkpoint key a file from a Secret volume; ingress and the file drop no signing key."""
+    everything = _every_secret()
+    assert everything  # nothing set in the bare settings: every secret is named
+    for (kind, name), doc in rendered.items():
+        if kind not in ("StatefulSet", "Deployment"):
+            continue
+        env, mounts = _env_and_mounts(doc["spec"]["template"]["spec"]["containers"][0])
+        needs = everything if name.endswith("-worker") else list(INGRESS_SECRETS)
+        for secret in needs:
+            assert any(option.strip() in env for option in secret.split(" or ")), (name, secret)
+        if name.endswith("-worker"):
+            key_file = Path(env["V2V_AUDIT_SIGNING_KEY_FILE"]["value"])
+            assert str(key_file.parent) in mounts
+        else:
+            assert not {"V2V_SIGNATURE_KEY", "V2V_AUDIT_SIGNING_KEY_FILE"} & set(env), name
+
+
+def test_compose_gives_its_hub_every_secret_from_the_environment() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))
+    hub = compose["services"]["hub"]
+    env = hub["environment"]
+    for secret in _every_secret():
+        given = [o.strip() for o in secret.split(" or ") if o.strip() in env]
+        assert given, secret
+        name = given[0]
+        assert ":?" in env[name] or name == "V2V_AUDIT_SIGNING_KEY_FILE", f"{name} has a default"
+    key_file = env["V2V_AUDIT_SIGNING_KEY_FILE"]
+    assert key_file == "/run/secrets/audit-signing-key"
+    assert hub["secrets"] == ["audit-signing-key"]
+    assert ":?" in compose["secrets"]["audit-signing-key"]["file"]
+
+
+def test_the_chart_names_no_identity_provider_of_its_own() -> None:
+    result = _helm()
+    assert result.returncode != 0
+    assert "auth.issuer is required" in result.stderr
+    assert _helm("--set", "environment=dev").returncode == 0
 
 
 # Variables the chart sets ahead of the settings that will read them: the deployment mode.
@@ -319,7 +386,7 @@ def test_every_container_environment_is_valid_hub_settings(
     extra = (
         ["-f", str(CHART / "ci" / "production-values.yaml")]
         if variant == "production"
-        else ["--set", "kafka.authentication=tls"]
+        else ["--set", "kafka.authentication=tls", *IDP]
     )
     result = _helm(*extra)
     assert result.returncode == 0, result.stderr
@@ -348,9 +415,12 @@ def test_every_container_environment_is_valid_hub_settings(
 
 
 def test_a_chart_made_secret_has_no_default() -> None:
-    result = _helm("--set", "secrets.create=true")
+    result = _helm("--set", "secrets.create=true", *IDP)
     assert result.returncode != 0
     assert "secrets.values.pseudonymKey is required" in result.stderr
+    filled = ["--set", "secrets.values.pseudonymKey=k", "--set", "secrets.values.redisUrl=r"]
+    result = _helm("--set", "secrets.create=true", *IDP, *filled)
+    assert "secrets.values.signatureKey is required" in result.stderr
 
 
 def test_the_partner_registry_configmap_is_the_repositorys(

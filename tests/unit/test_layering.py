@@ -3,6 +3,7 @@ import-linter contracts pass, and a copy of the tree with one wrong-way import f
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -58,3 +59,21 @@ def test_a_wrong_way_import_breaks_its_contract(
     assert result.returncode != 0
     broken = result.stdout.split("Broken contracts", 1)[-1]
     assert contract in broken, result.stdout
+
+
+def _function_lengths(package: Path) -> dict[str, int]:
+    lengths = {}
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                where = f"{path.relative_to(REPO_ROOT)}:{node.lineno} {node.name}"
+                lengths[where] = (node.end_lineno or node.lineno) - node.lineno + 1
+    return lengths
+
+
+def test_the_worker_stays_a_thin_adapter_over_the_flow_core() -> None:
+    """The runtime wires the flow core to Faust, Kafka and Redis; decisions live in hub/flow.
+    A function that grows past 80 lines there is logic that belongs in the core."""
+    lengths = _function_lengths(REPO_ROOT / "hub" / "runtime")
+    assert any(" create_app" in where for where in lengths)
+    assert {where: n for where, n in lengths.items() if n > 80} == {}

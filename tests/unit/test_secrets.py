@@ -135,8 +135,18 @@ def test_the_commands_refuse_to_start_and_say_what_is_missing(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"{process} refuses to start" in err
-    assert "V2V_PSEUDONYM_KEY" in err
     assert "V2V_AUTH_ISSUER" in err
+    assert "V2V_PSEUDONYM_KEY" in err
+    # ingress verifies tokens and signs nothing: it is never asked for a key it could sign with
+    for name in ("V2V_SIGNATURE_KEY", "V2V_AUDIT_SIGNING_KEY_FILE"):
+        assert (name in err) is (process != "ingress"), name
+
+
+def test_ingress_needs_no_signing_key(secrets) -> None:
+    needed = {k: secrets[k] for k in ("pseudonym_key", "auth_issuer", "auth_jwks_url")}
+    assert create_ingress_app(production(**needed)) is not None
+    with pytest.raises(ConfigurationError, match="V2V_AUTH_JWKS_URL"):
+        create_ingress_app(production(**{**needed, "auth_jwks_url": None}))
 
 
 def test_dev_tokens_only_in_development(production_env, monkeypatch, capsys, tmp_path) -> None:

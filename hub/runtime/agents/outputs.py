@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 from hub.errors import DeliveryError
-from hub.runtime.context import Worker, table_writer
+from hub.runtime.context import Worker
 from hub.runtime.notifiers import LogNotifier, Notifier, WebhookNotifier
+from hub.runtime.tablestore import row_writer
 
 log = logging.getLogger("v2v.runtime")
 
@@ -38,7 +39,11 @@ def register(hub: Worker, cases_topic: Any, escalations_topic: Any) -> None:
     # a replay after a restart, or after Redis lost its keys, never notifies twice, and a
     # Redis outage never holds a notification back.
     notified = hub.app.Table("notified", partitions=settings.topic_partitions, key_type=str)
-    mark = table_writer(notified)
+    # Written with the partition given: Faust's notified[key] = ... first checks the source
+    # topic's partition count against the changelog's in the consumer's metadata, which may not
+    # list the changelog yet (0 partitions: PartitionsMismatch, the agent crashed past the
+    # escalation).
+    mark = row_writer(notified)
 
     @hub.app.agent(escalations_topic, name="notify")
     async def notify(stream: Any) -> None:
@@ -56,7 +61,7 @@ def register(hub: Worker, cases_topic: Any, escalations_topic: Any) -> None:
                 hub.metrics.notification_failures.labels(escalation.channel).inc()
                 log.error("notification failed, logged instead: %s", exc)
                 await sinks["log"].send(escalation)
-            mark(key, True, record.message.partition)
+            mark(key, {"delivered": True}, record.message.partition)
             await hub.project(hub.projection.mark_notified(key))  # shown in the read model
             hub.metrics.escalations.labels(
                 escalation.severity.value, str(escalation.level), escalation.channel

@@ -149,6 +149,23 @@ app.kubernetes.io/component: {{ .component }}
   value: /etc/v2v/profiles
 - name: V2V_ESCALATION_POLICY_FILE
   value: /etc/v2v/escalation-policy/escalation_policy.yaml
+{{- if eq $.Values.environment "prod" }}
+- name: V2V_AUTH_ISSUER
+  value: {{ required "auth.issuer is required (the identity provider's issuer)" $.Values.auth.issuer | quote }}
+- name: V2V_AUTH_JWKS_URL
+  value: {{ required "auth.jwksUrl is required (the identity provider's JWKS endpoint)" $.Values.auth.jwksUrl | quote }}
+{{- else }}
+{{- with $.Values.auth.issuer }}
+- name: V2V_AUTH_ISSUER
+  value: {{ . | quote }}
+{{- end }}
+{{- with $.Values.auth.jwksUrl }}
+- name: V2V_AUTH_JWKS_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+- name: V2V_AUTH_AUDIENCE
+  value: {{ $.Values.auth.audience | quote }}
 - name: V2V_PSEUDONYM_KEY
   valueFrom:
     secretKeyRef:

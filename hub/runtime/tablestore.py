@@ -1,0 +1,55 @@
+"""Where the chain table lives on the worker's disk, and how a flushed row reaches it.
+
+``V2V_TABLE_STORE=memory`` (the default) keeps the chain table in memory: a restarted worker
+reads its partitions' whole changelog before it processes again, so a restart takes longer the
+more chains it holds. ``rocksdb`` keeps it in RocksDB under ``V2V_DATA_DIR`` (Faust's store,
+through ``rocksdict``) with each partition's changelog offset: a restarted worker with its
+volume reads only the changelog written since, whatever the number of chains. The chart runs
+the worker this way (a StatefulSet with a volume per pod).
+
+:class:`hub.runtime.chainstore.ChainStore` flushes a batch's rows at the batch's end, outside
+the record Faust would take the partition from. Faust's RocksDB store finds a row's partition
+database only from that record, so :func:`row_writer` writes the partition's database itself,
+as the store's own changelog recovery does (encoded key and value, the key index kept).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.runtime.chainstore import Writer
+
+
+def store_url(kind: str, table: str) -> str | None:
+    """The ``store`` of a table: None for the app's (memory), else RocksDB files named after
+    the table. (A bare ``rocksdb://`` is a false URL to Faust, which then takes the app's.)"""
+    return f"rocksdb:{table}" if kind == "rocksdb" else None
+
+
+def row_writer(table: Any) -> Writer:
+    """``write(key, row, partition)`` on a Faust table: the changelog record on ``partition``
+    and the row in the table's store (None deletes both ways)."""
+    store = table.data
+    partition_db = getattr(store, "_db_for_partition", None)
+
+    def write(key: str, row: dict[str, Any] | None, partition: int) -> None:
+        if row is None:
+            table.send_changelog(partition, key, None, value_serializer="raw")
+        else:
+            table.send_changelog(partition, key, row)
+        if partition_db is None:  # memory: a dict
+            if row is None:
+                store.pop(key, None)
+            else:
+                store[key] = row
+            return
+        raw_key = store._encode_key(key)
+        db = partition_db(partition)
+        if row is None:
+            db.delete(raw_key)
+            store._key_index.pop(raw_key, None)
+        else:
+            db.put(raw_key, store._encode_value(row))
+            store._key_index[raw_key] = partition
+
+    return write
