@@ -21,6 +21,7 @@ v2v_chains_by_stage                    stage                      chains held by
 v2v_projection_errors_total            -                          Redis read-model writes failed
 v2v_projection_rebuilt_total           -                          chains projected again (rebuild)
 v2v_notification_failures_total        channel                    sink gave up (logged instead)
+v2v_notification_retries_total         channel                    failed attempts, retried
 v2v_identity_resolved_total            -                          events re-keyed to their COI
 v2v_identity_parked_total              -                          events waiting for an id link
 v2v_link_conflicts_total               -                          an id claimed by a second COI
@@ -72,6 +73,7 @@ class Metrics:
     projection_errors: Counter
     projection_rebuilt: Counter
     notification_failures: Counter
+    notification_retries: Counter
     identity_resolved: Counter
     identity_parked: Counter
     link_conflicts: Counter
@@ -176,6 +178,13 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         notification_failures=Counter(
             "v2v_notification_failures",
             "Notifications a sink gave up on (logged instead)",
+            ["channel"],
+            registry=reg,
+        ),
+        notification_retries=Counter(
+            "v2v_notification_retries",
+            "Notification attempts that failed and were tried again (receiver down or refusing "
+            "for now)",
             ["channel"],
             registry=reg,
         ),

@@ -170,7 +170,13 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(
         None, description="escalations on channel 'webhook' are POSTed here; unset: logged"
     )
-    webhook_attempts: int = Field(5, ge=1)
+    webhook_retry_for_s: float = Field(
+        86400.0,
+        gt=0,
+        description="how long a webhook notification is retried (backoff doubling up to "
+        "webhook_max_backoff_s) before it is logged instead; later escalations wait for it",
+    )
+    webhook_max_backoff_s: float = Field(30.0, gt=0, description="longest pause between retries")
 
     # --- domain --------------------------------------------------------------------------------
     profile_dir: Path = REPO_ROOT / "hub" / "chain" / "profiles"

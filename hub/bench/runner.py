@@ -408,7 +408,7 @@ def _hold_cases(records: list[Any], sent_at: dict[str, int]) -> int:
     return len(cois)
 
 
-def _restart(run: _Run) -> Restart:
+def _restart(run: _Run, timeout_s: float = 300.0) -> Restart:
     assert run.worker is not None
     assert run.probe is not None
     run.probe.close()
@@ -422,13 +422,13 @@ def _restart(run: _Run) -> Restart:
     try:
         began = time.monotonic()
         worker, _ = run.start_worker("worker-restarted")
-        worker.wait_ready(timeout_s=300)
+        worker.wait_ready(timeout_s=timeout_s)
         ready = time.monotonic() - began
         message = run.workload.status(chain)
         run.sender.send(message)
         run.sender.flush()
         count = 0
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             raw = client.get(key)
             if raw is not None:

@@ -15,15 +15,16 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import redis
+from pydantic import BaseModel
 
 from hub.cases.models import Case, Escalation
 from hub.deadletter import header_dict
-from hub.errors import DeliveryError
+from hub.errors import DeliveryError, SerializationError
 from hub.headers import CONTENT_TYPE_HEADER
-from hub.serde import wire_for
+from hub.serde import WireFormat, wire_for
 from hub.settings import Settings
 from hub.sim.offline import DeadLetter, Outcome, Planned
 from hub.sim.report import RunResult, first_detections
@@ -33,6 +34,7 @@ from hub.topics import Topics
 
 WAVE_TIMEOUT_S = 60.0
 COLLECT_TIMEOUT_S = 120.0
+T = TypeVar("T", bound=BaseModel)
 
 
 def send(feeder: Feeder, topics: Topics, ticks: list[datetime], plans: list[Planned]) -> None:
@@ -81,11 +83,13 @@ def feed(
     settings: Settings,
     scenario: Scenario,
     outcome: Outcome,
-    between: Callable[[int], None] | None = None,
+    between: Callable[[int], int | None] | None = None,
 ) -> tuple[TopicReader, TopicReader]:
     """Every step through the live hub; returns the events and dead-letter readers.
     ``between(hour)`` runs after each simulated hour's records were written (the fault suite
-    kills and restarts the worker there)."""
+    kills and restarts the worker, stops the broker or Redis there); it returns how many dead
+    letters of its own it caused (poison records it wrote), so the barriers still wait for every
+    dead letter the scenario owes."""
     topics = Topics.of(settings)
     feeder, events, dlq = (
         Feeder(settings),
@@ -116,7 +120,7 @@ def feed(
         pending.append(step.at)
         progress.update(hour + 1, step.at, sent, events.distinct_keyed)
         if between is not None:
-            between(hour)
+            want_dead += between(hour) or 0
     send(feeder, topics, pending, [])
     feeder.close()
     progress.close()
@@ -124,7 +128,7 @@ def feed(
 
 
 def _cases(
-    settings: Settings, topics: Topics, outcome: Outcome
+    settings: Settings, topics: Topics, outcome: Outcome, timeout_s: float
 ) -> tuple[list[Case], int, dict[str, datetime]]:
     """The latest version of every case, the distinct escalations and each case's first
     detection (version 1's ``detected_at``), read until the hub wrote
@@ -143,24 +147,34 @@ def _cases(
     ):
 
         def case_versions(records: list[Any]) -> bool:
-            for record in records:
-                case = case_wire.decode(record.value())
+            for case in _decoded(case_wire, records):
                 versions[(case.case_id, case.version)] = case
-            records.clear()
             return set(versions) >= want_versions
 
         def escalation_ids(records: list[Any]) -> bool:
-            sent.update(esc_wire.decode(r.value()).escalation_id for r in records)
-            records.clear()
+            sent.update(e.escalation_id for e in _decoded(esc_wire, records))
             return sent >= want_sent
 
-        cases.poll_until(case_versions, COLLECT_TIMEOUT_S)
-        escalations.poll_until(escalation_ids, COLLECT_TIMEOUT_S)
+        cases.poll_until(case_versions, timeout_s)
+        escalations.poll_until(escalation_ids, timeout_s)
     latest: dict[str, Case] = {}
     for case in versions.values():
         if case.case_id not in latest or latest[case.case_id].version < case.version:
             latest[case.case_id] = case
     return list(latest.values()), len(sent), first_detections(versions.values())
+
+
+def _decoded(wire: WireFormat[T], records: list[Any]) -> list[T]:
+    """The records decoded, then forgotten. A record that does not decode was not written by
+    the hub (anyone may write to a topic): the hub dead-letters it, and so it is skipped here."""
+    out = []
+    for record in records:
+        try:
+            out.append(wire.decode(record.value() or b""))
+        except SerializationError:
+            continue
+    records.clear()
+    return out
 
 
 def _dead_letters(dlq: TopicReader, outcome: Outcome) -> list[DeadLetter]:
@@ -185,14 +199,14 @@ def _dead_letters(dlq: TopicReader, outcome: Outcome) -> list[DeadLetter]:
 
 
 def _chains(
-    settings: Settings, scenario: Scenario, outcome: Outcome
+    settings: Settings, scenario: Scenario, outcome: Outcome, timeout_s: float
 ) -> tuple[dict[str, str], dict[str, dict[str, datetime]]]:
     """Stage and milestones of every chain, from the Redis read model, read once every chain
     there counts the events the offline run applied to it (or the time is up)."""
     client = redis.Redis.from_url(settings.redis_url)
     prefix = f"{settings.redis_key_prefix}:{settings.topic_prefix}"
     summaries: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + COLLECT_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     try:
         while True:
             for chain in scenario.chains:
@@ -222,10 +236,12 @@ def collect(
     outcome: Outcome,
     dlq: TopicReader,
     wall_s: Callable[[], float],
+    timeout_s: float = COLLECT_TIMEOUT_S,
 ) -> RunResult:
-    """Read what the hub produced: cases, escalations, dead letters (Kafka), chains (Redis)."""
-    cases, escalations, first = _cases(settings, Topics.of(settings), outcome)
-    stages, milestones = _chains(settings, scenario, outcome)
+    """Read what the hub produced: cases, escalations, dead letters (Kafka), chains (Redis),
+    waiting up to ``timeout_s`` for each to hold what the offline run predicts."""
+    cases, escalations, first = _cases(settings, Topics.of(settings), outcome, timeout_s)
+    stages, milestones = _chains(settings, scenario, outcome, timeout_s)
     return RunResult(
         mode="live",
         cases=cases,

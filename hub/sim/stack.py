@@ -163,7 +163,9 @@ class Feeder:
     Every ``send`` returns only after Kafka acknowledged all its records.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, compression: str = "none") -> None:
+        """``compression``: the codec of the record batches (any Kafka has: a partner's client
+        may use any of them)."""
         self.settings = settings
         # murmur2: the partitioner Faust (aiokafka) and the Java clients use, so a COI keyed
         # here lands on the same partition as the hub's own writes for that COI.
@@ -173,6 +175,7 @@ class Feeder:
                 "enable.idempotence": True,
                 "linger.ms": 1,
                 "partitioner": "murmur2_random",
+                "compression.type": compression,
             }
         )
         self._wire = wire_for(

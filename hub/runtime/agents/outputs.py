@@ -9,6 +9,7 @@ from typing import Any
 from hub.errors import DeliveryError
 from hub.runtime.context import Worker
 from hub.runtime.notifiers import LogNotifier, Notifier, WebhookNotifier
+from hub.runtime.tablestore import row_writer
 
 log = logging.getLogger("v2v.runtime")
 
@@ -17,7 +18,12 @@ def register(hub: Worker, cases_topic: Any, escalations_topic: Any) -> None:
     settings = hub.settings
     sinks: dict[str, Notifier] = {"log": LogNotifier()}
     sinks["webhook"] = (
-        WebhookNotifier(settings.webhook_url, attempts=settings.webhook_attempts)
+        WebhookNotifier(
+            settings.webhook_url,
+            retry_for_s=settings.webhook_retry_for_s,
+            max_backoff_s=settings.webhook_max_backoff_s,
+            on_retry=hub.metrics.notification_retries.labels("webhook").inc,
+        )
         if settings.webhook_url
         else sinks["log"]
     )
@@ -33,6 +39,11 @@ def register(hub: Worker, cases_topic: Any, escalations_topic: Any) -> None:
     # a replay after a restart, or after Redis lost its keys, never notifies twice, and a
     # Redis outage never holds a notification back.
     notified = hub.app.Table("notified", partitions=settings.topic_partitions, key_type=str)
+    # Written with the partition given: Faust's notified[key] = ... first checks the source
+    # topic's partition count against the changelog's in the consumer's metadata, which may not
+    # list the changelog yet (0 partitions: PartitionsMismatch, the agent crashed past the
+    # escalation).
+    mark = row_writer(notified)
 
     @hub.app.agent(escalations_topic, name="notify")
     async def notify(stream: Any) -> None:
@@ -50,7 +61,7 @@ def register(hub: Worker, cases_topic: Any, escalations_topic: Any) -> None:
                 hub.metrics.notification_failures.labels(escalation.channel).inc()
                 log.error("notification failed, logged instead: %s", exc)
                 await sinks["log"].send(escalation)
-            notified[key] = True
+            mark(key, {"delivered": True}, record.message.partition)
             await hub.project(hub.projection.mark_notified(key))  # shown in the read model
             hub.metrics.escalations.labels(
                 escalation.severity.value, str(escalation.level), escalation.channel
