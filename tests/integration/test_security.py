@@ -43,12 +43,7 @@ def troubled_inbound(n: int) -> Story:
     s = Story("cart-fresh-48h", n)
     t = s.t
     s.phase_order()
-    s.collect()
-    s.release(s.ship_in, t.inbound_depart, s.aph, s.cdmo, s.lane_in)
-    s.shipment(
-        EventType.SHIPMENT_DEPARTED, s.ship_in, t.inbound_depart, "DEPARTED",
-        eta=t.inbound_arrive, lane=s.lane_in, logger_id=s.logger_in,
-    )  # fmt: skip
+    s.inbound_departed()
     hold = t.inbound_depart + timedelta(hours=1)
     s.shipment(EventType.SHIPMENT_STATUS, s.ship_in, hold, "CUSTOMS_HOLD", code="20")
     s.identity(

@@ -323,14 +323,19 @@ class Story:
         self.order()
         self.book_slot()
 
-    def phase_inbound(self, readings: bool = True) -> None:
-        t, p = self.t, self.profile
+    def inbound_departed(self) -> None:
+        """Collected, handed to the courier and departed with its logger on the inbound lane."""
+        t = self.t
         self.collect()
         self.release(self.ship_in, t.inbound_depart, self.aph, self.cdmo, self.lane_in)
         self.shipment(
             EventType.SHIPMENT_DEPARTED, self.ship_in, t.inbound_depart, "DEPARTED",
             eta=t.inbound_arrive, lane=self.lane_in, logger_id=self.logger_in,
         )  # fmt: skip
+
+    def phase_inbound(self, readings: bool = True) -> None:
+        t, p = self.t, self.profile
+        self.inbound_departed()
         if readings:
             mid = (p.fresh_transport.min_c + p.fresh_transport.max_c) / 2
             self.readings(self.ship_in, self.logger_in, t.inbound_depart, t.inbound_arrive, mid)

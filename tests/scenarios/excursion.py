@@ -14,12 +14,7 @@ def warm_inbound(n: int) -> Story:
     s = Story("cart-fresh-48h", n)
     t = s.t
     s.phase_order()
-    s.collect()
-    s.release(s.ship_in, t.inbound_depart, s.aph, s.cdmo, s.lane_in)
-    s.shipment(
-        EventType.SHIPMENT_DEPARTED, s.ship_in, t.inbound_depart, "DEPARTED",
-        eta=t.inbound_arrive, lane=s.lane_in, logger_id=s.logger_in,
-    )  # fmt: skip
+    s.inbound_departed()
     mid = t.inbound_depart + (t.inbound_arrive - t.inbound_depart) / 2
     quarter = timedelta(minutes=15)
     s.readings(s.ship_in, s.logger_in, t.inbound_depart, mid, 5.0)
