@@ -99,8 +99,13 @@ def test_courier_samples_become_events_cases_and_escalations(hub_settings, worke
         assert escalations.reach(owed, timeout_s=30)
     assert escalations.count == owed
     sent = [ESCALATIONS.decode(r.value()) for r in escalations.records]
-    first = [e for e in sent if e.level == 1]
+    # a case the hub withdrew (raised on a delivery order, disproved on re-judging) sends a
+    # withdrawal notice to whoever it notified: an escalation record with reason WITHDRAWN
+    notices = [e for e in sent if e.reason == "WITHDRAWN"]
+    first = [e for e in sent if e.level == 1 and e.reason != "WITHDRAWN"]
     assert sorted(e.case_id for e in first) == sorted(c.case_id for c in opened if c.version == 1)
+    withdrawn = {c.case_id for c in latest.values() if c.status.value == "WITHDRAWN"}
+    assert {e.case_id for e in notices} == withdrawn & {e.case_id for e in first}
     assert {e.recipient_role for e in first if e.code == "CUSTOMS_HOLD"} == {"operations-on-call"}
     # The tick after the samples lies days past the escalation (hub clock: receipt time):
     # nobody acknowledged the HIGH customs cases within 60 min, so they went up to level 2.
