@@ -31,7 +31,10 @@ from hub.sim.stack import Feeder, WorkerProcess, settings_env
 from hub.topics import Topics, ensure_topics, topic_config
 from tests.scenarios.builders import Story
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("REQ-P11-AUDIT-CHAIN", "REQ-P11-RECONSTRUCT"),
+]
 
 EVENTS = SingleObjectWireFormat(codec_for(Event))
 

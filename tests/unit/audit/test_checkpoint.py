@@ -16,6 +16,8 @@ from hub.audit.merkle import heads_root
 from hub.errors import ConfigurationError
 from hub.settings import Settings, missing_secrets
 
+pytestmark = pytest.mark.req("REQ-P11-AUDIT-CHAIN")
+
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 HEADS = {"A": (3, "ha"), "B": (1, "hb")}
 

@@ -14,6 +14,8 @@ from hub.audit.merkle import (
 )
 from hub.canonical import digest
 
+pytestmark = pytest.mark.req("REQ-P11-AUDIT-CHAIN")
+
 
 def leaves(n: int) -> list[str]:
     return [leaf_hash(f"C{i}", i + 1, f"h{i}") for i in range(n)]

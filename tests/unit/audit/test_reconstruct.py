@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from hub.audit.reconstruct import known_at, reconstruct
 from hub.audit.records import AuditKind
 from hub.chain.profiles import load_profiles
 from hub.flow import FlowCore
 from tests.unit.audit.conftest import PROFILES, Made, records_of
+
+pytestmark = pytest.mark.req("REQ-P11-RECONSTRUCT")
 
 
 def test_the_view_before_and_after_a_later_record_differs(core: FlowCore, made: Made) -> None:

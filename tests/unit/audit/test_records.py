@@ -7,6 +7,8 @@ import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from hub.audit.records import AuditHead, AuditKind, AuditRecord, Entry, append, record_hash
 from hub.canonical import digest
 from hub.cases.commands import CaseAction, CaseCommand
@@ -14,6 +16,8 @@ from hub.flow import Chain, FlowCore
 from hub.flow.memory import MemoryHub
 from tests.scenarios.builders import Story
 from tests.unit.audit.conftest import Made, feed, make_trail, oos_story
+
+pytestmark = pytest.mark.req("REQ-P11-AUDIT-CHAIN")
 
 
 def test_records_are_numbered_chained_and_hashed_over_their_canonical_json(made: Made) -> None:

@@ -16,6 +16,8 @@ from hub.audit.verify import Verdict, verify
 from hub.canonical import digest
 from tests.unit.audit.conftest import Made
 
+pytestmark = pytest.mark.req("REQ-P11-AUDIT-CHAIN")
+
 
 def check(made: Made, trail: Trail | None = None) -> Verdict:
     t = trail or made.trail
