@@ -89,6 +89,7 @@ def test_a_worker_killed_repeatedly_loses_and_duplicates_nothing(
     assert len(run.recovered) == KILLS
 
 
+@pytest.mark.faults_long
 def test_the_broker_stopped_and_restarted_mid_stream(fault_run: Callable[[str], FaultRun]) -> None:
     run = fault_run("broker")
     stack, hour_of = LocalStack(run.settings), run.at(0.4)
@@ -106,6 +107,7 @@ def test_the_broker_stopped_and_restarted_mid_stream(fault_run: Callable[[str], 
     assert len(run.recovered) == 1
 
 
+@pytest.mark.faults_long
 def test_redis_down_processing_goes_on_and_the_read_model_catches_up(
     fault_run: Callable[[str], FaultRun],
 ) -> None:
@@ -124,6 +126,7 @@ def test_redis_down_processing_goes_on_and_the_read_model_catches_up(
     run.check(result)
 
 
+@pytest.mark.faults_long
 def test_the_webhook_receiver_down_notifications_wait_and_arrive_once(
     fault_run: Callable[[str], FaultRun],
 ) -> None:
