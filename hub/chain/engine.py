@@ -328,22 +328,13 @@ def _rejudge(
         f"{first.source.message_id})"
         + (f" and {len(held) - 1} more record(s)" if len(held) > 1 else "")
     )
+    summary = (
+        f"withdrawn: {what}, on time but delivered behind later records, judged again in "
+        "event-time order: the chain no longer bears the case out"
+    )
+    evidence = [e.event_id for e in held]
     for key in sorted(before - after):
-        code, _, subject = key.partition("|")
-        findings.append(
-            Finding(
-                code=code,
-                coi_id=state.coi_id,
-                subject=subject,
-                occurred_at=first.occurred_at,
-                summary=(
-                    f"withdrawn: {what}, on time but delivered behind later records, judged "
-                    "again in event-time order: the chain no longer bears the case out"
-                ),
-                evidence_event_ids=[e.event_id for e in held],
-                withdrawn=True,
-            )
-        )
+        findings.append(_withdrawal(state.coi_id, key, first.occurred_at, summary, evidence))
     findings += _judge_pending(rebuilt, profile)
     return rebuilt, findings
 
@@ -429,23 +420,30 @@ def _confirm(state: ChainState, event: Event, judged: list[Finding]) -> list[Fin
         del state.provisional[key]
         if key in borne:
             continue
-        code, _, subject = key.partition("|")
+        summary = (
+            f"withdrawn: {event.event_type.value} from {event.source.partner} "
+            f"(message {event.source.message_id}), judged in event-time order with "
+            "every record of its time, does not bear the alarm out"
+        )
         withdrawn.append(
-            Finding(
-                code=code,
-                coi_id=state.coi_id,
-                subject=subject,
-                occurred_at=event.occurred_at,
-                summary=(
-                    f"withdrawn: {event.event_type.value} from {event.source.partner} "
-                    f"(message {event.source.message_id}), judged in event-time order with "
-                    "every record of its time, does not bear the alarm out"
-                ),
-                evidence_event_ids=[event.event_id],
-                withdrawn=True,
-            )
+            _withdrawal(state.coi_id, key, event.occurred_at, summary, [event.event_id])
         )
     return [f for f in judged if f.key not in mine] + withdrawn
+
+
+def _withdrawal(coi_id: str, key: str, at: datetime, summary: str, evidence: list[str]) -> Finding:
+    """The finding that withdraws the case of ``key`` (``CODE|subject``): evidence arriving
+    later no longer bears it out."""
+    code, _, subject = key.partition("|")
+    return Finding(
+        code=code,
+        coi_id=coi_id,
+        subject=subject,
+        occurred_at=at,
+        summary=summary,
+        evidence_event_ids=evidence,
+        withdrawn=True,
+    )
 
 
 def _end(state: ChainState, event: Event) -> None:
