@@ -405,35 +405,51 @@ def case_body(
 
 
 def _history(history: CaseHistory) -> str:
-    versions = "".join(
+    versions = (
         f"<tr><td>{esc(r.ref.rpartition('@')[2])}</td><td>{esc(r.action)}</td>"
         f"<td>{esc(r.actor)}</td><td>{time_tag(r.at)}</td><td>{esc(r.reason)}</td>"
         f'<td class="hash">{esc(r.hash[:12])}</td></tr>'
         for r in history.versions
     )
-    notes = "".join(_note(r) for r in history.notes) or '<tr><td colspan="6">none</td></tr>'
     evidence = (
-        "".join(
-            f"<tr><td>{esc(e.event_type.value)}</td><td>{time_tag(e.occurred_at)}</td>"
-            f"<td>{esc(e.source.partner)}</td><td>{esc(e.location.id if e.location else '-')}</td>"
-            f"<td>{esc(e.source.message_id)}</td></tr>"
-            for e in history.evidence
-        )
-        or '<tr><td colspan="5">none on the trail</td></tr>'
+        f"<tr><td>{esc(e.event_type.value)}</td><td>{time_tag(e.occurred_at)}</td>"
+        f"<td>{esc(e.source.partner)}</td><td>{esc(e.location.id if e.location else '-')}</td>"
+        f"<td>{esc(e.source.message_id)}</td></tr>"
+        for e in history.evidence
     )
     return (
-        '<h2>Evidence events</h2><table><thead><tr><th scope="col">Event</th>'
-        '<th scope="col">Occurred</th><th scope="col">Partner</th><th scope="col">Site</th>'
-        f'<th scope="col">Message</th></tr></thead><tbody>{evidence}</tbody></table>'
-        '<h2>Audit notes</h2><table id="notes"><thead><tr><th scope="col">Record</th>'
-        '<th scope="col">Action</th><th scope="col">By</th><th scope="col">At</th>'
-        '<th scope="col">Reason</th><th scope="col">Outcome</th></tr></thead>'
-        f"<tbody>{notes}</tbody></table>"
-        '<h2>Versions</h2><table id="versions"><thead><tr><th scope="col">Version</th>'
-        '<th scope="col">Status</th><th scope="col">By</th><th scope="col">At</th>'
-        '<th scope="col">Reason</th><th scope="col">Record hash</th></tr></thead>'
-        f"<tbody>{versions}</tbody></table>"
+        "<h2>Evidence events</h2>"
+        + _table(("Event", "Occurred", "Partner", "Site", "Message"), evidence, "none on the trail")
+        + "<h2>Audit notes</h2>"
+        + _table(
+            ("Record", "Action", "By", "At", "Reason", "Outcome"),
+            (_note(r) for r in history.notes),
+            "none",
+            table_id="notes",
+        )
+        + "<h2>Versions</h2>"
+        + _table(
+            ("Version", "Status", "By", "At", "Reason", "Record hash"),
+            versions,
+            table_id="versions",
+        )
     )
+
+
+def _table(
+    columns: Sequence[str],
+    rows: Iterable[str],
+    empty: str | None = None,
+    table_id: str = "",
+) -> str:
+    """A table with a header cell per column and ``rows`` (``<tr>`` markup); with no row, one
+    saying ``empty`` across every column (None: an empty body)."""
+    body = "".join(rows)
+    if not body and empty is not None:
+        body = f'<tr><td colspan="{len(columns)}">{empty}</td></tr>'
+    head = "".join(f'<th scope="col">{c}</th>' for c in columns)
+    ident = f' id="{table_id}"' if table_id else ""
+    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _note(r: AuditRecord) -> str:
@@ -525,31 +541,22 @@ def _milestones(cv: ChainView) -> str:
             f"<tr><td>{esc(m.name)}</td><td>{time_tag(m.planned)}</td>"
             f"<td>{time_tag(m.actual) if m.actual else 'not yet'}</td><td>{esc(diff)}</td></tr>"
         )
-    return (
-        '<h2 id="timeline">Vein-to-vein timeline</h2><table><thead><tr>'
-        '<th scope="col">Milestone</th><th scope="col">Planned</th><th scope="col">Actual</th>'
-        f'<th scope="col">Against plan</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return '<h2 id="timeline">Vein-to-vein timeline</h2>' + _table(
+        ("Milestone", "Planned", "Actual", "Against plan"), rows
     )
 
 
 def _handovers(cv: ChainView) -> str:
     rows = (
-        "".join(
-            f"<tr><td>{esc(h.handover_id)}</td><td>{esc(h.releasing_party or '-')}</td>"
-            f"<td>{esc(h.receiving_party or '-')}</td><td>{time_tag(h.released_at)}</td>"
-            f"<td>{time_tag(h.accepted_at)}</td>"
-            f"<td>{'✔ verified' if h.verified else '✖ not verified'}"
-            f"{' by ' + esc(h.verified_by) if h.verified_by else ''}</td></tr>"
-            for h in cv.handovers
-        )
-        or '<tr><td colspan="6">none</td></tr>'
+        f"<tr><td>{esc(h.handover_id)}</td><td>{esc(h.releasing_party or '-')}</td>"
+        f"<td>{esc(h.receiving_party or '-')}</td><td>{time_tag(h.released_at)}</td>"
+        f"<td>{time_tag(h.accepted_at)}</td>"
+        f"<td>{'✔ verified' if h.verified else '✖ not verified'}"
+        f"{' by ' + esc(h.verified_by) if h.verified_by else ''}</td></tr>"
+        for h in cv.handovers
     )
-    return (
-        '<h2 id="custody">Custody handovers</h2><table><thead><tr><th scope="col">Handover</th>'
-        '<th scope="col">From</th><th scope="col">To</th><th scope="col">Released</th>'
-        '<th scope="col">Accepted</th><th scope="col">Verification</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
-    )
+    columns = ("Handover", "From", "To", "Released", "Accepted", "Verification")
+    return '<h2 id="custody">Custody handovers</h2>' + _table(columns, rows, "none")
 
 
 def _temperatures(cv: ChainView) -> str:
@@ -584,44 +591,33 @@ def _temperatures(cv: ChainView) -> str:
             f'<div class="chart" role="img" aria-label="temperature of shipment '
             f'{esc(leg.shipment_id)}: {esc(exc_text)}" id="chart-{esc(leg.shipment_id)}">'
             f'<script type="application/json" class="chart-data">{data}</script></div>'
-            f"<details><summary>Readings as a table</summary><table><thead><tr>"
-            f'<th scope="col">At</th><th scope="col">°C</th><th scope="col">Range</th></tr>'
-            f"</thead><tbody>{table}</tbody></table></details></section>"
+            "<details><summary>Readings as a table</summary>"
+            + _table(("At", "°C", "Range"), table)
+            + "</details></section>"
         )
     return "".join(parts)
 
 
 def _identity(cv: ChainView) -> str:
     rows = (
-        "".join(
-            f"<tr><td>{esc(i.checkpoint)}</td><td>{time_tag(i.at)}</td>"
-            f"<td>{'✔ matched' if i.matched else '✖ MISMATCH'}</td>"
-            f"<td>{esc(i.verified_by or '-')}</td><td>{esc(', '.join(i.compared))}</td></tr>"
-            for i in cv.identity_checks
-        )
-        or '<tr><td colspan="5">none</td></tr>'
+        f"<tr><td>{esc(i.checkpoint)}</td><td>{time_tag(i.at)}</td>"
+        f"<td>{'✔ matched' if i.matched else '✖ MISMATCH'}</td>"
+        f"<td>{esc(i.verified_by or '-')}</td><td>{esc(', '.join(i.compared))}</td></tr>"
+        for i in cv.identity_checks
     )
-    return (
-        '<h2 id="identity">Identity checks</h2><table><thead><tr><th scope="col">Checkpoint'
-        '</th><th scope="col">At</th><th scope="col">Result</th><th scope="col">Verified by</th>'
-        f'<th scope="col">Compared</th></tr></thead><tbody>{rows}</tbody></table>'
-    )
+    columns = ("Checkpoint", "At", "Result", "Verified by", "Compared")
+    return '<h2 id="identity">Identity checks</h2>' + _table(columns, rows, "none")
 
 
 def _chain_cases(cv: ChainView) -> str:
     rows = (
-        "".join(
-            f"<tr><td>{severity_badge(c.severity.value)}</td>"
-            f'<td><a href="/console/cases/{quote(c.case_id)}">{esc(c.code)}</a></td>'
-            f"<td>{esc(c.status.value)} v{c.version}</td><td>{time_tag(c.opened_at)}</td></tr>"
-            for c in cv.view.cases
-        )
-        or '<tr><td colspan="4">none</td></tr>'
+        f"<tr><td>{severity_badge(c.severity.value)}</td>"
+        f'<td><a href="/console/cases/{quote(c.case_id)}">{esc(c.code)}</a></td>'
+        f"<td>{esc(c.status.value)} v{c.version}</td><td>{time_tag(c.opened_at)}</td></tr>"
+        for c in cv.view.cases
     )
-    return (
-        '<h2 id="cases">Cases</h2><table><thead><tr><th scope="col">Severity</th>'
-        '<th scope="col">Code</th><th scope="col">Status</th><th scope="col">Opened</th></tr>'
-        f"</thead><tbody>{rows}</tbody></table>"
+    return '<h2 id="cases">Cases</h2>' + _table(
+        ("Severity", "Code", "Status", "Opened"), rows, "none"
     )
 
 
@@ -634,9 +630,8 @@ def _events(cv: ChainView) -> str:
     )
     return (
         "<details><summary>Every event (temperature readings are in the charts)</summary>"
-        '<table><thead><tr><th scope="col">Occurred</th><th scope="col">Event</th>'
-        f'<th scope="col">Partner</th><th scope="col">Site</th></tr></thead><tbody>{rows}'
-        "</tbody></table></details>"
+        + _table(("Occurred", "Event", "Partner", "Site"), rows)
+        + "</details>"
     )
 
 
@@ -698,16 +693,25 @@ def partners_page(
         )
     return layout(
         page,
-        '<table id="partners"><thead><tr><th scope="col">Partner</th>'
-        '<th scope="col">Last message (age)</th><th scope="col">Cadence (freshness SLA)</th>'
-        '<th scope="col">Hub verdict</th><th scope="col">Dead-lettered in window</th>'
-        '<th scope="col">Dead letters by code (this worker)</th></tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
-        f'<p class="muted">Ages are measured on the hub\'s clock at {time_tag(clock)} '
-        f"({'its latest audit checkpoint' if hub_now else 'now'}); the verdict is the hub's own "
-        "judgement at its last tick.</p>"
-        f"<h2>Dead letters by the hub (stage/code, this worker)</h2><p>{hub}</p>"
-        f"<h2>Audit trail</h2>{cp}",
+        _table(
+            (
+                "Partner",
+                "Last message (age)",
+                "Cadence (freshness SLA)",
+                "Hub verdict",
+                "Dead-lettered in window",
+                "Dead letters by code (this worker)",
+            ),
+            body,
+            table_id="partners",
+        )
+        + (
+            f'<p class="muted">Ages are measured on the hub\'s clock at {time_tag(clock)} '
+            f"({'its latest audit checkpoint' if hub_now else 'now'}); the verdict is the hub's "
+            "own judgement at its last tick.</p>"
+            f"<h2>Dead letters by the hub (stage/code, this worker)</h2><p>{hub}</p>"
+            f"<h2>Audit trail</h2>{cp}"
+        ),
     )
 
 
