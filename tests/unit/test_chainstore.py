@@ -12,7 +12,7 @@ from connectors.base import RawMessage
 from hub.bench.workload import Workload
 from hub.chain.profiles import DEFAULT_PROFILE, load_profiles
 from hub.events.models import Event
-from hub.flow import FlowCore, Teach, ToChain, ToResolver
+from hub.flow import Chain, FlowCore, Teach, ToChain, ToResolver
 from hub.flow.chain import is_pending_key, pending_key
 from hub.flow.core import tick_event
 from hub.flow.memory import MemoryIndex
@@ -147,11 +147,9 @@ def test_a_store_opened_again_on_the_same_table_sees_the_same_chain(core: FlowCo
     assert again.chains() == [after]  # pending rows are no chains
 
 
-def test_a_crash_at_any_write_leaves_a_loadable_chain(core: FlowCore) -> None:
-    """Replay the changelog cut after every record: each prefix loads; a chain row naming a
-    record whose row is missing loads without it (its event comes again), and orphaned rows
-    of judged records are deleted at load."""
-    log = Log()
+def judged_two_days_on(core: FlowCore, log: Log) -> tuple[ChainStore, Chain]:
+    """Two exports fed through a store on ``log``, then the chain after a tick two days on
+    (its pending records judged), not yet put back."""
     store = store_on(log, core)
     feed(core, store, 2)
     [coi] = [k for k in log.data if not is_pending_key(k)]
@@ -159,7 +157,15 @@ def test_a_crash_at_any_write_leaves_a_loadable_chain(core: FlowCore) -> None:
     assert chain is not None
     step = core.on_tick(chain, tick_event(START + timedelta(days=2), 0))
     assert step.chain is not None
-    store.put(step.chain, 0)
+    return store, step.chain
+
+
+def test_a_crash_at_any_write_leaves_a_loadable_chain(core: FlowCore) -> None:
+    """Replay the changelog cut after every record: each prefix loads; a chain row naming a
+    record whose row is missing loads without it (its event comes again), and orphaned rows
+    of judged records are deleted at load."""
+    store, judged = judged_two_days_on(core, Log())
+    store.put(judged, 0)
     store.flush()
     history: list[tuple[str, dict[str, Any] | None]] = []
     replay = Log()
@@ -204,16 +210,10 @@ def test_a_row_written_before_re_judging_loads_with_the_chain_as_judged_as_its_b
 ) -> None:
     """A changelog row of an earlier hub names its pending records only: it loads, and the
     chain as judged then is the base it re-judges later records from."""
-    log = Log()
-    store = store_on(log, core)
-    feed(core, store, 2)
-    [coi] = [k for k in log.data if not is_pending_key(k)]
-    chain = store.get(coi)
-    assert chain is not None
-    step = core.on_tick(chain, tick_event(START + timedelta(days=2), 0))
-    assert step.chain is not None
-    judged = step.chain.state
-    old = step.chain.to_row(pending=False)
+    _, chain = judged_two_days_on(core, Log())
+    judged = chain.state
+    coi = chain.coi_id
+    old = chain.to_row(pending=False)
     for name in ("recent_count", "base_id", "recent_at"):
         old["state"].pop(name, None)
     table = {coi: old}
