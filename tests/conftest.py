@@ -132,9 +132,5 @@ def tokens(hub_settings: Settings) -> Tokens:
 def worker(hub_settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
     """A real ``v2v run`` worker process on this test's own topics."""
     ensure_topics(hub_settings)
-    proc = WorkerProcess(hub_settings, tmp_path / "worker.log").start()
-    try:
-        proc.wait_ready()
+    with WorkerProcess(hub_settings, tmp_path / "worker.log").running() as proc:
         yield proc
-    finally:
-        proc.stop()

@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -88,6 +89,16 @@ class WorkerProcess:
                 start_new_session=True,
             )
         return self
+
+    @contextmanager
+    def running(self) -> Iterator[WorkerProcess]:
+        """Started and ready for the ``with`` block; stopped after it, whatever happened."""
+        self.start()
+        try:
+            self.wait_ready()
+            yield self
+        finally:
+            self.stop()
 
     @property
     def url(self) -> str:

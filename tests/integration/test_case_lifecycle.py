@@ -66,12 +66,8 @@ def receiver():
 def hub(hub_settings, receiver, tmp_path):
     settings = hub_settings.model_copy(update={"webhook_url": receiver.url})
     ensure_topics(settings)
-    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
-    try:
-        worker.wait_ready()
+    with WorkerProcess(settings, tmp_path / "worker.log").running() as worker:
         yield settings, worker
-    finally:
-        worker.stop()
 
 
 def oos(records: list, case_id: str | None = None) -> list[Escalation]:

@@ -48,12 +48,8 @@ def bounded(hub_settings: Settings) -> Settings:
 @pytest.fixture
 def hub(bounded: Settings, tmp_path: Path) -> Any:
     ensure_topics(bounded)
-    proc = WorkerProcess(bounded, tmp_path / "worker.log").start()
-    try:
-        proc.wait_ready()
+    with WorkerProcess(bounded, tmp_path / "worker.log").running() as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture

@@ -29,12 +29,8 @@ PICKUP = json.loads(
 def hub(hub_settings, tmp_path):
     settings = hub_settings.model_copy(update={"partners": ["courier", "logger"]})
     ensure_topics(settings)
-    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
-    try:
-        worker.wait_ready()
+    with WorkerProcess(settings, tmp_path / "worker.log").running() as worker:
         yield settings, worker
-    finally:
-        worker.stop()
 
 
 @pytest.fixture

@@ -23,12 +23,8 @@ OOS = {"severity": "CRITICAL", "code": "QC_OUT_OF_SPEC"}
 @pytest.fixture
 def worker(hub_settings, tmp_path):
     ensure_topics(hub_settings)
-    process = WorkerProcess(hub_settings, tmp_path / "worker.log").start()
-    try:
-        process.wait_ready()
+    with WorkerProcess(hub_settings, tmp_path / "worker.log").running() as process:
         yield hub_settings, process
-    finally:
-        process.stop()
 
 
 def lag(worker: WorkerProcess, topic: str) -> dict[str, float]:
