@@ -46,7 +46,7 @@ from aiohttp.typedefs import Handler
 from connectors.base import Connector
 from hub.auth.gate import Gate
 from hub.auth.http import auth_middleware
-from hub.bodies import BodyRefused, Bounds, check_json_depth, is_json, read_bounded
+from hub.bodies import BodyRefused, Bounds, check_json_depth, is_json, read_bounded, too_large
 from hub.errors import DeliveryError, NormalisationError
 from hub.headers import MESSAGE_ID_HEADER
 from hub.ingress.edge import accepts, edge_connectors, edge_headers, media_type, new_ingest_id
@@ -125,7 +125,8 @@ def create_ingress_app(
         if topic is None or partner not in edge:
             return _error(404, "unknown partner", partner=partner, known=sorted(topics.raw))
         if request.content_length is not None and request.content_length > max_body_bytes:
-            return _too_large(partner, max_body_bytes)
+            refused = too_large(max_body_bytes)  # before the body's other checks, as declared
+            return _error(refused.status, refused.error, partner=partner, **refused.detail)
         connector = edge[partner]
         declared = request.headers.get(hdrs.CONTENT_TYPE)
         if not accepts(connector, declared):
@@ -209,10 +210,6 @@ def create_ingress_app(
     app.router.add_post("/ingest/{partner}", ingest)
     app.router.add_get("/healthz", healthz)
     return app
-
-
-def _too_large(partner: str, limit: int) -> web.Response:
-    return _error(413, "body too large", partner=partner, max_body_bytes=limit)
 
 
 def run_ingress(
