@@ -32,6 +32,8 @@ v2v_feed_dead_lettered_total           partner                    its messages d
 v2v_feed_dead_letter_rate              partner                    that share in its sliding window
                                                                   (as judged at the last tick)
 v2v_feed_silent, v2v_feed_degraded     partner                    1 while its feed case is open
+v2v_feed_records_total                 kind                       heard notes and ticks applied to
+                                                                  the feed rows (feeds topic)
 v2v_cases_open                         severity, code, sla        open cases of this worker's chains
 v2v_consumer_lag                       topic, partition           records behind the partition's end
 process_*                              -                          the worker process (CPU, memory)
@@ -83,6 +85,7 @@ class Metrics:
     feed_dead_letter_rate: Gauge
     feed_silent: Gauge
     feed_degraded: Gauge
+    feed_records: Counter
     cases_open: Gauge
     consumer_lag: Gauge
     audit_records: Counter
@@ -218,6 +221,13 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "v2v_feed_degraded",
             "1 while the partner's dead-letter rate is above its limit (PARTNER_FEED_DEGRADED)",
             ["partner"],
+            registry=reg,
+        ),
+        feed_records=Counter(
+            "v2v_feed_records",
+            "Records of the feeds topic applied to the partner feed rows: heard notes (one per raw "
+            "message, counted once) and ticks",
+            ["kind"],
             registry=reg,
         ),
         cases_open=Gauge(

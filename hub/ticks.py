@@ -9,12 +9,20 @@ apart; the tick therefore carries an HMAC-SHA256 of its encoded bytes in the hea
 separation: the pseudonym key itself never signs anything but pseudonyms). The worker's ticker
 and the simulator's clock (which runs with the hub's settings) sign; the chain agent
 dead-letters an unsigned or wrongly signed tick (code TICK_NOT_FROM_HUB) instead of applying it.
+
+Every tick goes to each partition of two topics (:func:`tick_topics`): the events topic, for
+the chains, and the feeds topic, for the partner feeds (its other records, the heard notes of
+:mod:`hub.runtime.feeds`, are signed the same way).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 TICK_SIGNATURE_HEADER = "v2v.tick-signature"
 _DOMAIN = b"v2v-hub clock tick signing key v1"
@@ -36,3 +44,8 @@ def tick_is_signed(key: bytes, value: bytes, headers: list[tuple[str, bytes]] | 
         if name == TICK_SIGNATURE_HEADER:
             return hmac.compare_digest(given, sign_tick(key, value))
     return False
+
+
+def tick_topics(settings: Settings) -> tuple[str, str]:
+    """The topics every tick goes to, each of their partitions: events, then feeds."""
+    return settings.topic("events"), settings.topic("feeds")

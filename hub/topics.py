@@ -35,6 +35,7 @@ class Topics:
     audit: str
     dlq: str
     identity: str
+    feeds: str
     audit_checkpoints: str
     audit_config: str
 
@@ -56,6 +57,7 @@ class Topics:
             audit=settings.topic("audit"),
             dlq=settings.topic("dlq"),
             identity=settings.topic("identity"),
+            feeds=settings.topic("feeds"),
             audit_checkpoints=settings.topic("audit.checkpoints"),
             audit_config=settings.topic("audit.config"),
         )
@@ -70,6 +72,7 @@ class Topics:
             self.audit,
             self.dlq,
             self.identity,
+            self.feeds,
             self.audit_checkpoints,
             self.audit_config,
         ]

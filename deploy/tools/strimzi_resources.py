@@ -1,11 +1,11 @@
 """Write deploy/strimzi/topics.yaml and users.yaml from the hub's own topic list.
 
 The topics are the hub's (``hub.topics.Topics``: a raw topic per partner of the registry, then
-events, cases, escalations, commands, audit, dlq, identity) and Faust's internal ones, read from
-the worker app itself (``hub.runtime.app.create_app``: each table's changelog topic with its
-configuration, and the leader assignor's topic). Adding a partner to ``deploy/partners/`` or a
-table to the worker therefore changes these files; ``--check`` (run by ``make deploy-check``
-and the unit tests) fails while they are out of date.
+events, cases, escalations, commands, audit, dlq, identity, feeds) and Faust's internal ones,
+read from the worker app itself (``hub.runtime.app.create_app``: each table's changelog topic
+with its configuration, and the leader assignor's topic). Adding a partner to
+``deploy/partners/`` or a table to the worker therefore changes these files; ``--check`` (run
+by ``make deploy-check`` and the unit tests) fails while they are out of date.
 
     python deploy/tools/strimzi_resources.py            # rewrite the two files
     python deploy/tools/strimzi_resources.py --check    # exit 1 if they are out of date
@@ -131,7 +131,7 @@ def _kafka_user(name: str, component: str, acls: list[dict[str, Any]]) -> dict[s
 def users(settings: Settings) -> list[dict[str, Any]]:
     hub = Topics.of(settings)
     raw = list(hub.raw.values())
-    read_write = [hub.events, hub.identity, hub.commands, hub.cases, hub.escalations]
+    read_write = [hub.events, hub.identity, hub.commands, hub.feeds, hub.cases, hub.escalations]
     write_only = [hub.audit, hub.dlq]
     worker = [
         *(_acl("topic", t, ["Read", "Describe"]) for t in raw),

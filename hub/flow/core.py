@@ -50,11 +50,11 @@ from hub.events.models import (
     Source,
 )
 from hub.flow.chain import Chain
-from hub.flow.feeds import feed_step
+from hub.flow.feeds import feed_step, heard_step
 from hub.flow.records import Ingested, Routed, Step, Teach, ToChain, ToResolver
 from hub.flow.screen import screen
 from hub.partners import load_registry
-from hub.partners.health import Bucket, FeedPolicy, is_feed_key
+from hub.partners.health import FeedPolicy, is_feed_key
 from hub.settings import Settings
 
 MAX_PARKED = 10_000
@@ -339,20 +339,35 @@ class FlowCore:
         changed, audit = self._audited(changed, entries)
         return Step(chain=changed, cases=(result.case,), audit=audit)
 
+    def on_feed_heard(
+        self,
+        row: Chain | None,
+        partner: str,
+        at: datetime,
+        dead: bool,
+        source: str | None = None,
+        offset: int | None = None,
+        partition: int | None = None,
+    ) -> Step:
+        """One raw message of ``partner`` heard (``hub.flow.feeds.heard_step``): counted in its
+        feed's row, judged at the next tick after its minute."""
+        if partner not in self.feeds:
+            return Step()  # a feed the hub does not watch
+        return heard_step(partner, row, at, dead, source, offset, partition)
+
     def on_feed_tick(
         self,
         row: Chain | None,
         partner: str,
-        heard: Iterable[Bucket],
         tick: Event,
         chains: Callable[[], Iterable[Chain]],
         partition: int | None = None,
     ) -> Step:
-        """A clock tick on a partner's feed (``hub.flow.feeds``): what was heard from it since
-        the last tick, its health judged, its cases opened, re-escalated or resolved."""
+        """A clock tick on a partner's feed (``hub.flow.feeds``): what was heard from it up to
+        the tick, its health judged, its cases opened, re-escalated or resolved."""
         try:
             return feed_step(
-                self.feeds[partner], self.policy, row, heard, tick, chains, partition, self.audit
+                self.feeds[partner], self.policy, row, tick, chains, partition, self.audit
             )
         except Exception as exc:
             return Step(failure=_failure(exc, tick))

@@ -1,4 +1,5 @@
-"""What a clock tick does to one partner's feed row: health judged, cases opened or resolved.
+"""What a partner's message and a clock tick do to its feed row: the message heard (counted in
+the row, :func:`heard_step`); at a tick, health judged and cases opened or resolved.
 
 The decisions are :func:`hub.partners.health.judge`'s; this turns them into what a chain step
 emits (:class:`hub.flow.records.Step`), through the same case desk as a chain's cases: a finding
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import datetime
 
 from hub.audit.records import Entry, case_entry, command_entry, event_entry
 from hub.cases.commands import CaseAction, CaseCommand, CommandApplied
@@ -27,12 +29,13 @@ from hub.flow.chain import Chain
 from hub.flow.records import Step
 from hub.partners.health import (
     HUB_ACTOR,
-    Bucket,
     FeedHealth,
     FeedPolicy,
     feed_key,
+    hear,
     is_feed_key,
     judge,
+    take,
 )
 
 
@@ -44,24 +47,42 @@ def new_row(partner: str, partition: int | None = None) -> Chain:
     )
 
 
+def heard_step(
+    partner: str,
+    row: Chain | None,
+    at: datetime,
+    dead: bool,
+    source: str | None = None,
+    offset: int | None = None,
+    partition: int | None = None,
+) -> Step:
+    """One message of ``partner`` received at ``at`` (``dead``: dead-lettered wholly or in
+    part), read from ``source`` at ``offset``: counted in the feed's row (None when new), to be
+    judged at the next tick after its minute. Nothing when it was counted before."""
+    known = row or new_row(partner, partition)
+    health = hear(known.feed or FeedHealth(partner=partner), at, dead, source, offset)
+    if health is None:
+        return Step()
+    return Step(chain=replace(known, feed=health))
+
+
 def feed_step(
     policy: FeedPolicy,
     escalation: EscalationPolicy,
     row: Chain | None,
-    heard: Iterable[Bucket],
     tick: Event,
     chains: Callable[[], Iterable[Chain]],
     partition: int | None = None,
     audit: bool = True,
 ) -> Step:
-    """The tick ``tick`` on the feed of ``policy.partner`` (its row, None when new), with what
-    was heard from it since the last tick; ``chains`` gives every chain the driver holds (read
-    only when a silence begins, for the chains at risk). With ``audit``, a tick that makes case
-    versions puts them on the row's audit trail (key ``partner:<id>``) after the tick, with the
-    hub's resolutions; a tick that only updates the feed's health adds nothing to it."""
+    """The tick ``tick`` on the feed of ``policy.partner`` (its row, None when new), with the
+    minutes heard from it that ended by then; ``chains`` gives every chain the driver holds
+    (read only when a silence begins, for the chains at risk). With ``audit``, a tick that makes
+    case versions puts them on the row's audit trail (key ``partner:<id>``) after the tick, with
+    the hub's resolutions; a tick that only updates the feed's health adds nothing to it."""
     now = tick.occurred_at
     known = row or new_row(policy.partner, partition)
-    health = known.feed or FeedHealth(partner=policy.partner)
+    heard, health = take(known.feed or FeedHealth(partner=policy.partner), now)
 
     def dependents() -> Iterable[ChainState]:
         return (c.state for c in chains() if not is_feed_key(c.coi_id))

@@ -3,8 +3,9 @@
 ``v2v replay``, the simulator's offline run and the scenario tests use it. It writes what the
 worker would write to its topics into lists, in the order the worker would: a raw message's
 events reach their chain (and teach the identifier index) before the next message is read,
-and a clock tick reaches every chain with something due, then every partner feed (what was
-heard from it since the last tick, judged by ``hub.partners.health``).
+and a raw message is counted in its partner's feed row; a clock tick reaches every chain with
+something due, then every partner feed (what was heard from it up to the tick, judged by
+``hub.partners.health``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from hub.events.models import Event
 from hub.flow.chain import Chain
 from hub.flow.core import FlowCore, tick_event
 from hub.flow.records import Routed, Step, Teach, ToChain, ToResolver
-from hub.partners.health import Heard, feed_key
+from hub.partners.health import feed_key
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,15 @@ class MemoryHub:
     escalations: list[Escalation] = field(default_factory=list)
     dead_letters: list[DeadRecord] = field(default_factory=list)
     audit: list[AuditRecord] = field(default_factory=list)
-    heard: Heard = field(default_factory=Heard)
 
     # --- inputs --------------------------------------------------------------------------------
 
     def deliver(self, raw: RawMessage) -> Written:
         """One raw partner message, as the worker's normaliser and chain agent take it."""
         ingested = self.core.ingest(raw)
-        self.heard.heard(raw.partner, raw.received_at, bool(ingested.dead))
+        row = self.chains.get(feed_key(raw.partner))
+        heard = self.core.on_feed_heard(row, raw.partner, raw.received_at, bool(ingested.dead))
+        self._record(heard, None)
         for rejection in ingested.dead:
             self.dead_letters.append(DeadRecord(rejection, raw=raw))
         return Written(self._route(ingested.routed), len(ingested.dead))
@@ -106,10 +108,7 @@ class MemoryHub:
                 self._record(self.core.on_tick(chain, tick), tick)
         for partner in self.core.feeds:
             row = self.chains.get(feed_key(partner))
-            heard = self.heard.take(partner, at)
-            self._record(
-                self.core.on_feed_tick(row, partner, heard, tick, self.chains.values), tick
-            )
+            self._record(self.core.on_feed_tick(row, partner, tick, self.chains.values), tick)
 
     def command(self, coi_id: str, cmd: CaseCommand) -> None:
         self._record(self.core.on_command(self.chains.get(coi_id), coi_id, cmd), None)

@@ -19,9 +19,13 @@ When the partner speaks again (silence), or its rate is back within the limit ov
 holding ``min_messages`` (degradation), the hub resolves the case itself (actor
 ``hub:feed-health``).
 
-Drivers only collect what they hear (:class:`Heard`, one call per raw partner message) and hand
-it, at each tick, to the flow core (``hub.flow.feeds``), which calls :func:`judge`. Nothing here
-knows patient identity: a dependent chain is named by its pseudonymous COI only.
+What the hub hears is kept in the feed row itself, in whole minutes not yet judged
+(:func:`hear`, one call per raw partner message, the same minute counted once however often its
+message is heard again: each raw topic-partition's last offset counted is kept with them). At
+each tick the flow core (``hub.flow.feeds``) hands the minutes ending by then to :func:`judge`
+(:func:`take`). The row is the one record of a feed, so whichever worker reads a partner's raw
+messages, the worker holding the row judges all of them. Nothing here knows patient identity: a
+dependent chain is named by its pseudonymous COI only.
 """
 
 from __future__ import annotations
@@ -119,7 +123,9 @@ class Episode(Frozen):
 
 
 class FeedHealth(Frozen):
-    """A partner feed as the hub judged it at the last tick (kept in the feed row)."""
+    """A partner feed as the hub judged it at the last tick (kept in the feed row), with what
+    it heard since: ``unjudged`` minutes (each tick takes those ending by its time) and, per raw
+    topic-partition (``<topic>:<partition>``), the last offset counted in them."""
 
     partner: str
     last_seen: UtcDatetime | None = None
@@ -129,6 +135,13 @@ class FeedHealth(Frozen):
     dead_letter_rate: float | None = None
     silent: Episode | None = None
     degraded: Episode | None = None
+    unjudged: tuple[Bucket, ...] = ()
+    heard_upto: tuple[tuple[str, int], ...] = ()
+
+    def latest_heard(self) -> datetime | None:
+        """The receipt time of the latest message heard, judged or not."""
+        times = [b.last for b in self.unjudged] + ([self.last_seen] if self.last_seen else [])
+        return max(times, default=None)
 
     def summary(self) -> dict[str, Any]:
         """The feed in brief (JSON), for the read model and ``v2v replay``."""
@@ -151,41 +164,47 @@ def _minute_end(at: datetime) -> datetime:
     return floor if floor == at else floor + BUCKET
 
 
-class Heard:
-    """What a driver heard from each partner since it last handed it over (mutable, in memory):
-    one :meth:`heard` per raw partner message, :meth:`take` at each tick."""
+def hear(
+    health: FeedHealth,
+    at: datetime,
+    dead: bool,
+    source: str | None = None,
+    offset: int | None = None,
+) -> FeedHealth | None:
+    """``health`` having heard one message received at ``at`` (``dead``: dead-lettered wholly or
+    in part), counted in its minute's bucket. ``source`` and ``offset``: where the message was
+    read (raw topic-partition, offset); a message at or below the last offset counted from its
+    source was counted already (a replay after a crash), and gives None."""
+    upto = dict(health.heard_upto)
+    if source is not None and offset is not None:
+        if offset <= upto.get(source, -1):
+            return None
+        upto[source] = offset
+    end = _minute_end(at)
+    by_end = {b.end: b for b in health.unjudged}
+    known = by_end.get(end)
+    by_end[end] = Bucket(
+        end=end,
+        messages=(known.messages if known else 0) + 1,
+        dead=(known.dead if known else 0) + (1 if dead else 0),
+        last=max(known.last, at) if known else at,
+    )
+    return health.model_copy(
+        update={
+            "unjudged": tuple(by_end[e] for e in sorted(by_end)),
+            "heard_upto": tuple(sorted(upto.items())),
+        }
+    )
 
-    def __init__(self) -> None:
-        self._pending: dict[str, dict[datetime, list[Any]]] = {}
-        self._latest: dict[str, datetime] = {}
 
-    def heard(self, partner: str, at: datetime, dead: bool) -> datetime:
-        """One message of ``partner`` received at ``at`` (``dead``: dead-lettered wholly or in
-        part). Returns the latest receipt time heard from it so far."""
-        slot = self._pending.setdefault(partner, {}).setdefault(_minute_end(at), [0, 0, at])
-        slot[0] += 1
-        slot[1] += 1 if dead else 0
-        slot[2] = max(slot[2], at)
-        latest = self._latest.get(partner)
-        if latest is None or at > latest:
-            self._latest[partner] = latest = at
-        return latest
-
-    def take(self, partner: str, upto: datetime) -> tuple[Bucket, ...]:
-        """The minutes heard from ``partner`` ending at or before ``upto`` (a tick's time),
-        handed over once; later ones wait for a later tick."""
-        pending = self._pending.get(partner)
-        if not pending:
-            return ()
-        due = sorted(end for end in pending if end <= upto)
-        return tuple(
-            Bucket(end=end, messages=m, dead=d, last=last)
-            for end in due
-            for m, d, last in [pending.pop(end)]
-        )
-
-    def latest(self, partner: str) -> datetime | None:
-        return self._latest.get(partner)
+def take(health: FeedHealth, upto: datetime) -> tuple[tuple[Bucket, ...], FeedHealth]:
+    """The minutes heard ending at or before ``upto`` (a tick's time), and ``health`` without
+    them: each handed over once, later ones wait for a later tick."""
+    due = tuple(b for b in health.unjudged if b.end <= upto)
+    if not due:
+        return (), health
+    rest = tuple(b for b in health.unjudged if b.end > upto)
+    return due, health.model_copy(update={"unjudged": rest})
 
 
 def at_risk(

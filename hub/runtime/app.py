@@ -5,12 +5,14 @@ decision is the flow core's (:mod:`hub.flow`); the agents (one module each, in
 ``hub/runtime/agents``) only decode, call the core and write what it returns. All agents are
 at-least-once; every output is idempotent by deterministic id.
 
-* ``normalise``      raw.<partner> -> events (keyed by COI) | identity | dlq
+* ``normalise``      raw.<partner> -> events (keyed by COI) | identity | dlq | feeds (heard)
 * ``resolve``        identity -> events (re-keyed through the identifier index) | parked
-* ``chain``          events + commands -> chain table -> cases, escalations, audit, read model
+* ``chain``          events + commands + feeds -> chain table -> cases, escalations, audit,
+                     read model
 * ``project_cases``  cases -> Redis read model
 * ``notify``         escalations -> notifier sinks, exactly once per escalation id
-* ``ticker``         timer on the leader: one CLOCK_TICK per events partition (wall clock)
+* ``ticker``         timer on the leader: one CLOCK_TICK per events and feeds partition (wall
+                     clock)
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ def create_app(
     out = Outputs(
         events=topic(topics.events, keyed=True),
         identity=topic(topics.identity, keyed=True),
+        feeds=topic(topics.feeds, keyed=True),
         cases=topic(topics.cases),
         escalations=topic(topics.escalations),
         commands=topic(topics.commands, keyed=True),
@@ -160,9 +163,11 @@ def create_app(
     normalise.register(hub, topic(*topics.raw.values()))
     resolve.register(hub, out.identity, index)
     # One agent reads a chain's events and the commands on its cases (both keyed by COI, same
-    # partition count), so they are applied in one order against one table row.
+    # partition count), and a feed's heard notes and ticks (keyed by the feed's row), so each
+    # row's records are applied in one order against it.
     checkpointer = checkpointer_for(settings, audit_config)
-    chain.register(hub, topic(topics.events, topics.commands, keyed=True), store, checkpointer)
+    chain_topics = topic(topics.events, topics.commands, topics.feeds, keyed=True)
+    chain.register(hub, chain_topics, store, checkpointer)
     outputs.register(hub, out.cases, out.escalations)
     _housekeeping(hub, store, checkpointer)
     rebuild.register(hub, store)
@@ -171,7 +176,8 @@ def create_app(
         router = app.web.web_app.router  # type: ignore[attr-defined]  # the aiohttp driver
         console.mount(router, settings, gate, csrf, hub.projection, hub.core, metrics,
                       out.commands, hub.wires.commands)  # fmt: skip
-    read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.cases)
+    read = (*topics.raw.values(), topics.identity, topics.events, topics.commands, topics.feeds,
+            topics.cases)  # fmt: skip
     lag.register(app, metrics.consumer_lag, (*read, topics.escalations))
     return app
 
@@ -207,10 +213,11 @@ def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | N
         @app.timer(settings.tick_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
         async def ticker() -> None:
             now = datetime.now(UTC)
-            for partition in range(settings.topic_partitions):
-                tick = await hub.encode(hub.wires.events, tick_event(now, partition, "wall"))
-                signed = {TICK_SIGNATURE_HEADER: sign_tick(hub.tick_key, tick)}
-                await hub.out.events.send(key=b"", value=tick, partition=partition, headers=signed)
+            for topic in (hub.out.events, hub.out.feeds):  # hub.ticks.tick_topics
+                for partition in range(settings.topic_partitions):
+                    tick = await hub.encode(hub.wires.events, tick_event(now, partition, "wall"))
+                    signed = {TICK_SIGNATURE_HEADER: sign_tick(hub.tick_key, tick)}
+                    await topic.send(key=b"", value=tick, partition=partition, headers=signed)
 
     repeats = RepeatFilter(settings.log_repeat_interval_s)
 

@@ -77,6 +77,7 @@ class Outputs:
 
     events: Any
     identity: Any
+    feeds: Any
     cases: Any
     escalations: Any
     commands: Any

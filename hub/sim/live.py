@@ -2,10 +2,12 @@
 
 The barrier technique: for each hourly step, each wave's raw messages are produced to their raw
 topics with their simulated receipt time (header ``v2v.received_at``); then the runner waits
-until the hub has written every event and dead letter the offline run predicted for them. Only
-then does the step's CLOCK_TICK go out (one per events partition, sent with the next wave, so
-idle hours cost nothing but their ticks): absence-of-event rules see exactly what a live hub
-would.
+until the hub has written every event and dead letter the offline run predicted for them, and a
+heard note for every raw message (:mod:`hub.runtime.feeds`). Only then does the step's
+CLOCK_TICK go out (one per events and feeds partition, sent with the next wave, so idle hours
+cost nothing but their ticks): absence-of-event rules and partner feed health see exactly what
+a live hub would. Every count is of distinct records: a record written again after a worker's
+restart is no progress.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO, TypeVar
 
@@ -41,7 +44,7 @@ def send(feeder: Feeder, topics: Topics, ticks: list[datetime], plans: list[Plan
     """The ticks owed so far, then each planned message, acknowledged by Kafka before this
     returns."""
     for at in ticks:
-        feeder.queue_ticks(topics.events, at)
+        feeder.queue_ticks(at)
     for plan in plans:
         m = plan.message
         if plan.raw:
@@ -79,27 +82,36 @@ class Progress:
             self.stream.flush()
 
 
+@dataclass(frozen=True)
+class Caused:
+    """What a ``between`` hook wrote itself (poison records): the dead letters and the heard
+    notes (one per raw record) the hub owes for them."""
+
+    dead: int = 0
+    raw: int = 0
+
+
 def feed(
     settings: Settings,
     scenario: Scenario,
     outcome: Outcome,
-    between: Callable[[int], int | None] | None = None,
+    between: Callable[[int], Caused | None] | None = None,
 ) -> tuple[TopicReader, TopicReader]:
     """Every step through the live hub; returns the events and dead-letter readers.
     ``between(hour)`` runs after each simulated hour's records were written (the fault suite
-    kills and restarts the worker, stops the broker or Redis there); it returns how many dead
-    letters of its own it caused (poison records it wrote), so the barriers still wait for every
-    dead letter the scenario owes."""
+    kills and restarts the worker, stops the broker or Redis there); it returns what it wrote
+    itself (:class:`Caused`), so the barriers still wait for every record the hub owes."""
     topics = Topics.of(settings)
-    feeder, events, dlq = (
+    feeder, events, dlq, notes = (
         Feeder(settings),
         TopicReader(settings, topics.events, keep=False),
         TopicReader(settings, topics.dlq),
+        TopicReader(settings, topics.feeds, keep=False),
     )
     hours = int((scenario.horizon - scenario.start).total_seconds() // 3600) + 1
     progress = Progress(hours)
     pending: list[datetime] = []
-    want_events = want_dead = sent = 0
+    want_events = want_dead = want_notes = sent = 0
     for hour, step in enumerate(scenario.steps()):
         for wave in step.waves:
             plans = [outcome.plans[(m.n, m.step)] for m in wave]
@@ -108,21 +120,27 @@ def feed(
             sent += len(plans)
             want_events += sum(p.events_out for p in plans)
             want_dead += sum(p.dead for p in plans)
+            want_notes += sum(1 for p in plans if p.raw)
             if not (
                 events.reach(want_events, WAVE_TIMEOUT_S, keyed=True)
                 and dlq.reach(want_dead, WAVE_TIMEOUT_S)
+                and notes.reach(want_notes, WAVE_TIMEOUT_S, keyed=True)
             ):
                 raise DeliveryError(
                     f"hub did not write the records of step {step.at.isoformat()} in "
                     f"{WAVE_TIMEOUT_S:g}s (events {events.distinct_keyed}/{want_events}, "
-                    f"dead letters {dlq.distinct}/{want_dead})"
+                    f"dead letters {dlq.distinct}/{want_dead}, "
+                    f"heard notes {notes.distinct_keyed}/{want_notes})"
                 )
         pending.append(step.at)
         progress.update(hour + 1, step.at, sent, events.distinct_keyed)
-        if between is not None:
-            want_dead += between(hour) or 0
+        caused = between(hour) if between is not None else None
+        if caused is not None:
+            want_dead += caused.dead
+            want_notes += caused.raw
     send(feeder, topics, pending, [])
     feeder.close()
+    notes.close()
     progress.close()
     return events, dlq
 

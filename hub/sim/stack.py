@@ -40,7 +40,7 @@ from hub.flow.core import tick_event
 from hub.headers import RECEIVED_AT_HEADER
 from hub.serde import wire_for
 from hub.settings import Settings
-from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick, tick_key
+from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick, tick_key, tick_topics
 
 Headers = list[tuple[str, bytes]]
 
@@ -243,18 +243,20 @@ class Feeder:
     def encode(self, event: Event) -> bytes:
         return self._wire.encode(event)
 
-    def queue_ticks(self, topic: str, when: datetime) -> None:
-        """One simulated CLOCK_TICK per events partition (the simulator's clock, signed with
-        the hub's tick key like the worker's own ticker: the hub's settings are its), queued."""
+    def queue_ticks(self, when: datetime) -> None:
+        """One simulated CLOCK_TICK per partition of the events topic (for the chains) and of
+        the feeds topic (for the partner feeds), as the worker's own ticker sends them (the
+        simulator's clock, signed with the hub's tick key: the hub's settings are its), queued."""
         key = tick_key(self.settings.pseudonym_secret())
-        for partition in range(self.settings.topic_partitions):
-            tick = self._wire.encode(tick_event(when, partition, "simulated"))
-            signed = [(TICK_SIGNATURE_HEADER, sign_tick(key, tick))]
-            self.produce(topic, b"", tick, signed, partition=partition)
+        for topic in tick_topics(self.settings):
+            for partition in range(self.settings.topic_partitions):
+                tick = self._wire.encode(tick_event(when, partition, "simulated"))
+                signed = [(TICK_SIGNATURE_HEADER, sign_tick(key, tick))]
+                self.produce(topic, b"", tick, signed, partition=partition)
 
-    def ticks(self, topic: str, when: datetime) -> None:
-        """One simulated CLOCK_TICK per events partition, acknowledged."""
-        self.queue_ticks(topic, when)
+    def ticks(self, when: datetime) -> None:
+        """The ticks of :meth:`queue_ticks`, acknowledged."""
+        self.queue_ticks(when)
         self.flush()
 
     def close(self) -> None:

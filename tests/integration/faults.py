@@ -29,7 +29,7 @@ import redis
 from hub.deadletter import header_dict
 from hub.settings import REPO_ROOT, Settings
 from hub.sim.arrival import REALISTIC
-from hub.sim.live import collect, feed
+from hub.sim.live import Caused, collect, feed
 from hub.sim.offline import Outcome, run_offline
 from hub.sim.report import RunResult
 from hub.sim.scenario import Scenario, build
@@ -230,12 +230,12 @@ class FaultRun:
 
         return fault
 
-    def run(self, fault: Callable[[int], int | None] = lambda hour: None) -> RunResult:
+    def run(self, fault: Callable[[int], Caused | None] = lambda hour: None) -> RunResult:
         """The scenario through the live hub, ``fault(hour)`` after each simulated hour (it
-        returns the dead letters it caused, if any); then what the hub wrote, and the workers'
+        returns what it wrote itself, if anything); then what the hub wrote, and the workers'
         figures while they still run."""
 
-        def between(hour: int) -> int | None:
+        def between(hour: int) -> Caused | None:
             if self._cleared is not None and hour in self.busy:
                 self.recovered.append(time.monotonic() - self._cleared)
                 self._cleared = None

@@ -89,7 +89,7 @@ class Both:
         self.events += 1
 
     def tick(self, at: object) -> None:
-        self.feeder.ticks(self.topics.events, at)  # type: ignore[arg-type]
+        self.feeder.ticks(at)  # type: ignore[arg-type]
         self.mirror.tick(at, 0, tick_event(at, 0, "simulated"))  # type: ignore[arg-type]
         self.ticks += self.settings.topic_partitions
 

@@ -82,7 +82,7 @@ def feed(feeder: Feeder, topics: Topics, stream: list[Event]) -> tuple[int, int]
     sent = ticks = 0
     for event in stream:
         if event.event_type is EventType.CLOCK_TICK:
-            feeder.ticks(topics.events, event.occurred_at)
+            feeder.ticks(event.occurred_at)
             ticks += feeder.settings.topic_partitions
         else:
             feeder.send(topics.events, [(event.coi_id.encode(), EVENTS.encode(event), None)])
@@ -140,7 +140,7 @@ def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(
         )
 
         # 16 minutes on the hub's clock without acknowledgement: level 2, the QP
-        feeder.ticks(topics.events, first.issued_at + timedelta(minutes=16))
+        feeder.ticks(first.issued_at + timedelta(minutes=16))
         ticks += settings.topic_partitions
         assert escalations.poll_until(lambda rs: len(oos(rs, first.case_id)) >= 2, timeout_s=30), (
             worker.tail()
@@ -176,7 +176,7 @@ def test_unacknowledged_critical_case_escalates_and_an_http_ack_stops_it(
 
         # long past level 2's 30 minutes: an acknowledged case is not escalated again
         worker.wait_metric("v2v_commands_processed_total", 1)
-        feeder.ticks(topics.events, first.issued_at + timedelta(hours=3))
+        feeder.ticks(first.issued_at + timedelta(hours=3))
         ticks += settings.topic_partitions
         worker.wait_metric("v2v_events_processed_total", ticks, event_type="CLOCK_TICK")
         owed = worker.metric("v2v_escalations_issued_total")

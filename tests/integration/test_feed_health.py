@@ -63,7 +63,7 @@ def test_a_silent_partner_raises_its_feed_case_through_the_worker_and_recovers(
         assert seen == t0.timestamp()
 
         # exactly its SLA after the last message: on time
-        feeder.ticks(topics.events, t0 + sla)
+        feeder.ticks(t0 + sla)
         offline.tick(t0 + sla)
         worker.wait_metric("v2v_events_processed_total", partitions, event_type="CLOCK_TICK")
         assert worker.metric("v2v_feed_silent", partner="courier") == 0
@@ -71,7 +71,7 @@ def test_a_silent_partner_raises_its_feed_case_through_the_worker_and_recovers(
 
         # a minute later: silent
         silent_at = t0 + sla + timedelta(minutes=1)
-        feeder.ticks(topics.events, silent_at)
+        feeder.ticks(silent_at)
         offline.tick(silent_at)
         worker.wait_metric("v2v_events_processed_total", 2 * partitions, event_type="CLOCK_TICK")
         assert cases.poll_until(lambda rs: len(feed_versions(rs)) >= 1, 60), worker.tail()
@@ -115,7 +115,7 @@ def test_a_silent_partner_raises_its_feed_case_through_the_worker_and_recovers(
         worker.wait_metric(
             "v2v_feed_last_seen_timestamp_seconds", back.timestamp(), partner="courier"
         )
-        feeder.ticks(topics.events, back + timedelta(minutes=1))
+        feeder.ticks(back + timedelta(minutes=1))
         assert cases.poll_until(lambda rs: len(feed_versions(rs)) >= 3, 60), worker.tail()
     resolved = feed_versions(cases.records)[2]
     assert (resolved.version, resolved.status, resolved.resolved_by) == (
@@ -143,7 +143,7 @@ def test_the_feed_row_lives_on_the_partition_its_commands_are_produced_to(
     with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.cases) as cases:
         feeder.send(topics.raw["courier"], [(b"V2VSAMPLE000001T", pickup, None)], at=t0)
         worker.wait_metric("v2v_feed_last_seen_timestamp_seconds", t0.timestamp())
-        feeder.ticks(topics.events, t0 + sla + timedelta(minutes=1))
+        feeder.ticks(t0 + sla + timedelta(minutes=1))
         assert cases.poll_until(lambda rs: len(feed_versions(rs)) >= 1, 60), worker.tail()
         [case] = feed_versions(cases.records)
         ina = tokens.headers("ops-ina", "integration")

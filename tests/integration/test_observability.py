@@ -61,7 +61,7 @@ def test_open_cases_follow_the_sla_and_the_case_page_links_its_playbook(worker, 
         first = oos(escalations.records)[0]
         process.wait_metric("v2v_cases_open", 1, **OOS, sla="within")
 
-        feeder.ticks(topics.events, first.issued_at + timedelta(minutes=16))  # nobody acked
+        feeder.ticks(first.issued_at + timedelta(minutes=16))  # nobody acked
         ticks += settings.topic_partitions
         assert escalations.poll_until(lambda rs: len(oos(rs, first.case_id)) >= 2, timeout_s=30)
         process.wait_metric("v2v_cases_open", 1, **OOS, sla="breached")

@@ -81,7 +81,7 @@ def test_odd_records_are_dead_lettered_and_the_chain_goes_on(hub_settings, worke
             assert header_dict(codes[code].headers())["__connect.errors.stage"] == "chain"
         # the chain takes sane records, and a signed tick, as ever
         feeder.send(topics.events, [(COI.encode(), feeder.encode(pickup), None)])
-        feeder.ticks(topics.events, received + timedelta(minutes=5))
+        feeder.ticks(received + timedelta(minutes=5))
         worker.wait_metric("v2v_events_processed_total", 1, event_type=pickup.event_type.value)
         worker.wait_metric(
             "v2v_events_processed_total", hub_settings.topic_partitions, event_type="CLOCK_TICK"

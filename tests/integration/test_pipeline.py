@@ -65,7 +65,7 @@ def test_courier_samples_become_events_cases_and_escalations(hub_settings, worke
     with Feeder(hub_settings) as feeder, TopicReader(hub_settings, topics.events) as events:
         send_in_event_time(feeder, topics.raw["courier"], payloads)
         assert events.reach(want, timeout_s=60, keyed=True)
-        feeder.ticks(topics.events, after_samples)
+        feeder.ticks(after_samples)
         worker.wait_metric("v2v_events_processed_total", want + ticks)
         worker.wait_metric("v2v_events_processed_total", ticks, event_type="CLOCK_TICK")
     decoded = [EVENTS.decode(r.value()) for r in non_tick(events.records)]
@@ -147,11 +147,11 @@ def test_unaccepted_handover_raises_custody_gap_only_after_turnaround_and_grace(
         send_in_event_time(feeder, topics.raw["courier"], [json.dumps(pickup).encode()])
         worker.wait_metric("v2v_events_processed_total", 2)
         # a tick a minute inside the lane turnaround + grace raises nothing ...
-        feeder.ticks(topics.events, released + judged - timedelta(minutes=1))
+        feeder.ticks(released + judged - timedelta(minutes=1))
         worker.wait_metric("v2v_events_processed_total", ticks, event_type="CLOCK_TICK")
         assert worker.metric("v2v_case_versions_total", code="CUSTODY_GAP") == 0
         # ... one at its end raises the gap.
-        feeder.ticks(topics.events, released + judged)
+        feeder.ticks(released + judged)
         worker.wait_metric("v2v_events_processed_total", 2 * ticks, event_type="CLOCK_TICK")
     assert worker.metric("v2v_case_versions_total", code="CUSTODY_GAP") == 1
     # (the courier, silent that long on the hub's clock, also has a PARTNER_FEED_SILENT case)
@@ -218,7 +218,7 @@ def test_deadlines_survive_a_worker_restart(hub_settings, worker, tmp_path) -> N
         restarted = WorkerProcess(hub_settings, tmp_path / "worker2.log").start()
         try:
             restarted.wait_ready()
-            feeder.ticks(topics.events, released + timedelta(days=3))
+            feeder.ticks(released + timedelta(days=3))
             restarted.wait_metric(
                 "v2v_events_processed_total", hub_settings.topic_partitions, event_type="CLOCK_TICK"
             )
@@ -257,7 +257,7 @@ def test_samples_delivered_unkeyed_out_of_order_end_with_the_cases_of_event_time
             feeder.send(topics.raw["courier"], [(None, payload, None)], i % partitions, at)
             sent += expected_events([payload])
             worker.wait_metric("v2v_events_processed_total", sent)
-        feeder.ticks(topics.events, after_samples)
+        feeder.ticks(after_samples)
         worker.wait_metric("v2v_events_processed_total", ticks, event_type="CLOCK_TICK")
     written = int(worker.metric("v2v_case_versions_total"))
     with TopicReader(hub_settings, topics.cases) as cases:

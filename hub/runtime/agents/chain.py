@@ -1,15 +1,17 @@
-"""``chain``: events + commands -> chain table -> cases, escalations, audit, read model.
+"""``chain``: events + commands + feeds -> chain table -> cases, escalations, audit, read model.
 
 Records are taken in batches and applied one by one in arrival order (so per chain in
 partition order); each changed chain's table row and read model are written once per batch,
 before the batch is acknowledged. A chain's audit records are acknowledged by Kafka before its
 row (with the new audit head) is written, so a head never names a record the trail lacks: after
-a crash the same records are written again, as exact copies. A CLOCK_TICK reaches every chain of
-its partition with a deadline or re-escalation due, then every partner feed whose row lives on
-that partition (``hub.runtime.feeds``); when it starts a new checkpoint interval it also
-checkpoints its partition's audit heads (:mod:`hub.audit.checkpoint`), sent once the batch's
-audit records are acknowledged. A record the chain cannot take (a rule or the engine raised) is
-dead-lettered with stage ``chain`` and the exception, and the agent goes on.
+a crash the same records are written again, as exact copies. A CLOCK_TICK on the events topic
+reaches every chain of its partition with a deadline or re-escalation due; when it starts a new
+checkpoint interval it also checkpoints its partition's audit heads (:mod:`hub.audit.checkpoint`),
+sent once the batch's audit records are acknowledged. On the feeds topic, a heard note is counted
+in its partner feed's row and a tick judges every feed whose row lives on its partition
+(:mod:`hub.runtime.feeds`); an unsigned record there is dead-lettered. A record the chain
+cannot take (a rule or the engine raised) is dead-lettered with stage ``chain`` and the
+exception, and the agent goes on.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from hub.canonical import canonical_json
 from hub.cases.commands import CaseCommand
 from hub.events.models import Event, EventType
 from hub.flow import Chain, Step
+from hub.headers import KIND_HEADER
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Worker, headers_of
+from hub.runtime.feeds import KIND_HEARD
 from hub.ticks import tick_is_signed
 
 log = logging.getLogger("v2v.runtime")
@@ -49,6 +53,9 @@ class ChainAgent:
 
     async def on_record(self, message: Any) -> None:
         hub = self.hub
+        if message.topic == hub.topics.feeds:
+            await self.on_feed_record(message)
+            return
         if message.topic == hub.topics.commands:
             cmd = await hub.decode(message, hub.wires.commands, "command")
             if cmd is not None:
@@ -71,12 +78,41 @@ class ChainAgent:
                 return
             for chain in list(self.store.due(message.partition, event.occurred_at)):
                 await self.apply(message, hub.core.on_tick(chain, event), message.partition)
-            for step in hub.feeds.on_tick(self.store, event, message.partition):
-                await self.apply(message, step, message.partition)
             self.checkpoint(message.partition, event.occurred_at)
             return
         known = self.store.get(event.coi_id) if event.coi_id else None
         step = hub.core.on_event(known, event, message.partition)
+        await self.apply(message, step, message.partition)
+
+    async def on_feed_record(self, message: Any) -> None:
+        """A heard note (counted in its feed's row) or a tick (every feed whose row lives on
+        the partition judged), both signed by the hub (:mod:`hub.runtime.feeds`)."""
+        hub, headers = self.hub, headers_of(message)
+        value, kind = message.value or b"", dict(headers).get(KIND_HEADER)
+        if not tick_is_signed(hub.tick_key, value, headers):
+            code = "FEED_NOTE_NOT_FROM_HUB" if kind == KIND_HEARD else "TICK_NOT_FROM_HUB"
+            reason = "no valid v2v.tick-signature: heard notes and ticks come from the hub"
+            await hub.dead_letter(message, _feeds_rejection(code, reason, "headers"))
+            return
+        if kind == KIND_HEARD:
+            try:
+                step = hub.feeds.on_note(self.store, value, message.partition)
+            except ValueError as exc:
+                await hub.dead_letter(message, _feeds_rejection("UNDECODABLE_FEED_NOTE", str(exc)))
+                return
+            hub.metrics.feed_records.labels("heard").inc()
+        else:
+            tick = await hub.decode(message, hub.wires.events, "event")
+            if tick is None:
+                return
+            if tick.event_type is not EventType.CLOCK_TICK:
+                reason = f"{tick.event_type.value} on the feeds topic: it carries ticks and notes"
+                await hub.dead_letter(message, _feeds_rejection("NOT_A_FEED_RECORD", reason))
+                return
+            for step in hub.feeds.on_tick(self.store, tick, message.partition):
+                await self.apply(message, step, message.partition)
+            hub.metrics.feed_records.labels("tick").inc()
+            return
         await self.apply(message, step, message.partition)
 
     async def on_command(self, message: Any, cmd: CaseCommand) -> None:
@@ -162,6 +198,10 @@ def _forged(tick: Event) -> Rejection:
         message_id=tick.source.message_id,
         field="headers",
     )
+
+
+def _feeds_rejection(code: str, reason: str, field: str | None = None) -> Rejection:
+    return Rejection(code=code, reason=reason, partner="hub", stage="chain", field=field)
 
 
 def register(

@@ -1,4 +1,5 @@
-"""``normalise``: raw.<partner> -> events (keyed by COI) | identity (links, unresolved) | dlq."""
+"""``normalise``: raw.<partner> -> events (keyed by COI) | identity (links, unresolved) | dlq,
+and for each raw message a heard note to the feeds topic (:mod:`hub.runtime.feeds`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from hub.headers import (
     OCCURRED_AT_HEADER,
     RECEIVED_AT_HEADER,
 )
+from hub.partners.health import feed_key
 from hub.runtime.context import Worker, headers_of, received_at
+from hub.runtime.feeds import KIND_HEARD
+from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
 
 log = logging.getLogger("v2v.runtime")
 TAUGHT_MEMORY = 100_000
@@ -58,7 +62,15 @@ def register(hub: Worker, raw_topic: Any) -> None:
             )
             hub.metrics.raw_messages.labels(partner).inc()
             ingested = hub.core.ingest(raw)
-            hub.feeds.on_message(partner, raw.received_at, bool(ingested.dead))
+            note = hub.feeds.note(partner, raw.received_at, bool(ingested.dead), message.topic,
+                                  message.partition, message.offset)  # fmt: skip
+            if note is not None:
+                home, value = note
+                headers = [(KIND_HEADER, KIND_HEARD), (TICK_SIGNATURE_HEADER,
+                           sign_tick(hub.tick_key, value))]  # fmt: skip
+                await hub.out.feeds.send(
+                    key=feed_key(partner).encode(), value=value, partition=home, headers=headers
+                )
             for rejection in ingested.dead:
                 if ingested.rejected:
                     hub.metrics.raw_rejected.labels(partner, rejection.code).inc()

@@ -17,11 +17,12 @@ from hub.errors import ConfigurationError
 from hub.partners.health import (
     FeedHealth,
     FeedPolicy,
-    Heard,
     at_risk,
     feed_key,
+    hear,
     is_feed_key,
     judge,
+    take,
 )
 from hub.partners.registry import load_entry, load_registry
 from hub.settings import REPO_ROOT
@@ -45,21 +46,22 @@ class Feed:
 
     def __init__(self, policy: FeedPolicy = POLICY, chains: list[ChainState] | None = None):
         self.policy, self.chains = policy, chains or []
-        self.heard = Heard()
         self.health = FeedHealth(partner=policy.partner)
         self.asked = 0
 
     def hear(self, at: datetime, dead: bool = False, times: int = 1) -> None:
         for _ in range(times):
-            self.heard.heard(self.policy.partner, at, dead)
+            heard = hear(self.health, at, dead)
+            assert heard is not None
+            self.health = heard
 
     def tick(self, now: datetime):
         def dependents() -> list[ChainState]:
             self.asked += 1
             return self.chains
 
-        heard = self.heard.take(self.policy.partner, now)
-        verdict = judge(self.health, self.policy, heard, now, f"tick@{now}", dependents)
+        heard, health = take(self.health, now)
+        verdict = judge(health, self.policy, heard, now, f"tick@{now}", dependents)
         self.health = verdict.health
         return verdict
 
@@ -220,17 +222,36 @@ def test_a_chain_depends_on_a_partner_under_any_of_its_names() -> None:
 
 
 def test_heard_hands_over_whole_minutes_up_to_the_tick_once() -> None:
-    heard = Heard()
-    assert heard.heard("courier", T0 - timedelta(seconds=30), False) == T0 - timedelta(seconds=30)
-    heard.heard("courier", T0, True)  # exactly on the minute: that minute ends with it
-    later = heard.heard("courier", T0 + timedelta(seconds=1), False)
-    assert later == heard.latest("courier") == T0 + timedelta(seconds=1)
-    [minute] = heard.take("courier", T0)
+    health = FeedHealth(partner="courier")
+    for at, dead in [(T0 - timedelta(seconds=30), False), (T0, True)]:  # on the minute: ends it
+        health = hear(health, at, dead) or health
+    later = hear(health, T0 + timedelta(seconds=1), False)
+    assert later is not None
+    assert later.latest_heard() == T0 + timedelta(seconds=1)
+    [minute], rest = take(later, T0)
     assert (minute.end, minute.messages, minute.dead, minute.last) == (T0, 2, 1, T0)
-    assert heard.take("courier", T0) == ()  # handed over once
-    [next_minute] = heard.take("courier", T0 + timedelta(minutes=1))
+    assert take(rest, T0) == ((), rest)  # handed over once
+    [next_minute], empty = take(rest, T0 + timedelta(minutes=1))
     assert next_minute.end == T0 + timedelta(minutes=1)
-    assert heard.take("logger", T0) == ()
+    assert empty.unjudged == ()
+    assert empty.latest_heard() is None
+
+
+def test_a_message_heard_again_from_its_source_counts_once() -> None:
+    """A worker that crashed after writing a heard note writes it again when the raw message is
+    read again: at or below the source's last offset counted, it changes nothing."""
+    health = FeedHealth(partner="courier")
+    first = hear(health, T0, False, "v2v.raw.courier:3", 41)
+    assert first is not None
+    assert hear(first, T0, False, "v2v.raw.courier:3", 41) is None
+    assert hear(first, T0, False, "v2v.raw.courier:3", 40) is None
+    other = hear(first, T0, True, "v2v.raw.courier:4", 0)  # another partition: its own offsets
+    assert other is not None
+    nxt = hear(other, T0, False, "v2v.raw.courier:3", 42)
+    assert nxt is not None
+    [minute] = nxt.unjudged
+    assert (minute.messages, minute.dead) == (3, 1)
+    assert dict(nxt.heard_upto) == {"v2v.raw.courier:3": 42, "v2v.raw.courier:4": 0}
 
 
 def test_feed_keys_can_never_be_a_coi() -> None:
