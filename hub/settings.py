@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     http_max_json_depth: int = Field(
         32, ge=1, description="deepest JSON nesting any body may have (400 above)"
     )
+    http_max_xml_depth: int = Field(
+        128, ge=1, description="deepest XML element nesting an ingress body may have (400 above)"
+    )
     http_body_timeout_s: float = Field(
         10.0, gt=0, description="how long a client may take to send its body (408 after)"
     )

@@ -9,6 +9,7 @@ code   when
 202    written: ``{"status": "accepted", "partner", "topic", "partition", "offset", "ingest_id"}``
 400    the ``Idempotency-Key`` header is not 1-200 printable ASCII characters, or a JSON body
        nests deeper than ``V2V_HTTP_MAX_JSON_DEPTH`` (``{"error", "reason", "max_json_depth"}``)
+       or an XML body deeper than ``V2V_HTTP_MAX_XML_DEPTH`` (``..., "max_xml_depth"}``)
 401    no bearer token, or one that does not verify (``WWW-Authenticate`` says why)
 403    the token's roles may not post to this feed: a ``partner:<id>`` role posts to feed ``<id>``
        only, ``integration`` to any (``{"error", "reason", "rule", "allowed_roles", ...}``)
@@ -46,7 +47,7 @@ from aiohttp.typedefs import Handler
 from connectors.base import Connector
 from hub.auth.gate import Gate
 from hub.auth.http import auth_middleware
-from hub.bodies import BodyRefused, Bounds, check_json_depth, is_json, read_bounded, too_large
+from hub.bodies import BodyRefused, Bounds, check_depth, read_bounded, too_large
 from hub.errors import DeliveryError, NormalisationError
 from hub.headers import MESSAGE_ID_HEADER
 from hub.ingress.edge import accepts, edge_connectors, edge_headers, media_type, new_ingest_id
@@ -112,7 +113,8 @@ def create_ingress_app(
     delivery_timeout_s = delivery_timeout_s or settings.delivery_timeout_s
     if max_body_bytes < 1:
         raise ValueError("max_body_bytes must be positive")
-    bounds = Bounds(max_body_bytes, settings.http_max_json_depth, settings.http_body_timeout_s)
+    bounds = Bounds(max_body_bytes, settings.http_max_json_depth, settings.http_body_timeout_s,
+                    settings.http_max_xml_depth)  # fmt: skip
     retry_after = str(max(1, round(delivery_timeout_s)))
     settings.require_secrets("ingress", INGRESS_SECRETS)
     gate = gate or Gate.from_settings(settings, seals=False)
@@ -146,8 +148,7 @@ def create_ingress_app(
             )
         try:
             body = await read_bounded(request.content, bounds)
-            if is_json(media_type(declared)):
-                check_json_depth(body, bounds.max_depth)
+            check_depth(body, media_type(declared), bounds.max_depth, bounds.max_xml_depth)
         except BodyRefused as refused:
             return _error(refused.status, refused.error, partner=partner, **refused.detail)
         try:

@@ -284,3 +284,41 @@ def test_odd_ingress_bodies_never_get_a_5xx(bounded, tokens) -> None:
     assert answer["max_body_bytes"] == 4096
     assert seen[202] > 0
     assert seen[400] > 0
+
+
+def test_a_deep_xml_ingress_body_is_a_400_and_a_real_one_is_written(bounded, tokens) -> None:
+    """The XML feeds' bound: elements nested past V2V_HTTP_MAX_XML_DEPTH are refused at the edge
+    with the reason (before, they reached the raw topic and only the parser refused them);
+    a MESA B2MML sample passes."""
+    bounded = bounded.model_copy(update={"partners": ["mes"]})
+    ensure_topics(bounded)
+    headers = {**tokens.headers("mes-gateway", "partner:mes"), "Content-Type": "application/xml"}
+    sample = sorted((REPO_ROOT / "connectors" / "mes" / "samples").glob("*.xml"))[0].read_bytes()
+    deep = b"<a>" * 100_000 + b"</a>" * 100_000
+    loop = asyncio.new_event_loop()
+    with RawProducer(bounded) as writer:
+        app = create_ingress_app(bounded, writer, max_body_bytes=1024 * 1024)
+        client = TestClient(TestServer(app, host="127.0.0.1"), loop=loop)
+        loop.run_until_complete(client.start_server())
+
+        async def ingest(body: bytes) -> tuple[int, Any]:
+            async with client.post("/ingest/mes", data=body, headers=headers) as answer:
+                return answer.status, await answer.json()
+
+        try:
+            refused = loop.run_until_complete(ingest(deep))
+            written = loop.run_until_complete(ingest(sample))
+        finally:
+            loop.run_until_complete(client.close())
+            loop.close()
+    assert refused == (
+        400,
+        {
+            "error": "body nested too deeply",
+            "reason": "XML elements nested deeper than 128 levels",
+            "max_xml_depth": 128,
+            "partner": "mes",
+        },
+    )
+    assert written[0] == 202, written
+    assert written[1]["topic"] == bounded.topic("raw.mes")

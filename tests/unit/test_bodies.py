@@ -11,8 +11,19 @@ from aiohttp import StreamReader
 from aiohttp.base_protocol import BaseProtocol
 from hypothesis import given
 from hypothesis import strategies as st
+from lxml import etree
 
-from hub.bodies import BodyRefused, Bounds, check_json_depth, is_json, json_depth, read_bounded
+from hub.bodies import (
+    BodyRefused,
+    Bounds,
+    check_depth,
+    check_json_depth,
+    is_json,
+    is_xml,
+    json_depth,
+    read_bounded,
+    xml_depth,
+)
 from hub.logthrottle import THROTTLE, RepeatFilter
 
 json_values = st.recursive(
@@ -51,6 +62,60 @@ def test_depth_check_refuses_deep_bodies_without_parsing_them() -> None:
 )
 def test_json_media_types(media: str | None, expected: bool) -> None:
     assert is_json(media) is expected
+
+
+# XML text whose markup inside comments, CDATA, attribute values and processing instructions
+# must not count as elements
+_TEXTS = st.sampled_from(
+    ["x", "<!-- <a><b> -->", "<![CDATA[<a><b>]]>", "<?pi <a>?>", "&lt;a&gt;", ""]
+)
+xml_trees = st.recursive(
+    st.tuples(st.just("leaf"), _TEXTS),
+    lambda inner: st.tuples(st.sampled_from(["a", "b:c", "d"]), st.lists(inner, max_size=3)),
+    max_leaves=20,
+)
+
+
+def render(tree: tuple[str, object]) -> str:
+    name, body = tree
+    if name == "leaf":
+        return str(body)
+    attrs = ' xmlns:b="urn:b" t="1>2" u=\'/>\''  # ">" may stand in an attribute value
+    if not body:
+        return f"<{name}{attrs}/>"
+    return f"<{name}{attrs}>{''.join(render(c) for c in body)}</{name}>"  # type: ignore[arg-type]
+
+
+def lxml_depth(element: etree._Element) -> int:
+    children = [c for c in element if isinstance(c.tag, str)]
+    return 1 + max((lxml_depth(c) for c in children), default=0)
+
+
+@given(xml_trees)
+def test_xml_depth_is_the_nesting_lxml_parses(tree: tuple[str, object]) -> None:
+    doc = f'<?xml version="1.0"?><root xmlns:b="urn:b">{render(tree)}</root>'.encode()
+    assert xml_depth(doc) == lxml_depth(etree.fromstring(doc))
+
+
+def test_xml_depth_check_refuses_deep_bodies_without_parsing_them() -> None:
+    deep = b"<a>" * 1_000_000 + b"</a>" * 1_000_000
+    with pytest.raises(BodyRefused) as refused:
+        check_depth(deep, "application/xml", 32, 128)
+    assert refused.value.status == 400
+    assert refused.value.body()["max_xml_depth"] == 128
+    check_depth(b"<a>" * 128 + b"</a>" * 128, "application/xml", 32, 128)  # at the limit
+    check_depth(deep, "text/csv", 32, 128)  # not XML: not looked at
+    with pytest.raises(BodyRefused):
+        check_depth(b"[" * 33, "application/json", 32, 128)
+
+
+@pytest.mark.parametrize(
+    ("media", "expected"),
+    [("application/xml", True), ("text/xml", True), ("application/epcis+xml", True),
+     ("application/json", False), (None, False)],
+)  # fmt: skip
+def test_xml_media_types(media: str | None, expected: bool) -> None:
+    assert is_xml(media) is expected
 
 
 class _Open(BaseProtocol):
