@@ -41,7 +41,7 @@ from hub.runtime.feeds import FeedWatch
 from hub.runtime.health import unavailable_middleware
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
-from hub.runtime.tablestore import row_writer, store_url
+from hub.runtime.tablestore import row_reader, row_writer, store_url
 from hub.runtime.views import ROUTES, register_views
 from hub.settings import Settings
 from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
@@ -197,7 +197,24 @@ def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
         for (severity, code, sla), count in tally.items():
             metrics.cases_open.labels(severity, code, sla).set(count)
 
-    return ChainStore(table, hub.core, row_writer(table), stage_gauge, case_gauge)
+    # Each chain in brief (ChainStore's index), beside its row: same partitions, same store.
+    index = app.Table(
+        "chain-index",
+        partitions=parts,
+        key_type=str,
+        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
+        store=store_url(hub.settings.table_store, "chain-index"),
+    )
+    return ChainStore(
+        table,
+        hub.core,
+        row_writer(table),
+        stage_gauge,
+        case_gauge,
+        read=row_reader(table),
+        index=index,
+        write_index=row_writer(index),
+    )
 
 
 def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | None) -> None:

@@ -40,12 +40,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Collection, Iterator, MutableMapping
 from datetime import datetime
 from typing import Any
 
 from hub.flow import Chain, FlowCore
-from hub.flow.chain import base_id, is_pending_key, pending_key, recent_ids
+from hub.flow.chain import IndexEntry, pending_key, recent_ids, row_ids
 from hub.partners.health import is_feed_key
 
 log = logging.getLogger("v2v.runtime")
@@ -53,6 +53,9 @@ log = logging.getLogger("v2v.runtime")
 Writer = Callable[[str, dict[str, Any] | None, int], None]
 """``write(key, row, partition)``: store one row (None: delete it), its changelog record on
 ``partition``."""
+Reader = Callable[[str, int | None], dict[str, Any] | None]
+"""``read(key, partition)``: one row (None: there is none) from ``partition``'s rows (None: the
+partition is not known)."""
 StageGauge = Callable[[dict[str, int]], None]
 CaseGauge = Callable[[dict[tuple[str, str, str], int]], None]
 
@@ -75,122 +78,214 @@ class ChainStore:
         write: Writer | None = None,
         on_stages: StageGauge | None = None,
         on_cases: CaseGauge | None = None,
+        *,
+        read: Reader | None = None,
+        index: MutableMapping[str, Any] | None = None,
+        write_index: Writer | None = None,
     ) -> None:
         self.table = table
         self.core = core
         self._write = write or _set_item(table)
+        self._read: Reader = read or (lambda key, _partition: table.get(key))
+        self.index: MutableMapping[str, Any] = {} if index is None else index
+        self._write_index = write_index or _set_item(self.index)
         self._on_stages = on_stages
-        self._cache: dict[str, Chain] = {}
+        self._on_cases = on_cases
+        self._cache: dict[str, Chain] = {}  # decoded chains
         self._stored: dict[str, frozenset[str]] = {}  # COI -> its pending records' rows
         self._dirty: dict[str, int] = {}
-        self._complete = False
+        self._entries: dict[str, IndexEntry] = {}  # every chain of the assigned partitions
+        self._partitions: dict[int, set[str]] = {}  # partition -> its chains' COIs
+        self._indexed: dict[str, IndexEntry] = {}  # the entries as the index table holds them
+        self._stale: set[str] = set()  # COIs whose index row no longer matches their entry
+        self._recovered = False
         self.stages: Counter[str] = Counter()
-        self._on_cases = on_cases
         self.open_cases: Counter[tuple[str, str, str]] = Counter()
 
     def get(self, coi_id: str) -> Chain | None:
         chain = self._cache.get(coi_id)
-        if chain is None:
-            raw = self.table.get(coi_id)
-            if raw is None:
-                return None
-            chain = self._cache[coi_id] = Chain.from_row(raw, self.table)
-            row = raw["state"]
-            named = frozenset(
-                [*row.get("pending_ids", ()), *recent_ids(row, row.get("recent_count"))]
-                + ([row["base_id"]] if row.get("base_id") else [])
+        if chain is not None:
+            return chain
+        self.recover()
+        entry = self._entries.get(coi_id)
+        return None if entry is None else self._decode(coi_id, entry.partition)
+
+    def _decode(self, coi_id: str, partition: int | None) -> Chain | None:
+        """The chain's row (and the rows it names) decoded into the cache; its entry corrected
+        when the index held another (a crash between the two tables' writes)."""
+        raw = self._read(coi_id, partition)
+        if raw is None:  # an index row whose chain row a crash lost: no chain
+            self._leave(coi_id)
+            return None
+        row = raw["state"]
+        if partition is None:
+            partition = row.get("partition")
+        named = frozenset(
+            [*row.get("pending_ids", ()), *recent_ids(row, row.get("recent_count"))]
+            + ([row["base_id"]] if row.get("base_id") else [])
+        )
+        keys = [pending_key(coi_id, k) for k in named]
+        rows = {key: self._read(key, partition) for key in keys}
+        chain = self._cache[coi_id] = Chain.from_row(raw, rows)
+        self._stored[coi_id] = named
+        missing = [k for k, found in rows.items() if found is None]
+        if missing:
+            log.error(
+                "chain %s: %d records or its base missing from the table (loaded without "
+                "them; records judged before are no longer re-judged)",
+                coi_id,
+                len(missing),
             )
-            self._stored[coi_id] = named
-            missing = [k for k in named if self.table.get(pending_key(coi_id, k)) is None]
-            if missing:
-                log.error(
-                    "chain %s: %d records or its base missing from the table (loaded without "
-                    "them; records judged before are no longer re-judged)",
-                    coi_id,
-                    len(missing),
-                )
-            if not is_feed_key(coi_id):
-                self.stages[chain.state.stage] += 1
-            self.open_cases.update(chain.desk.open_cases())
+        self._enter(IndexEntry.of(chain, partition or 0))
         return chain
+
+    def _enter(self, entry: IndexEntry) -> None:
+        """``entry`` for its chain, in the counts and the partition's chains."""
+        coi_id = entry.coi_id
+        known = self._entries.get(coi_id)
+        if known == entry:
+            return
+        if known is not None:
+            self._leave(coi_id)
+        self._entries[coi_id] = entry
+        self._partitions.setdefault(entry.partition, set()).add(coi_id)
+        self._count(entry, 1)
+        if self._indexed.get(coi_id) != entry:
+            self._stale.add(coi_id)
+
+    def _leave(self, coi_id: str) -> None:
+        known = self._entries.pop(coi_id, None)
+        if known is not None:
+            self._partitions.get(known.partition, set()).discard(coi_id)
+            self._count(known, -1)
+            self._stale.add(coi_id)
+
+    def _count(self, entry: IndexEntry, sign: int) -> None:
+        if not is_feed_key(entry.coi_id):  # a partner feed's row is no chain
+            self.stages[entry.stage] += sign
+        for tally, n in entry.open_cases:
+            self.open_cases[tally] += sign * n
 
     def put(self, chain: Chain, partition: int) -> None:
         """Keep ``chain`` (living on events ``partition``) as the latest version; durable after
         the next :meth:`flush`."""
-        known = self._cache.get(chain.coi_id)
-        if not is_feed_key(chain.coi_id):  # a partner feed's row is no chain
-            if known is not None:
-                self.stages[known.state.stage] -= 1
-            self.stages[chain.state.stage] += 1
-        if known is not None:
-            self.open_cases.subtract(known.desk.open_cases())
-        self.open_cases.update(chain.desk.open_cases())
+        self._enter(IndexEntry.of(chain, partition))
         self._cache[chain.coi_id] = chain
         self._dirty[chain.coi_id] = partition
 
     def flush(self) -> int:
-        """Write every chain changed since the last flush to the table; returns how many."""
+        """Write every chain changed since the last flush to the table, and its index row when
+        its entry changed; returns how many chains."""
         dirty, self._dirty = self._dirty, {}
         for coi_id, partition in dirty.items():
             chain = self._cache[coi_id]
-            state = chain.state
-            rows: dict[str, Any] = {e.event_id: e for e in (*state.pending, *state.recent)}
-            base = base_id(state)
-            if base is not None:
-                rows[base] = state.base
+            rows = row_ids(chain.state)
             stored = self._stored.get(coi_id, frozenset())
             for key in rows.keys() - stored:  # first the records (and base) the row will name
                 self._write(pending_key(coi_id, key), rows[key].model_dump(mode="json"), partition)
             self._write(coi_id, chain.to_row(pending=False), partition)
+            self._write_entry(coi_id)
             for key in stored - rows.keys():  # judged and past re-judging: no longer needed
                 self._write(pending_key(coi_id, key), None, partition)
             self._stored[coi_id] = frozenset(rows)
+        for coi_id in list(self._stale):
+            self._write_entry(coi_id)
         if self._on_stages is not None:
             self._on_stages(dict(self.stages))
         if self._on_cases is not None:
             self._on_cases(dict(self.open_cases))
         return len(dirty)
 
-    def load_all(self) -> None:
-        """Decode every row of the assigned partitions (once per assignment)."""
-        if not self._complete:
-            keys = list(self.table.keys())
-            for coi_id in keys:
-                if not is_pending_key(coi_id):
-                    self.get(coi_id)
+    def _write_entry(self, coi_id: str) -> None:
+        self._stale.discard(coi_id)
+        entry, indexed = self._entries.get(coi_id), self._indexed.get(coi_id)
+        if entry == indexed:
+            return
+        if entry is not None:
+            self._write_index(coi_id, entry.to_row(), entry.partition)
+            self._indexed[coi_id] = entry
+        elif indexed is not None:
+            self._write_index(coi_id, None, indexed.partition)
+            del self._indexed[coi_id]
+
+    def recover(self) -> None:
+        """Know the chains of the assigned partitions (once per assignment) from the index,
+        decoding only those it does not account for."""
+        if self._recovered:
+            return
+        for coi_id, row in list(self.index.items()):
+            try:
+                entry = IndexEntry.from_row(coi_id, row)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("chain %s: index row unreadable, the chain is decoded: %s", coi_id, exc)
+                continue
+            self._indexed[coi_id] = entry
+            self._enter(entry)
+        rows_of: dict[str, list[str]] = {}  # COI -> the keys of the rows its row may name
+        chains: set[str] = set()
+        for key in list(self.table.keys()):
+            coi_id, _, event_id = key.partition(" ")
+            if event_id:
+                rows_of.setdefault(coi_id, []).append(key)
+            else:
+                chains.add(key)
+        for coi_id in [c for c in self._entries if c not in chains]:  # its chain row was lost
+            self._leave(coi_id)
+        for coi_id in chains:
+            keys = rows_of.get(coi_id, [])
+            known = self._entries.get(coi_id)
+            if known is not None and known.rows == len(keys):
+                continue
+            chain = self._decode(coi_id, known.partition if known is not None else None)
+            if chain is None:
+                continue
+            partition = self._entries[coi_id].partition
             for key in keys:  # a crash between a chain's row and its deletions left these
-                coi_id, _, event_id = key.partition(" ")
-                chain = self._cache.get(coi_id)
-                if event_id and chain is not None and event_id not in self._stored[coi_id]:
-                    self._write(key, None, chain.state.partition or 0)
-            self._complete = True
+                if key.partition(" ")[2] not in self._stored[coi_id]:
+                    self._write(key, None, partition)
+        self._recovered = True
 
     def due(self, partition: int, now: datetime) -> Iterator[Chain]:
-        """Chains of ``partition`` with a deadline or a re-escalation at or before ``now``."""
-        self.load_all()
-        for chain in list(self._cache.values()):
-            if chain.state.partition == partition and self.core.due(chain, now):
+        """Chains of ``partition`` with a deadline or a re-escalation at or before ``now``:
+        found in brief, only those decoded."""
+        self.recover()
+        for coi_id in list(self._partitions.get(partition, ())):
+            entry = self._entries.get(coi_id)
+            if entry is None or not self.core.due(entry, now):
+                continue
+            chain = self.get(coi_id)
+            if chain is not None and self.core.due(chain, now):
                 yield chain
 
     def heads(self, partition: int) -> dict[str, tuple[int, str]]:
         """The audit head (seq, hash) of every chain of ``partition`` with a record."""
-        self.load_all()
-        return {
-            c.coi_id: (c.audit.seq, c.audit.hash)
-            for c in self._cache.values()
-            if c.state.partition == partition and c.audit.hash is not None
-        }
+        self.recover()
+        entries = (self._entries[c] for c in self._partitions.get(partition, ()))
+        return {e.coi_id: e.audit for e in entries if e.audit is not None}
 
-    def chains(self) -> list[Chain]:
-        return list(self._cache.values())
+    def chains(
+        self, partitions: Collection[int] | None = None, cois: Collection[str] = ()
+    ) -> list[Chain]:
+        """Every chain this worker holds, or those of ``partitions`` and ``cois``; decoded now
+        when not yet."""
+        self.recover()
+        wanted = [
+            coi_id
+            for coi_id, entry in list(self._entries.items())
+            if partitions is None or entry.partition in partitions or coi_id in cois
+        ]
+        found = (self.get(coi_id) for coi_id in wanted)
+        return [chain for chain in found if chain is not None]
 
     def forget(self) -> None:
-        """Drop the cache (partitions were revoked; ownership may have moved). Faust waits for
-        in-flight records before revoking, so nothing is dirty here; flushed anyway."""
+        """Drop what is known of the chains (partitions were revoked; ownership may have moved).
+        Faust waits for in-flight records before revoking, so nothing is dirty here; flushed
+        anyway."""
         self.flush()
-        self._cache.clear()
-        self._stored.clear()
-        self._complete = False
+        for known in (self._cache, self._stored, self._entries, self._partitions, self._indexed):
+            known.clear()
+        self._stale.clear()
+        self._recovered = False
         self.stages = Counter({stage: 0 for stage in self.stages})
         self.open_cases = Counter({key: 0 for key in self.open_cases})
         if self._on_stages is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.runtime.chainstore import Writer
+from hub.runtime.chainstore import Reader, Writer
 
 
 def store_url(kind: str, table: str) -> str | None:
@@ -42,6 +42,8 @@ def row_writer(table: Any) -> Writer:
                 store.pop(key, None)
             else:
                 store[key] = row
+                # as the store's recovery does: the key goes with its partition when revoked
+                getattr(store, "_key_partition", {})[key] = partition
             return
         raw_key = store._encode_key(key)
         db = partition_db(partition)
@@ -53,3 +55,29 @@ def row_writer(table: Any) -> Writer:
             store._key_index[raw_key] = partition
 
     return write
+
+
+def row_reader(table: Any) -> Reader:
+    """``read(key, partition)`` on a Faust table: the row, or None. With RocksDB only the
+    partition's database is read (any assigned one when ``partition`` is None): Faust's own
+    ``get`` outside a record searches every partition database for a key it has not seen, and
+    within a batch of records takes the partition of the last record read, not the key's."""
+    store = table.data
+    dbs = getattr(store, "_dbs", None)
+    if dbs is None:  # memory: a dict
+        return lambda key, _partition: store.get(key)
+
+    def read(key: str, partition: int | None) -> dict[str, Any] | None:
+        raw_key = store._encode_key(key)
+        if partition is None:
+            where = list(store._dbs_for_actives())
+        else:
+            where = [dbs[partition]] if partition in dbs else []
+        for db in where:
+            value = db.get(raw_key)
+            if value is not None:
+                row: dict[str, Any] = store._decode_value(value)
+                return row
+        return None
+
+    return read

@@ -138,7 +138,7 @@ def test_a_store_opened_again_on_the_same_table_sees_the_same_chain(core: FlowCo
     feed(core, first, 3)
     [coi] = [k for k in log.data if not is_pending_key(k)]
     again = store_on(log, core)
-    again.load_all()
+    again.recover()
     before, after = first.get(coi), again.get(coi)
     assert before is not None
     assert after is not None
@@ -179,7 +179,7 @@ def test_a_crash_at_any_write_leaves_a_loadable_chain(core: FlowCore) -> None:
             else:
                 table[key] = row
         loaded = ChainStore(table, core)
-        loaded.load_all()
+        loaded.recover()
         for found in loaded.chains():
             named = set(table[found.coi_id]["state"].get("pending_ids", ()))
             assert {e.event_id for e in found.state.pending} <= named

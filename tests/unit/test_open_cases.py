@@ -90,7 +90,7 @@ def test_store_counts_open_cases_across_versions_recovery_and_revocation() -> No
         None,  # type: ignore[arg-type]
         on_cases=lambda t: [again.cases_open.labels(*k).set(v) for k, v in t.items()],
     )
-    recovered.load_all()
+    recovered.recover()
     recovered.flush()
     for sla in ("within", "acknowledged"):
         assert again.registry.get_sample_value("v2v_cases_open", {**LABELS, "sla": sla}) == 1
