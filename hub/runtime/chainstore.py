@@ -183,8 +183,8 @@ class ChainStore:
             stored = self._stored.get(coi_id, frozenset())
             for key in rows.keys() - stored:  # first the records (and base) the row will name
                 self._write(pending_key(coi_id, key), rows[key].model_dump(mode="json"), partition)
+            self._write_entry(coi_id)  # before the row: see the module's docstring
             self._write(coi_id, chain.to_row(pending=False), partition)
-            self._write_entry(coi_id)
             for key in stored - rows.keys():  # judged and past re-judging: no longer needed
                 self._write(pending_key(coi_id, key), None, partition)
             self._stored[coi_id] = frozenset(rows)
