@@ -1,12 +1,13 @@
 """Restart with many chains, without building them one event at a time.
 
 One chain is built by a real worker (its pick-up and departure, as the chains phase of ``v2v
-bench`` builds each chain), its rows are read back from the chain table's changelog, and copies
-of them under ``chains - 1`` other COIs are written to the changelog, each on its COI's own
-partition (the row names its partition). Then the worker is stopped and a new one started with
-the same app id (:func:`hub.bench.runner._restart`'s figures: seconds until ``/ready``, and
-until an event of the real chain is applied on the recovered state). Filling the table directly
-takes seconds where the chains phase takes minutes for 100 000 chains. With
+bench`` builds each chain), its rows are read back from the chain table's changelog (and its
+index row from the chain index's), and copies of them under ``chains - 1`` other COIs are
+written to the changelogs, each on its COI's own partition (the rows name their partition).
+Then the worker is stopped and a new one started with the same app id
+(:func:`hub.bench.runner._restart`'s figures: seconds until ``/ready``, and until an event of the
+real chain is applied on the recovered state). Filling the table directly takes seconds where
+the chains phase takes minutes for 100 000 chains. With
 ``V2V_TABLE_STORE=rocksdb`` a worker first reads the copies into its store (as a worker that
 built the chains would hold them), then the restart is measured.
 """

@@ -177,17 +177,19 @@ def create_app(
 
 
 def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
-    """The chains table behind its store: rows written with their changelog partition, and the
-    stage and open-case gauges the store keeps."""
+    """The chains table and its index (each chain in brief) behind their store: rows written
+    with their changelog partition, and the stage and open-case gauges the store keeps."""
     app, parts = hub.app, hub.settings.topic_partitions
-    # JSON changelog (the app's default value serializer): readable with any Kafka tool.
-    table = app.Table(
-        "chains",
-        partitions=parts,
-        key_type=str,
-        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
-        store=store_url(hub.settings.table_store, "chains"),
-    )
+
+    def table(name: str) -> Any:
+        # JSON changelog (the app's default value serializer): readable with any Kafka tool.
+        return app.Table(
+            name,
+            partitions=parts,
+            key_type=str,
+            extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
+            store=store_url(hub.settings.table_store, name),
+        )
 
     def stage_gauge(stages: dict[str, int]) -> None:
         for stage, count in stages.items():
@@ -197,24 +199,10 @@ def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
         for (severity, code, sla), count in tally.items():
             metrics.cases_open.labels(severity, code, sla).set(count)
 
-    # Each chain in brief (ChainStore's index), beside its row: same partitions, same store.
-    index = app.Table(
-        "chain-index",
-        partitions=parts,
-        key_type=str,
-        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
-        store=store_url(hub.settings.table_store, "chain-index"),
-    )
-    return ChainStore(
-        table,
-        hub.core,
-        row_writer(table),
-        stage_gauge,
-        case_gauge,
-        read=row_reader(table),
-        index=index,
-        write_index=row_writer(index),
-    )
+    chains, index = table("chains"), table("chain-index")
+    write, read = row_writer(chains), row_reader(chains)
+    return ChainStore(chains, hub.core, write, stage_gauge, case_gauge,
+                      read=read, index=index, write_index=row_writer(index))  # fmt: skip
 
 
 def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | None) -> None:

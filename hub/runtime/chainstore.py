@@ -1,9 +1,10 @@
-"""The chain table with a decoded cache, a due view for clock ticks and the stage gauge.
+"""The chain table with a decoded cache, an index of every chain in brief, a due view for clock
+ticks and the stage and open-case gauges.
 
 One table row per chain (key: COI) holds a :class:`hub.flow.Chain` (engine state and case
 desk). The Faust table (JSON changelog) is the durable store; the decoded cache spares a tick
-from re-validating every chain. The cache is dropped on every partition revocation, so it never
-outlives ownership.
+from re-validating every chain. The cache and the index entries are dropped on every partition
+revocation, so they never outlive ownership.
 
 :meth:`ChainStore.put` only marks a chain dirty; :meth:`ChainStore.flush` writes every dirty
 chain to the table once. The chain agent flushes at the end of each batch of records, before
@@ -29,11 +30,34 @@ tombstone per record later than before, and one base row per re-judging window, 
 chain row. A chain whose recent records or base are missing loads with the chain as judged as
 its base (it re-judges what arrives from then on).
 
-The stage gauge counts the chains this worker holds, those recovered from the changelog
-included: :meth:`load_all` decodes every row of the assigned partitions once, and from then on
-every change of stage moves the count. The open-case tally (``(severity, code, sla)`` of every
-case not closed, from each row's case desk) is kept the same way, for the ``v2v_cases_open``
-gauge.
+A restarted worker must not decode every chain before it processes again (pydantic over every
+row and the rows it names: minutes at 100 000 chains). So each chain has a row in a second
+table, the **index** (``chain-index``, same key, same partition, same store kind: a
+:class:`hub.flow.chain.IndexEntry`): its partition, stage, when a tick next has work on it (its
+wake time and the escalation marks of its open cases, judged against the policy of the day),
+its open-case tally, its audit head and how many rows of its own its row names. A flush writes
+it, only when it changed, after the chain's new record rows and before the chain's row.
+:meth:`ChainStore.recover` (once per assignment) reads the index of the assigned partitions and
+the chain table's keys (not its values); from them come the stage gauge (the chains this worker
+holds, those recovered from the changelog included), the open-case tally behind
+``v2v_cases_open``, the audit heads a checkpoint signs (:meth:`heads`) and the chains a tick
+reaches (:meth:`due`: only those due are decoded). A chain is decoded when an event, a command
+or a tick needs it, or :meth:`chains` is asked for it (the read-model rebuild of a lost
+partition, a partner feed's silence), and read from its own partition's rows.
+
+Recovery decodes a chain only when the index does not account for it: no index row (rows
+written before the index existed: decoded once, their index rows written at the next flush),
+an unreadable one, or a count of the chain's own rows in the table that differs from the
+entry's. The last is what a crash between a flush's writes leaves (new record rows without the
+chain row naming them, or rows the chain row no longer names but not yet deleted): the chain is
+decoded and the rows its row does not name are deleted. A crash between the index row and the
+chain row that leaves the counts equal is mended by the batch's records, which come again (the
+batch was not acknowledged): decoding a chain always corrects its entry and rewrites an index
+row that disagrees. An index row whose chain row is missing is no chain (its row deleted). The
+two tables have changelogs of their own; with RocksDB both are written to the worker's disk in
+this order, with ``memory`` a crash may lose the tail of either changelog, and an index row left
+behind is corrected the same way when its chain is next decoded. Records of a chain whose own
+row was never written stay until their event comes again.
 """
 
 from __future__ import annotations

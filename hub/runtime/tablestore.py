@@ -10,7 +10,11 @@ the worker this way (a StatefulSet with a volume per pod).
 :class:`hub.runtime.chainstore.ChainStore` flushes a batch's rows at the batch's end, outside
 the record Faust would take the partition from. Faust's RocksDB store finds a row's partition
 database only from that record, so :func:`row_writer` writes the partition's database itself,
-as the store's own changelog recovery does (encoded key and value, the key index kept).
+as the store's own changelog recovery does (encoded key and value, the key index kept), and
+:func:`row_reader` reads it (the store's ``get`` outside a record searches every partition
+database; within a batch it takes the partition of the batch's last record). The chain index
+(``chain-index``) lives in the same kind of store, so a restarted worker with its volume finds
+it there too and decodes no chain to start.
 """
 
 from __future__ import annotations
