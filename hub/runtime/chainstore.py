@@ -237,7 +237,8 @@ class ChainStore:
         decoding only those it does not account for."""
         if self._recovered:
             return
-        for coi_id, row in list(self.index.items()):
+        # (the tables' views iterated as they are: list() of a Faust view counts it first)
+        for coi_id, row in self.index.items():
             try:
                 entry = IndexEntry.from_row(coi_id, row)
             except (KeyError, TypeError, ValueError) as exc:
@@ -247,7 +248,7 @@ class ChainStore:
             self._enter(entry)
         rows_of: dict[str, list[str]] = {}  # COI -> the keys of the rows its row may name
         chains: set[str] = set()
-        for key in list(self.table.keys()):
+        for key in self.table:
             coi_id, _, event_id = key.partition(" ")
             if event_id:
                 rows_of.setdefault(coi_id, []).append(key)
@@ -289,17 +290,23 @@ class ChainStore:
 
     def chains(
         self, partitions: Collection[int] | None = None, cois: Collection[str] = ()
-    ) -> list[Chain]:
-        """Every chain this worker holds, or those of ``partitions`` and ``cois``; decoded now
-        when not yet."""
+    ) -> Iterator[Chain]:
+        """Every chain this worker holds, or those of ``partitions`` and ``cois``, each decoded
+        as it is reached when not yet (a caller that awaits between them lets the worker go on
+        processing meanwhile)."""
         self.recover()
         wanted = [
             coi_id
-            for coi_id, entry in list(self._entries.items())
+            for coi_id, entry in self._entries.items()
             if partitions is None or entry.partition in partitions or coi_id in cois
         ]
-        found = (self.get(coi_id) for coi_id in wanted)
-        return [chain for chain in found if chain is not None]
+        for coi_id in wanted:
+            chain = self._cache.get(coi_id)
+            entry = self._entries.get(coi_id)
+            if chain is None and entry is not None:  # (none: revoked meanwhile)
+                chain = self._decode(coi_id, entry.partition)
+            if chain is not None:
+                yield chain
 
     def forget(self) -> None:
         """Drop what is known of the chains (partitions were revoked; ownership may have moved).

@@ -50,9 +50,9 @@ class Rebuilder:
             log.warning("read-model check postponed, Redis unavailable: %s", exc, extra=THROTTLE)
             return 0
         behind = set(self.behind)
-        chains = self.store.chains(lost, behind) if lost or behind else []  # decoded: these only
         done = 0
-        for chain in chains:
+        # each decoded when reached: the chain agent goes on while the projections are awaited
+        for chain in self.store.chains(lost, behind) if lost or behind else ():
             if not await self._project(chain):
                 return done  # Redis went away again: the next check carries on
             self.behind.discard(chain.coi_id)

@@ -152,7 +152,7 @@ def test_a_store_opened_again_on_the_same_table_sees_the_same_chain(core: FlowCo
     assert after is not None
     assert after.state == before.state
     assert after.desk == before.desk
-    assert again.chains() == [after]  # pending rows are no chains
+    assert list(again.chains()) == [after]  # pending rows are no chains
 
 
 def judged_two_days_on(core: FlowCore, log: Log) -> tuple[ChainStore, Chain]:
@@ -365,7 +365,7 @@ def test_a_crash_at_any_write_of_chain_and_index_leaves_them_agreeing(core: Flow
             else:
                 tables[table][key] = row
         loaded = ChainStore(tables["chains"], core, index=tables["index"])
-        held = loaded.chains()
+        held = list(loaded.chains())
         loaded.flush()
         for found in held:
             named = set(tables["chains"][found.coi_id]["state"].get("pending_ids", ()))
