@@ -41,7 +41,7 @@ from hub.runtime.feeds import FeedWatch
 from hub.runtime.health import unavailable_middleware
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
-from hub.runtime.tablestore import row_reader, row_writer, store_url
+from hub.runtime.tablestore import store_url, table_rows
 from hub.runtime.views import ROUTES, register_views
 from hub.settings import Settings
 from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
@@ -200,9 +200,8 @@ def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
             metrics.cases_open.labels(severity, code, sla).set(count)
 
     chains, index = table("chains"), table("chain-index")
-    write, read = row_writer(chains), row_reader(chains)
-    return ChainStore(chains, hub.core, write, stage_gauge, case_gauge,
-                      read=read, index=index, write_index=row_writer(index))  # fmt: skip
+    return ChainStore(table_rows(chains), hub.core, stage_gauge, case_gauge,
+                      index=table_rows(index))  # fmt: skip
 
 
 def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | None) -> None:

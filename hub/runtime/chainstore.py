@@ -64,7 +64,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, MutableMapping
+from collections.abc import Callable, Collection, Iterable, Iterator, MutableMapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -84,35 +85,49 @@ StageGauge = Callable[[dict[str, int]], None]
 CaseGauge = Callable[[dict[tuple[str, str, str], int]], None]
 
 
-def _set_item(table: MutableMapping[str, Any]) -> Writer:
-    def write(key: str, row: dict[str, Any] | None, _partition: int) -> None:
-        if row is None:
-            table.pop(key, None)
-        else:
-            table[key] = row
+@dataclass(frozen=True)
+class Rows:
+    """How the store reaches one table: ``write`` and ``read`` a row with its partition, and
+    the keys and rows of the assigned partitions (``scan_keys``, ``scan_items``) (for a Faust table:
+    :func:`hub.runtime.tablestore.table_rows`)."""
 
-    return write
+    write: Writer
+    read: Reader
+    scan_keys: Callable[[], Iterable[str]]
+    scan_items: Callable[[], Iterable[tuple[str, Any]]]
+
+    @classmethod
+    def of(cls, table: MutableMapping[str, Any], write: Writer | None = None) -> Rows:
+        """A plain mapping's rows (the partition is not kept), ``write`` instead of setting
+        its items if given."""
+
+        def set_item(key: str, row: dict[str, Any] | None, _partition: int) -> None:
+            if row is None:
+                table.pop(key, None)
+            else:
+                table[key] = row
+
+        def read(key: str, _partition: int | None) -> Any:
+            return table.get(key)
+
+        return cls(write or set_item, read, lambda: list(table), lambda: list(table.items()))
 
 
 class ChainStore:
     def __init__(
         self,
-        table: MutableMapping[str, Any],
+        table: MutableMapping[str, Any] | Rows,
         core: FlowCore,
-        write: Writer | None = None,
         on_stages: StageGauge | None = None,
         on_cases: CaseGauge | None = None,
         *,
-        read: Reader | None = None,
-        index: MutableMapping[str, Any] | None = None,
-        write_index: Writer | None = None,
+        index: MutableMapping[str, Any] | Rows | None = None,
     ) -> None:
-        self.table = table
+        """The chains in ``table`` and their entries in ``index`` (an empty mapping of its own
+        when not given: every chain is decoded once at recovery)."""
+        self.rows = table if isinstance(table, Rows) else Rows.of(table)
+        self.index = index if isinstance(index, Rows) else Rows.of({} if index is None else index)
         self.core = core
-        self._write = write or _set_item(table)
-        self._read: Reader = read or (lambda key, _partition: table.get(key))
-        self.index: MutableMapping[str, Any] = {} if index is None else index
-        self._write_index = write_index or _set_item(self.index)
         self._on_stages = on_stages
         self._on_cases = on_cases
         self._cache: dict[str, Chain] = {}  # decoded chains
@@ -137,7 +152,7 @@ class ChainStore:
     def _decode(self, coi_id: str, partition: int | None) -> Chain | None:
         """The chain's row (and the rows it names) decoded into the cache; its entry corrected
         when the index held another (a crash between the two tables' writes)."""
-        raw = self._read(coi_id, partition)
+        raw = self.rows.read(coi_id, partition)
         if raw is None:  # an index row whose chain row a crash lost: no chain
             self._leave(coi_id)
             return None
@@ -149,7 +164,7 @@ class ChainStore:
             + ([row["base_id"]] if row.get("base_id") else [])
         )
         keys = [pending_key(coi_id, k) for k in named]
-        rows = {key: self._read(key, partition) for key in keys}
+        rows = {key: self.rows.read(key, partition) for key in keys}
         chain = self._cache[coi_id] = Chain.from_row(raw, rows)
         self._stored[coi_id] = named
         missing = [k for k, found in rows.items() if found is None]
@@ -206,11 +221,13 @@ class ChainStore:
             rows = row_ids(chain.state)
             stored = self._stored.get(coi_id, frozenset())
             for key in rows.keys() - stored:  # first the records (and base) the row will name
-                self._write(pending_key(coi_id, key), rows[key].model_dump(mode="json"), partition)
+                self.rows.write(
+                    pending_key(coi_id, key), rows[key].model_dump(mode="json"), partition
+                )
             self._write_entry(coi_id)  # before the row: see the module's docstring
-            self._write(coi_id, chain.to_row(pending=False), partition)
+            self.rows.write(coi_id, chain.to_row(pending=False), partition)
             for key in stored - rows.keys():  # judged and past re-judging: no longer needed
-                self._write(pending_key(coi_id, key), None, partition)
+                self.rows.write(pending_key(coi_id, key), None, partition)
             self._stored[coi_id] = frozenset(rows)
         for coi_id in list(self._stale):
             self._write_entry(coi_id)
@@ -226,10 +243,10 @@ class ChainStore:
         if entry == indexed:
             return
         if entry is not None:
-            self._write_index(coi_id, entry.to_row(), entry.partition)
+            self.index.write(coi_id, entry.to_row(), entry.partition)
             self._indexed[coi_id] = entry
         elif indexed is not None:
-            self._write_index(coi_id, None, indexed.partition)
+            self.index.write(coi_id, None, indexed.partition)
             del self._indexed[coi_id]
 
     def recover(self) -> None:
@@ -237,8 +254,7 @@ class ChainStore:
         decoding only those it does not account for."""
         if self._recovered:
             return
-        # (the tables' views iterated as they are: list() of a Faust view counts it first)
-        for coi_id, row in self.index.items():
+        for coi_id, row in self.index.scan_items():
             try:
                 entry = IndexEntry.from_row(coi_id, row)
             except (KeyError, TypeError, ValueError) as exc:
@@ -248,7 +264,7 @@ class ChainStore:
             self._enter(entry)
         rows_of: dict[str, list[str]] = {}  # COI -> the keys of the rows its row may name
         chains: set[str] = set()
-        for key in self.table:
+        for key in self.rows.scan_keys():
             coi_id, _, event_id = key.partition(" ")
             if event_id:
                 rows_of.setdefault(coi_id, []).append(key)
@@ -267,7 +283,7 @@ class ChainStore:
             partition = self._entries[coi_id].partition
             for key in keys:  # a crash between a chain's row and its deletions left these
                 if key.partition(" ")[2] not in self._stored[coi_id]:
-                    self._write(key, None, partition)
+                    self.rows.write(key, None, partition)
         self._recovered = True
 
     def due(self, partition: int, now: datetime) -> Iterator[Chain]:

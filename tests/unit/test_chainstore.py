@@ -19,7 +19,7 @@ from hub.flow import Chain, FlowCore, Teach, ToChain, ToResolver
 from hub.flow.chain import IndexEntry, is_pending_key, pending_key
 from hub.flow.core import tick_event
 from hub.flow.memory import MemoryIndex
-from hub.runtime.chainstore import ChainStore
+from hub.runtime.chainstore import ChainStore, Rows
 from hub.settings import REPO_ROOT
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -89,9 +89,10 @@ def _shifted(event: Event, at: datetime) -> Event:
 def store_on(log: Log, core: FlowCore, index: Log | None = None) -> ChainStore:
     """A store on ``log``'s table, and on ``index``'s index table if given (else an empty one
     of its own: a table written before the index existed)."""
+    rows = Rows.of(log.data, log.write)
     if index is None:
-        return ChainStore(log.data, core, log.write)
-    return ChainStore(log.data, core, log.write, index=index.data, write_index=index.write)
+        return ChainStore(rows, core)
+    return ChainStore(rows, core, index=Rows.of(index.data, index.write))
 
 
 def test_pending_records_are_written_once_and_deleted_once_judged(core: FlowCore) -> None:
@@ -208,7 +209,7 @@ def test_the_changelog_no_longer_grows_with_the_square_of_the_readings_in_flight
                 inline.write(coi_id, self._cache[coi_id].to_row(), partition)
             return len(dirty)
 
-    feed(core, Inline(inline.data, core, inline.write), 12)
+    feed(core, Inline(Rows.of(inline.data, inline.write), core), 12)
     print(f"changelog bytes, 12 exports of 20 rows: inline {inline.bytes:,}, apart {apart.bytes:,}")
     assert apart.bytes * 3 < inline.bytes
 
@@ -273,10 +274,8 @@ def test_a_restarted_store_answers_from_the_index_without_decoding(
     a tick with work decodes the chains due, no others."""
     log, index, first = three_chains(core)
     decodes = Decodes(monkeypatch)
-    again = ChainStore(
-        log.data, core, log.write, read=decodes.reader(log.data), index=index.data,
-        write_index=index.write,
-    )  # fmt: skip
+    rows = replace(Rows.of(log.data, log.write), read=decodes.reader(log.data))
+    again = ChainStore(rows, core, index=Rows.of(index.data, index.write))
     again.recover()
     assert again.heads(0) == first.heads(0)
     assert len(again.heads(0)) == 3

@@ -3,6 +3,7 @@ count behind the ``v2v_cases_open`` gauge, recovered rows and revocations includ
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
@@ -16,7 +17,7 @@ from hub.chain.findings import Severity
 from hub.flow import Chain
 from hub.flow.chain import IndexEntry
 from hub.metrics import create_metrics
-from hub.runtime.chainstore import ChainStore
+from hub.runtime.chainstore import ChainStore, Rows
 from hub.settings import Settings
 
 POLICY = load_policy(Settings().escalation_policy_file)
@@ -130,6 +131,7 @@ def test_a_store_recovered_from_the_index_counts_open_cases_without_reading_a_ch
     def unread(key: str, partition: int | None) -> None:
         raise AssertionError(f"read {key}")
 
-    recovered = ChainStore(table, None, read=unread, index=index)  # type: ignore[arg-type]
+    rows = replace(Rows.of(table), read=unread)
+    recovered = ChainStore(rows, None, index=index)  # type: ignore[arg-type]
     recovered.recover()
     assert +recovered.open_cases == {(*OOS, "within"): 2}
