@@ -154,7 +154,10 @@ class IndexEntry:
     ``partition``, its ``stage``, when a clock tick next has work on it (its ``wake`` time and
     the escalation ``marks`` of its open cases, judged against the policy of the day by
     :meth:`due_at`), its ``open_cases`` tally, its ``audit`` head (seq, hash) and how many
-    ``rows`` of its own (pending and recent records, base: :func:`row_ids`) its row names."""
+    ``rows`` of its own (pending and recent records, base: :func:`row_ids`) its row names. The
+    chain store numbers each entry it writes (``version``, not part of an entry's equality) and
+    the chain's row names that number, so a row and an index row that do not belong together
+    are told apart."""
 
     coi_id: str
     partition: int
@@ -164,6 +167,7 @@ class IndexEntry:
     open_cases: tuple[tuple[Tally, int], ...] = ()
     audit: tuple[int, str] | None = None
     rows: int = 0
+    version: int = field(default=0, compare=False)
 
     @classmethod
     def of(cls, chain: Chain, partition: int) -> IndexEntry:
@@ -193,6 +197,7 @@ class IndexEntry:
             "open_cases": [[*tally, n] for tally, n in self.open_cases],
             "audit": list(self.audit) if self.audit is not None else None,
             "rows": self.rows,
+            "version": self.version,
         }
 
     @classmethod
@@ -212,6 +217,7 @@ class IndexEntry:
             ),
             audit=(int(audit[0]), str(audit[1])) if audit else None,
             rows=int(row.get("rows") or 0),
+            version=int(row.get("version") or 0),
         )
 
 

@@ -36,28 +36,32 @@ table, the **index** (``chain-index``, same key, same partition, same store kind
 :class:`hub.flow.chain.IndexEntry`): its partition, stage, when a tick next has work on it (its
 wake time and the escalation marks of its open cases, judged against the policy of the day),
 its open-case tally, its audit head and how many rows of its own its row names. A flush writes
-it, only when it changed, after the chain's new record rows and before the chain's row.
-:meth:`ChainStore.recover` (once per assignment) reads the index of the assigned partitions and
-the chain table's keys (not its values); from them come the stage gauge (the chains this worker
-holds, those recovered from the changelog included), the open-case tally behind
-``v2v_cases_open``, the audit heads a checkpoint signs (:meth:`heads`) and the chains a tick
-reaches (:meth:`due`: only those due are decoded). A chain is decoded when an event, a command
-or a tick needs it, or :meth:`chains` is asked for it (the read-model rebuild of a lost
-partition, a partner feed's silence), and read from its own partition's rows.
+it, only when it changed, right after the chain's row, under a new number that the chain's row
+names (``index_version``). :meth:`ChainStore.recover` (once per assignment) reads the index of
+the assigned partitions and the chain table's keys (not its values); from them come the stage
+gauge (the chains this worker holds, those recovered from the changelog included), the
+open-case tally behind ``v2v_cases_open``, the audit heads a checkpoint signs (:meth:`heads`)
+and the chains a tick reaches (:meth:`due`: only those due are decoded). A chain is decoded
+when an event, a command or a tick needs it, or :meth:`chains` is asked for it (the read-model
+rebuild of a lost partition, a partner feed's silence), and read from its own partition's rows.
 
 Recovery decodes a chain only when the index does not account for it: no index row (rows
-written before the index existed: decoded once, their index rows written at the next flush),
-an unreadable one, or a count of the chain's own rows in the table that differs from the
-entry's. The last is what a crash between a flush's writes leaves (new record rows without the
-chain row naming them, or rows the chain row no longer names but not yet deleted): the chain is
-decoded and the rows its row does not name are deleted. A crash between the index row and the
-chain row that leaves the counts equal is mended by the batch's records, which come again (the
-batch was not acknowledged): decoding a chain always corrects its entry and rewrites an index
-row that disagrees. An index row whose chain row is missing is no chain (its row deleted). The
-two tables have changelogs of their own; with RocksDB both are written to the worker's disk in
-this order, with ``memory`` a crash may lose the tail of either changelog, and an index row left
-behind is corrected the same way when its chain is next decoded. Records of a chain whose own
-row was never written stay until their event comes again.
+written before the index existed: decoded once, their index rows written at the next flush), an
+unreadable one, a count of the chain's own rows in the table that differs from the entry's, or
+(a table in memory, where the row is at hand undecoded) a row that names another number than
+its entry. Decoding a chain always corrects its entry, and an index row that disagrees is
+written again at the next flush; an index row whose chain row is missing is no chain (deleted).
+
+What a crash leaves: with RocksDB both tables are written to the worker's disk in this order
+(record rows, chain row, index row, deletions), so an index row is never ahead of its chain's.
+One behind is corrected when the batch's records, not acknowledged, come again: an event or a
+command decodes its chain, and a tick reaches every chain the older entry made due. Rows a crash
+left behind (records without the chain row naming them, records the row no longer names) change
+the count: the chain is decoded and the rows its row does not name are deleted; in the rare cut
+where the counts agree they stay, unread. With ``memory`` the two changelogs are recovered apart,
+so a crash may keep either one's last records and lose the other's: the numbers tell an index
+row that is ahead (or behind) of its chain's row, and the chain is decoded. Records of a chain
+whose own row was never written stay until their event comes again.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -78,6 +82,7 @@ log = logging.getLogger("v2v.runtime")
 Writer = Callable[[str, dict[str, Any] | None, int], None]
 """``write(key, row, partition)``: store one row (None: delete it), its changelog record on
 ``partition``."""
+VERSION = "index_version"  # the chain row's name for the number of its index entry
 Reader = Callable[[str, int | None], dict[str, Any] | None]
 """``read(key, partition)``: one row (None: there is none) from ``partition``'s rows (None: the
 partition is not known)."""
@@ -95,6 +100,8 @@ class Rows:
     read: Reader
     scan_keys: Callable[[], Iterable[str]]
     scan_items: Callable[[], Iterable[tuple[str, Any]]]
+    peek: Callable[[str], Any] | None = None
+    """A row as the table holds it, when that costs no decoding (a table in memory)."""
 
     @classmethod
     def of(cls, table: MutableMapping[str, Any], write: Writer | None = None) -> Rows:
@@ -110,7 +117,15 @@ class Rows:
         def read(key: str, _partition: int | None) -> Any:
             return table.get(key)
 
-        return cls(write or set_item, read, lambda: list(table), lambda: list(table.items()))
+        every = (lambda: list(table), lambda: list(table.items()))
+        return cls(write or set_item, read, *every, peek=table.get)
+
+
+def _same(one: IndexEntry | None, other: IndexEntry | None) -> bool:
+    """The same entry, numbered alike."""
+    if one is None or other is None:
+        return one is other
+    return one == other and one.version == other.version
 
 
 class ChainStore:
@@ -175,21 +190,22 @@ class ChainStore:
                 coi_id,
                 len(missing),
             )
-        self._enter(IndexEntry.of(chain, partition or 0))
+        version = int(raw.get(VERSION) or 0)
+        self._enter(replace(IndexEntry.of(chain, partition or 0), version=version))
         return chain
 
     def _enter(self, entry: IndexEntry) -> None:
         """``entry`` for its chain, in the counts and the partition's chains."""
         coi_id = entry.coi_id
         known = self._entries.get(coi_id)
-        if known == entry:
+        if _same(known, entry):
             return
         if known is not None:
             self._leave(coi_id)
         self._entries[coi_id] = entry
         self._partitions.setdefault(entry.partition, set()).add(coi_id)
         self._count(entry, 1)
-        if self._indexed.get(coi_id) != entry:
+        if not _same(self._indexed.get(coi_id), entry):
             self._stale.add(coi_id)
 
     def _leave(self, coi_id: str) -> None:
@@ -208,7 +224,9 @@ class ChainStore:
     def put(self, chain: Chain, partition: int) -> None:
         """Keep ``chain`` (living on events ``partition``) as the latest version; durable after
         the next :meth:`flush`."""
-        self._enter(IndexEntry.of(chain, partition))
+        known = self._entries.get(chain.coi_id)
+        version = known.version if known is not None else 0  # the one its row names
+        self._enter(replace(IndexEntry.of(chain, partition), version=version))
         self._cache[chain.coi_id] = chain
         self._dirty[chain.coi_id] = partition
 
@@ -224,8 +242,14 @@ class ChainStore:
                 self.rows.write(
                     pending_key(coi_id, key), rows[key].model_dump(mode="json"), partition
                 )
-            self._write_entry(coi_id)  # before the row: see the module's docstring
-            self.rows.write(coi_id, chain.to_row(pending=False), partition)
+            entry, indexed = self._entries[coi_id], self._indexed.get(coi_id)
+            if not _same(indexed, entry):  # a new entry: a new number, named by the row
+                latest = max(entry.version, indexed.version if indexed is not None else 0)
+                entry = self._entries[coi_id] = replace(entry, version=latest + 1)
+            row = chain.to_row(pending=False)
+            row[VERSION] = entry.version
+            self.rows.write(coi_id, row, partition)
+            self._write_entry(coi_id)  # after the row: see the module's docstring
             for key in stored - rows.keys():  # judged and past re-judging: no longer needed
                 self.rows.write(pending_key(coi_id, key), None, partition)
             self._stored[coi_id] = frozenset(rows)
@@ -240,7 +264,7 @@ class ChainStore:
     def _write_entry(self, coi_id: str) -> None:
         self._stale.discard(coi_id)
         entry, indexed = self._entries.get(coi_id), self._indexed.get(coi_id)
-        if entry == indexed:
+        if _same(entry, indexed):
             return
         if entry is not None:
             self.index.write(coi_id, entry.to_row(), entry.partition)
@@ -275,7 +299,7 @@ class ChainStore:
         for coi_id in chains:
             keys = rows_of.get(coi_id, [])
             known = self._entries.get(coi_id)
-            if known is not None and known.rows == len(keys):
+            if known is not None and known.rows == len(keys) and self._matches(known):
                 continue
             chain = self._decode(coi_id, known.partition if known is not None else None)
             if chain is None:
@@ -285,6 +309,13 @@ class ChainStore:
                 if key.partition(" ")[2] not in self._stored[coi_id]:
                     self.rows.write(key, None, partition)
         self._recovered = True
+
+    def _matches(self, entry: IndexEntry) -> bool:
+        """Whether the chain's row names ``entry``'s number, when that is cheap to tell."""
+        if self.rows.peek is None:
+            return True
+        raw = self.rows.peek(entry.coi_id)
+        return raw is None or int(raw.get(VERSION) or 0) == entry.version
 
     def due(self, partition: int, now: datetime) -> Iterator[Chain]:
         """Chains of ``partition`` with a deadline or a re-escalation at or before ``now``:

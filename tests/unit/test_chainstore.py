@@ -372,3 +372,26 @@ def test_a_crash_at_any_write_of_chain_and_index_leaves_them_agreeing(core: Flow
             entry = IndexEntry.from_row(found.coi_id, tables["index"][found.coi_id])
             assert entry == IndexEntry.of(found, 0)
         assert sorted(tables["index"]) == sorted(k for k in tables["chains"] if " " not in k)
+
+
+def test_an_index_row_ahead_of_its_chain_row_is_told_apart_in_memory(core: FlowCore) -> None:
+    """A table in memory recovers each changelog apart: a crash may keep a flush's index row
+    and lose its chain row. The row's number tells: the chain is decoded and due as its row
+    says, not as the index says."""
+    log, index, first = three_chains(core)
+    coi = sorted(k for k in log.data if not is_pending_key(k))[0]
+    old_row = dict(log.data[coi])
+    later = START + timedelta(days=2)
+    chain = first.get(coi)
+    assert chain is not None
+    assert first.core.due(chain, later)
+    step = core.on_tick(chain, tick_event(later, 0))
+    assert step.chain is not None
+    first.put(step.chain, 0)
+    first.flush()
+    assert IndexEntry.from_row(coi, index.data[coi]).due_at(core.policy) != chain.due_at(
+        core.policy
+    )
+    log.data[coi] = old_row  # the chain row lost, its index row kept
+    again = store_on(log, core, index)
+    assert coi in {c.coi_id for c in again.due(0, later)}
