@@ -1,12 +1,13 @@
 """Restart with many chains, without building them one event at a time.
 
 One chain is built by a real worker (its pick-up and departure, as the chains phase of ``v2v
-bench`` builds each chain), its rows are read back from the chain table's changelog, and copies
-of them under ``chains - 1`` other COIs are written to the changelog, each on its COI's own
-partition (the row names its partition). Then the worker is stopped and a new one started with
-the same app id (:func:`hub.bench.runner._restart`'s figures: seconds until ``/ready``, and
-until an event of the real chain is applied on the recovered state). Filling the table directly
-takes seconds where the chains phase takes minutes for 100 000 chains. With
+bench`` builds each chain), its rows are read back from the chain table's changelog (and its
+index row from the chain index's), and copies of them under ``chains - 1`` other COIs are
+written to the changelogs, each on its COI's own partition (the rows name their partition).
+Then the worker is stopped and a new one started with the same app id
+(:func:`hub.bench.runner._restart`'s figures: seconds until ``/ready``, and until an event of the
+real chain is applied on the recovered state). Filling the table directly takes seconds where
+the chains phase takes minutes for 100 000 chains. With
 ``V2V_TABLE_STORE=rocksdb`` a worker first reads the copies into its store (as a worker that
 built the chains would hold them), then the restart is measured.
 """
@@ -66,15 +67,46 @@ def restart_with_chains(
 
 
 def _fill(settings: Settings, chains: int) -> int:
-    """Copies of chain 0's rows (its row and its pending records') for chains 1 .. chains-1."""
-    topic = f"{settings.app_id}-chains-changelog"
+    """Copies of chain 0's rows (its row and its pending records') for chains 1 .. chains-1,
+    and of its index row (:class:`hub.flow.chain.IndexEntry`), as a worker writes them."""
     template = bench_coi(0)
+    # keys are JSON strings: '"<COI>"' for the chain's row, '"<COI> <event id>"' for a pending one
+    tables = {
+        table: _latest(settings, f"{settings.app_id}-{table}-changelog", template)
+        for table in ("chains", "chain-index")
+    }
+    parts = settings.topic_partitions
+    producer = Producer({**settings.kafka_config(), "linger.ms": 50, "acks": "all"})
+    written = 0
+    for n in range(1, chains):
+        coi = bench_coi(n)
+        partition = home_partition(coi, parts)
+        for table, rows in tables.items():
+            for key, value in rows.items():
+                text = value.replace(template, coi)
+                if key == json.dumps(template):  # the row naming its partition
+                    row = json.loads(text)
+                    if table == "chains":
+                        row["state"]["partition"] = partition
+                    else:
+                        row["partition"] = partition
+                    text = json.dumps(row)
+                _produce(producer, f"{settings.app_id}-{table}-changelog",
+                         key.replace(template, coi), text, partition)  # fmt: skip
+                written += 1
+        producer.poll(0)
+    if producer.flush(120):
+        raise DeliveryError("chain rows not acknowledged")
+    return written
+
+
+def _latest(settings: Settings, topic: str, template: str) -> dict[str, str]:
+    """The latest row of each key of ``topic`` that names ``template``."""
     latest: dict[bytes, bytes | None] = {}
     with TopicReader(settings, topic) as reader:
         reader.read_all()
         for record in reader.records:
             latest[record.key()] = record.value()
-    # keys are JSON strings: '"<COI>"' for the chain's row, '"<COI> <event id>"' for a pending one
     rows = {
         k.decode(): v.decode()
         for k, v in latest.items()
@@ -82,28 +114,13 @@ def _fill(settings: Settings, chains: int) -> int:
     }
     if json.dumps(template) not in rows:
         raise DeliveryError(f"chain {template} is not in {topic}")
-    parts = settings.topic_partitions
-    producer = Producer({**settings.kafka_config(), "linger.ms": 50, "acks": "all"})
-    written = 0
-    for n in range(1, chains):
-        coi = bench_coi(n)
-        partition = home_partition(coi, parts)
-        for key, value in rows.items():
-            text = value.replace(template, coi)
-            if key == json.dumps(template):
-                row = json.loads(text)
-                row["state"]["partition"] = partition
-                text = json.dumps(row)
-            while True:
-                try:
-                    producer.produce(
-                        topic, key=key.replace(template, coi), value=text, partition=partition
-                    )
-                    break
-                except BufferError:
-                    producer.poll(0.1)
-            written += 1
-        producer.poll(0)
-    if producer.flush(120):
-        raise DeliveryError(f"{topic}: rows not acknowledged")
-    return written
+    return rows
+
+
+def _produce(producer: Producer, topic: str, key: str, value: str, partition: int) -> None:
+    while True:
+        try:
+            producer.produce(topic, key=key, value=value, partition=partition)
+            return
+        except BufferError:
+            producer.poll(0.1)

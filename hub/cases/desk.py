@@ -17,6 +17,7 @@ ids and the notifier's idempotency keys keep the effect exactly-once.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,8 +31,23 @@ from hub.cases.escalation import (
 )
 from hub.cases.lifecycle import apply_findings
 from hub.cases.models import Case, CaseStatus, Escalation
-from hub.chain.findings import Finding
+from hub.chain.findings import Finding, Severity
 from hub.events.models import UtcDatetime
+
+
+def next_escalation(
+    marks: Iterable[tuple[Severity, int, datetime]], policy: EscalationPolicy
+) -> datetime | None:
+    """When the earliest of ``marks`` (:meth:`CaseDesk.marks`) next needs re-escalating under
+    ``policy`` (None: none does)."""
+    due: list[datetime] = []
+    for severity, level, at in marks:
+        levels = policy.levels.get(severity) or []
+        if 1 <= level < len(levels):
+            wait = levels[level - 1].ack_within_min
+            if wait is not None:
+                due.append(at + timedelta(minutes=wait))
+    return min(due, default=None)
 
 
 class Escalated(BaseModel):
@@ -50,17 +66,17 @@ class CaseDesk(BaseModel):
 
     def next_due(self, policy: EscalationPolicy) -> datetime | None:
         """When the earliest open case next needs re-escalating (None: nothing pending)."""
-        due: list[datetime] = []
+        return next_escalation(self.marks(), policy)
+
+    def marks(self) -> list[tuple[Severity, int, datetime]]:
+        """``(severity, level, at)`` of every open case escalated: what :func:`next_escalation`
+        needs of the desk, whatever the policy."""
+        marks: list[tuple[Severity, int, datetime]] = []
         for case_id, mark in self.escalated.items():
             case = self.cases.get(case_id)
-            if case is None or case.status is not CaseStatus.OPEN:
-                continue
-            levels = policy.levels.get(case.severity) or []
-            if 1 <= mark.level < len(levels):
-                wait = levels[mark.level - 1].ack_within_min
-                if wait is not None:
-                    due.append(mark.at + timedelta(minutes=wait))
-        return min(due, default=None)
+            if case is not None and case.status is CaseStatus.OPEN:
+                marks.append((case.severity, mark.level, mark.at))
+        return marks
 
     def open_cases(self) -> Counter[tuple[str, str, str]]:
         """``(severity, code, sla)`` of every case not closed, counted. ``sla`` is where the

@@ -17,9 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from hub.audit.records import AuditHead, AuditRecord, Entry, append
-from hub.cases.desk import CaseDesk
+from hub.cases.desk import CaseDesk, next_escalation
 from hub.cases.escalation import EscalationPolicy
 from hub.chain.engine import new_chain, rebase
+from hub.chain.findings import Severity
 from hub.chain.state import ChainState
 from hub.partners.health import FeedHealth
 
@@ -46,15 +47,7 @@ class Chain:
 
     def due_at(self, policy: EscalationPolicy) -> datetime | None:
         """When a clock tick next has work on this chain: a deadline or a re-escalation."""
-        state = self.state
-        wake = state.wake_at
-        if wake is None and state.next_deadline is not None:  # a row written before wake_at
-            wake = state.next_deadline.due_at
-        times = [wake] if wake is not None else []
-        escalation = self.desk.next_due(policy)
-        if escalation is not None:
-            times.append(escalation)
-        return min(times, default=None)
+        return _earliest(_wake(self.state), self.desk.next_due(policy))
 
     def summary(self) -> dict[str, Any]:
         """The chain in brief (JSON): what the read model and ``v2v replay`` show."""
@@ -108,7 +101,7 @@ class Chain:
 
     @classmethod
     def from_row(
-        cls, row: dict[str, Any], pending: Mapping[str, dict[str, Any]] | None = None
+        cls, row: dict[str, Any], pending: Mapping[str, dict[str, Any] | None] | None = None
     ) -> Chain:
         """A row as :meth:`to_row` wrote it, today or in an earlier version of the hub (a row
         without an audit head starts its hash chain at the next record); ``pending`` holds the
@@ -117,7 +110,7 @@ class Chain:
         state = row["state"]
         complete = True
         if "pending_ids" in state:
-            coi_id, rows = state["coi_id"], pending or {}
+            coi_id, rows = state["coi_id"], {} if pending is None else pending
             named = ("pending_ids", "recent_count", "base_id")
             ids = {name: state.get(name) for name in named}
             state = {k: v for k, v in state.items() if k not in named}
@@ -139,6 +132,114 @@ class Chain:
             feed=FeedHealth.model_validate(feed) if feed is not None else None,
             audit=AuditHead.model_validate(row.get("audit") or {}),
         )
+
+
+def _wake(state: ChainState) -> datetime | None:
+    wake = state.wake_at
+    if wake is None and state.next_deadline is not None:  # a row written before wake_at
+        wake = state.next_deadline.due_at
+    return wake
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    return min((t for t in times if t is not None), default=None)
+
+
+Tally = tuple[str, str, str]  # (severity, code, sla) of an open case: CaseDesk.open_cases
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """A chain in brief, for a worker that must not decode every chain to start: its events
+    ``partition``, its ``stage``, when a clock tick next has work on it (its ``wake`` time and
+    the escalation ``marks`` of its open cases, judged against the policy of the day by
+    :meth:`due_at`), its ``open_cases`` tally, its ``audit`` head (seq, hash) and how many
+    ``rows`` of its own (pending and recent records, base: :func:`row_ids`) its row names. The
+    chain store numbers each entry it writes (``version``, not part of an entry's equality) and
+    the chain's row names that number, so a row and an index row that do not belong together
+    are told apart."""
+
+    coi_id: str
+    partition: int
+    stage: str
+    wake: datetime | None = None
+    marks: tuple[tuple[Severity, int, datetime], ...] = ()
+    open_cases: tuple[tuple[Tally, int], ...] = ()
+    audit: tuple[int, str] | None = None
+    rows: int = 0
+    version: int = field(default=0, compare=False)
+
+    @classmethod
+    def of(cls, chain: Chain, partition: int) -> IndexEntry:
+        state, head = chain.state, chain.audit
+        return cls(
+            coi_id=chain.coi_id,
+            partition=partition,
+            stage=state.stage,
+            wake=_wake(state),
+            marks=tuple(sorted(chain.desk.marks())),
+            open_cases=tuple(sorted(chain.desk.open_cases().items())),
+            audit=(head.seq, head.hash) if head.hash is not None else None,
+            rows=len(row_ids(state)),
+        )
+
+    def due_at(self, policy: EscalationPolicy) -> datetime | None:
+        """:meth:`Chain.due_at` of the chain this entry stands for."""
+        return _earliest(self.wake, next_escalation(self.marks, policy))
+
+    def to_row(self) -> dict[str, Any]:
+        """The index row (JSON; the key is the COI)."""
+        return {
+            "partition": self.partition,
+            "stage": self.stage,
+            "wake": self.wake.isoformat() if self.wake is not None else None,
+            "marks": [[str(sev), level, at.isoformat()] for sev, level, at in self.marks],
+            "open_cases": [[*tally, n] for tally, n in self.open_cases],
+            "audit": list(self.audit) if self.audit is not None else None,
+            "rows": self.rows,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_row(cls, coi_id: str, row: Mapping[str, Any]) -> IndexEntry:
+        """An index row as :meth:`to_row` wrote it (ValueError, KeyError or TypeError when it is
+        not one)."""
+        audit = row.get("audit")
+        return cls(
+            coi_id=coi_id,
+            partition=int(row["partition"]),
+            stage=str(row["stage"]),
+            wake=_time(row.get("wake")),
+            marks=tuple((Severity(s), int(lv), _at(at)) for s, lv, at in row.get("marks") or ()),
+            open_cases=tuple(
+                ((str(sev), str(code), str(sla)), int(n))
+                for sev, code, sla, n in row.get("open_cases") or ()
+            ),
+            audit=(int(audit[0]), str(audit[1])) if audit else None,
+            rows=int(row.get("rows") or 0),
+            version=int(row.get("version") or 0),
+        )
+
+
+def _time(text: str | None) -> datetime | None:
+    return _at(text) if text else None
+
+
+def _at(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError(f"{text!r}: a time without its zone")
+    return at
+
+
+def row_ids(state: ChainState) -> dict[str, Any]:
+    """The rows of its own a chain's row names (:meth:`Chain.to_row` with ``pending=False``):
+    id (:func:`pending_key`) -> its pending and recent records and its base."""
+    rows: dict[str, Any] = {e.event_id: e for e in (*state.pending, *state.recent)}
+    base = base_id(state)
+    if base is not None:
+        rows[base] = state.base
+    return rows
 
 
 def pending_key(coi_id: str, event_id: str) -> str:

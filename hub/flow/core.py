@@ -49,7 +49,7 @@ from hub.events.models import (
     ScheduleDetail,
     Source,
 )
-from hub.flow.chain import Chain
+from hub.flow.chain import Chain, IndexEntry
 from hub.flow.feeds import feed_step, heard_step
 from hub.flow.records import Ingested, Routed, Step, Teach, ToChain, ToResolver
 from hub.flow.screen import screen
@@ -372,9 +372,9 @@ class FlowCore:
         except Exception as exc:
             return Step(failure=_failure(exc, tick))
 
-    def due(self, chain: Chain, now: datetime) -> bool:
-        """Whether a tick at ``now`` has work on ``chain`` (a feed row's work is
-        :meth:`on_feed_tick`'s)."""
+    def due(self, chain: Chain | IndexEntry, now: datetime) -> bool:
+        """Whether a tick at ``now`` has work on ``chain``, decoded or in brief (a feed row's
+        work is :meth:`on_feed_tick`'s)."""
         if is_feed_key(chain.coi_id):
             return False
         due = chain.due_at(self.policy)

@@ -43,7 +43,7 @@ from hub.runtime.feeds import FeedWatch
 from hub.runtime.health import unavailable_middleware
 from hub.runtime.kafka import broker_credentials
 from hub.runtime.projection import Projection
-from hub.runtime.tablestore import row_writer, store_url
+from hub.runtime.tablestore import store_url, table_rows
 from hub.runtime.views import ROUTES, register_views
 from hub.settings import Settings
 from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
@@ -183,17 +183,19 @@ def create_app(
 
 
 def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
-    """The chains table behind its store: rows written with their changelog partition, and the
-    stage and open-case gauges the store keeps."""
+    """The chains table and its index (each chain in brief) behind their store: rows written
+    with their changelog partition, and the stage and open-case gauges the store keeps."""
     app, parts = hub.app, hub.settings.topic_partitions
-    # JSON changelog (the app's default value serializer): readable with any Kafka tool.
-    table = app.Table(
-        "chains",
-        partitions=parts,
-        key_type=str,
-        extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
-        store=store_url(hub.settings.table_store, "chains"),
-    )
+
+    def table(name: str) -> Any:
+        # JSON changelog (the app's default value serializer): readable with any Kafka tool.
+        return app.Table(
+            name,
+            partitions=parts,
+            key_type=str,
+            extra_topic_configs=CHAINS_CHANGELOG_CONFIG,
+            store=store_url(hub.settings.table_store, name),
+        )
 
     def stage_gauge(stages: dict[str, int]) -> None:
         for stage, count in stages.items():
@@ -203,7 +205,9 @@ def _chain_store(hub: Worker, metrics: Metrics) -> ChainStore:
         for (severity, code, sla), count in tally.items():
             metrics.cases_open.labels(severity, code, sla).set(count)
 
-    return ChainStore(table, hub.core, row_writer(table), stage_gauge, case_gauge)
+    chains, index = table("chains"), table("chain-index")
+    return ChainStore(table_rows(chains), hub.core, stage_gauge, case_gauge,
+                      index=table_rows(index))  # fmt: skip
 
 
 def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | None) -> None:

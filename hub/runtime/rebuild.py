@@ -49,11 +49,10 @@ class Rebuilder:
         except RedisError as exc:
             log.warning("read-model check postponed, Redis unavailable: %s", exc, extra=THROTTLE)
             return 0
-        chains = [
-            c for c in self.store.chains() if c.state.partition in lost or c.coi_id in self.behind
-        ]
+        behind = set(self.behind)
         done = 0
-        for chain in chains:
+        # each decoded when reached: the chain agent goes on while the projections are awaited
+        for chain in self.store.chains(lost, behind) if lost or behind else ():
             if not await self._project(chain):
                 return done  # Redis went away again: the next check carries on
             self.behind.discard(chain.coi_id)
@@ -90,7 +89,7 @@ def register(hub: Worker, store: ChainStore) -> Rebuilder:
         assigned = consumer.assignment() if consumer is not None else set()
         partitions = {tp.partition for tp in assigned if tp.topic == hub.topics.events}
         if partitions and not hub.app.rebalancing and not hub.app.in_recovery:
-            store.load_all()  # every chain of the assigned partitions, recovered ones too
+            store.recover()  # every chain of the assigned partitions, recovered ones too
             await rebuilder.check(partitions)
 
     return rebuilder

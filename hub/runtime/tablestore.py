@@ -10,14 +10,20 @@ the worker this way (a StatefulSet with a volume per pod).
 :class:`hub.runtime.chainstore.ChainStore` flushes a batch's rows at the batch's end, outside
 the record Faust would take the partition from. Faust's RocksDB store finds a row's partition
 database only from that record, so :func:`row_writer` writes the partition's database itself,
-as the store's own changelog recovery does (encoded key and value, the key index kept).
+as the store's own changelog recovery does (encoded key and value, the key index kept), and
+:func:`row_reader` reads it (the store's ``get`` outside a record searches every partition
+database; within a batch it takes the partition of the batch's last record). The chain index
+(``chain-index``) lives in the same kind of store, so a restarted worker with its volume finds
+it there too and decodes no chain to start.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from hub.runtime.chainstore import Writer
+from hub.runtime.chainstore import Reader, Rows, Writer
 
 
 def store_url(kind: str, table: str) -> str | None:
@@ -42,6 +48,8 @@ def row_writer(table: Any) -> Writer:
                 store.pop(key, None)
             else:
                 store[key] = row
+                # as the store's recovery does: the key goes with its partition when revoked
+                getattr(store, "_key_partition", {})[key] = partition
             return
         raw_key = store._encode_key(key)
         db = partition_db(partition)
@@ -53,3 +61,74 @@ def row_writer(table: Any) -> Writer:
             store._key_index[raw_key] = partition
 
     return write
+
+
+def row_reader(table: Any) -> Reader:
+    """``read(key, partition)`` on a Faust table: the row, or None. With RocksDB only the
+    partition's database is read (any assigned one when ``partition`` is None): Faust's own
+    ``get`` outside a record searches every partition database for a key it has not seen, and
+    within a batch of records takes the partition of the last record read, not the key's."""
+    store = table.data
+    dbs = getattr(store, "_dbs", None)
+    if dbs is None:  # memory: a dict
+        return lambda key, _partition: store.get(key)
+
+    def read(key: str, partition: int | None) -> dict[str, Any] | None:
+        raw_key = store._encode_key(key)
+        if partition is None:
+            where = list(store._dbs_for_actives())
+        else:
+            where = [dbs[partition]] if partition in dbs else []
+        for db in where:
+            value = db.get(raw_key)
+            if value is not None:
+                row: dict[str, Any] = _value_of(store)(value)
+                return row
+        return None
+
+    return read
+
+
+def table_rows(table: Any) -> Rows:
+    """A Faust table as :class:`hub.runtime.chainstore.Rows`: :func:`row_writer`,
+    :func:`row_reader`, and its keys and rows of the assigned partitions. With RocksDB these are
+    read straight from the partition databases, JSON keys decoded without Faust's serializer
+    registry (a restart lists every key of the chain table: hundreds of thousands)."""
+    store = table.data
+    if getattr(store, "_dbs", None) is None:  # memory: a dict
+        return Rows(
+            row_writer(table), row_reader(table), lambda: list(store), lambda: list(store.items())
+        )
+    key_of: Callable[[bytes], str] = (
+        _json_text if store.key_serializer == "json" else store._decode_key
+    )
+    value_of = _value_of(store)
+
+    def keys() -> Iterator[str]:
+        for db in store._dbs_for_actives():
+            for raw in store._visible_keys(db):
+                yield key_of(raw)
+
+    def items() -> Iterator[tuple[str, Any]]:
+        for db in store._dbs_for_actives():
+            for raw, value in store._visible_items(db):
+                yield key_of(raw), value_of(value)
+
+    return Rows(row_writer(table), row_reader(table), keys, items)
+
+
+def _value_of(store: Any) -> Callable[[bytes], Any]:
+    """How to decode ``store``'s values: a JSON row as it is (Faust's registry would look it
+    over for a model of its own, which a row never names)."""
+    decode: Callable[[bytes], Any] = (
+        json.loads if store.value_serializer == "json" else store._decode_value
+    )
+    return decode
+
+
+def _json_text(raw: bytes) -> str:
+    """A JSON string: a string without escapes is its characters between the quotes."""
+    if raw[:1] == b'"' and raw[-1:] == b'"' and b"\\" not in raw:
+        return raw[1:-1].decode("utf-8")
+    text: str = json.loads(raw)
+    return text

@@ -209,9 +209,9 @@ def test_poison_on_every_topic_the_hub_reads_is_dead_lettered_and_chains_go_on(
 def test_a_worker_restarted_over_many_chains_recovers_their_state(
     hub_settings: Settings, tmp_path: Path
 ) -> None:
-    """The chain table filled with ``V2V_FAULT_CHAINS`` chains (100 000 in ``make faults``),
-    then the worker restarted: seconds until ready, and until it applied an event of an
-    existing chain on the recovered state. Speed is printed against its target, not asserted
+    """The chain table filled with ``V2V_FAULT_CHAINS`` chains (100 000 in ``make faults``, in
+    RocksDB), then the worker restarted: seconds until ready, and until it applied an event of
+    an existing chain on the recovered state. Speed is printed against its target, not asserted
     (the figure depends on the machine); the recovered state is asserted."""
     restart = restart_with_chains(hub_settings, CHAINS, tmp_path, say=print)
     target = f"target < {TARGET_RESTART_S:.0f} s at 100,000 chains"

@@ -5,18 +5,21 @@ whatever moment a crash cut the writes at."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from connectors.base import RawMessage
 from hub.bench.workload import Workload
 from hub.chain.profiles import DEFAULT_PROFILE, load_profiles
 from hub.events.models import Event
 from hub.flow import Chain, FlowCore, Teach, ToChain, ToResolver
-from hub.flow.chain import is_pending_key, pending_key
+from hub.flow.chain import IndexEntry, is_pending_key, pending_key
 from hub.flow.core import tick_event
 from hub.flow.memory import MemoryIndex
-from hub.runtime.chainstore import ChainStore
+from hub.runtime.chainstore import ChainStore, Rows
 from hub.settings import REPO_ROOT
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -42,9 +45,10 @@ class Log:
         return sum(n or 0 for _, n in self.records)
 
 
-def feed(core: FlowCore, store: ChainStore, exports: int) -> None:
-    """One chain's pick-up and ``exports`` 20-row logger exports, one batch (flush) each."""
-    work, index = Workload(1, 20, START), MemoryIndex()
+def feed(core: FlowCore, store: ChainStore, exports: int, chains: int = 1) -> None:
+    """``chains`` chains' pick-ups, then ``exports`` 20-row logger exports (round robin over
+    the chains), one batch (flush) each."""
+    work, index = Workload(chains, 20, START), MemoryIndex()
     for message in [*work.pickups(), *work.updates(exports)]:
         raw = RawMessage(message.partner, message.value, message.received_at, message.content_type)
         events: list[Event] = []
@@ -82,8 +86,13 @@ def _shifted(event: Event, at: datetime) -> Event:
     )
 
 
-def store_on(log: Log, core: FlowCore) -> ChainStore:
-    return ChainStore(log.data, core, log.write)
+def store_on(log: Log, core: FlowCore, index: Log | None = None) -> ChainStore:
+    """A store on ``log``'s table, and on ``index``'s index table if given (else an empty one
+    of its own: a table written before the index existed)."""
+    rows = Rows.of(log.data, log.write)
+    if index is None:
+        return ChainStore(rows, core)
+    return ChainStore(rows, core, index=Rows.of(index.data, index.write))
 
 
 def test_pending_records_are_written_once_and_deleted_once_judged(core: FlowCore) -> None:
@@ -138,13 +147,13 @@ def test_a_store_opened_again_on_the_same_table_sees_the_same_chain(core: FlowCo
     feed(core, first, 3)
     [coi] = [k for k in log.data if not is_pending_key(k)]
     again = store_on(log, core)
-    again.load_all()
+    again.recover()
     before, after = first.get(coi), again.get(coi)
     assert before is not None
     assert after is not None
     assert after.state == before.state
     assert after.desk == before.desk
-    assert again.chains() == [after]  # pending rows are no chains
+    assert list(again.chains()) == [after]  # pending rows are no chains
 
 
 def judged_two_days_on(core: FlowCore, log: Log) -> tuple[ChainStore, Chain]:
@@ -179,7 +188,7 @@ def test_a_crash_at_any_write_leaves_a_loadable_chain(core: FlowCore) -> None:
             else:
                 table[key] = row
         loaded = ChainStore(table, core)
-        loaded.load_all()
+        loaded.recover()
         for found in loaded.chains():
             named = set(table[found.coi_id]["state"].get("pending_ids", ()))
             assert {e.event_id for e in found.state.pending} <= named
@@ -200,7 +209,7 @@ def test_the_changelog_no_longer_grows_with_the_square_of_the_readings_in_flight
                 inline.write(coi_id, self._cache[coi_id].to_row(), partition)
             return len(dirty)
 
-    feed(core, Inline(inline.data, core, inline.write), 12)
+    feed(core, Inline(Rows.of(inline.data, inline.write), core), 12)
     print(f"changelog bytes, 12 exports of 20 rows: inline {inline.bytes:,}, apart {apart.bytes:,}")
     assert apart.bytes * 3 < inline.bytes
 
@@ -226,3 +235,163 @@ def test_a_row_written_before_re_judging_loads_with_the_chain_as_judged_as_its_b
     assert state.base.processed_event_ids == judged.processed_event_ids
     assert state.base.pending == []
     assert state.milestones == judged.milestones
+
+
+class Decodes:
+    """Counts the chains decoded (``Chain.from_row``) and the rows read by a store."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.chains = 0
+        self.reads = 0
+        decode = Chain.from_row
+
+        def counted(row: dict[str, Any], pending: Any = None) -> Chain:
+            self.chains += 1
+            return decode(row, pending)
+
+        monkeypatch.setattr(Chain, "from_row", counted)
+
+    def reader(self, table: dict[str, Any]) -> Any:
+        def read(key: str, _partition: int | None) -> dict[str, Any] | None:
+            self.reads += 1
+            return table.get(key)
+
+        return read
+
+
+def three_chains(core: FlowCore) -> tuple[Log, Log, ChainStore]:
+    """Three chains fed through a store with an index."""
+    log, index = Log(), Log()
+    first = store_on(log, core, index)
+    feed(core, first, 3, chains=3)
+    return log, index, first
+
+
+def test_a_restarted_store_answers_from_the_index_without_decoding(
+    core: FlowCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gauges, audit heads and a tick with nothing due cost no chain decoded and no row read;
+    a tick with work decodes the chains due, no others."""
+    log, index, first = three_chains(core)
+    decodes = Decodes(monkeypatch)
+    rows = replace(Rows.of(log.data, log.write), read=decodes.reader(log.data))
+    again = ChainStore(rows, core, index=Rows.of(index.data, index.write))
+    again.recover()
+    assert again.heads(0) == first.heads(0)
+    assert len(again.heads(0)) == 3
+    assert +again.stages == +first.stages
+    assert sum(again.stages.values()) == 3
+    assert +again.open_cases == +first.open_cases
+    assert list(again.due(0, START)) == []
+    assert (decodes.chains, decodes.reads) == (0, 0)
+    later = START + timedelta(days=2)  # past every pending record's lateness
+    due = list(again.due(0, later))
+    assert sorted(c.coi_id for c in due) == sorted(c.coi_id for c in first.due(0, later))
+    assert len(due) == decodes.chains == 3
+    assert list(again.due(1, later)) == []  # another partition's chains are not its own
+
+
+def test_a_table_without_index_rows_is_indexed_once_by_decoding(core: FlowCore) -> None:
+    """Rows written before the index existed: the store decodes those chains once and writes
+    their index rows; a store opened after that decodes none."""
+    log = Log()
+    feed(core, store_on(log, core), 2, chains=2)
+    assert not [k for k in log.data if "~" in k]  # (no base yet: every pending row counted)
+    index = Log()
+    upgraded = store_on(log, core, index)
+    upgraded.recover()
+    upgraded.flush()
+    cois = sorted(k for k in log.data if not is_pending_key(k))
+    assert sorted(index.data) == cois
+    for coi in cois:
+        chain = upgraded.get(coi)
+        assert chain is not None
+        assert IndexEntry.from_row(coi, index.data[coi]) == IndexEntry.of(chain, 0)
+    written = len(index.records)
+    again = store_on(log, core, index)
+    again.recover()
+    again.flush()
+    assert again._cache == {}  # nothing decoded
+    assert len(index.records) == written  # and nothing to write
+
+
+def test_an_index_row_out_of_date_is_corrected_when_its_chain_is_decoded(
+    core: FlowCore,
+) -> None:
+    """An index row a crash left behind its chain's (a wake time already past): the tick
+    decodes the chain, finds it not due after all, and the index row is written again."""
+    log, index, _ = three_chains(core)
+    coi = sorted(k for k in log.data if not is_pending_key(k))[1]
+    true = IndexEntry.from_row(coi, index.data[coi])
+    assert true.wake is not None
+    index.data[coi] = replace(true, wake=START - timedelta(days=1), stage="X").to_row()
+    again = store_on(log, core, index)
+    again.recover()
+    assert again.stages["X"] == 1
+    assert list(again.due(0, START)) == []
+    assert again.stages["X"] == 0
+    again.flush()
+    assert IndexEntry.from_row(coi, index.data[coi]) == true
+    assert list(again.due(0, START)) == []
+
+
+def test_an_index_row_without_its_chain_row_is_no_chain(core: FlowCore) -> None:
+    log, index, _ = three_chains(core)
+    index.data["COI-LOST"] = IndexEntry(coi_id="COI-LOST", partition=0, stage="X").to_row()
+    again = store_on(log, core, index)
+    assert again.get("COI-LOST") is None
+    assert again.stages["X"] == 0
+    again.flush()
+    assert "COI-LOST" not in index.data
+
+
+def test_a_crash_at_any_write_of_chain_and_index_leaves_them_agreeing(core: FlowCore) -> None:
+    """Chain rows and index rows in one log (one disk), cut after every record: each prefix
+    loads, and every chain the store holds has the index entry of its decoded row."""
+    store, judged = judged_two_days_on(core, Log())
+    store.put(judged, 0)
+    store.flush()
+    history: list[tuple[str, str, dict[str, Any] | None]] = []
+    chains, index = Log(), Log()
+    chains.write = lambda key, row, _p: history.append(("chains", key, row))  # type: ignore[method-assign]
+    index.write = lambda key, row, _p: history.append(("index", key, row))  # type: ignore[method-assign]
+    feed(core, store_on(chains, core, index), 3, chains=2)
+    for cut in range(1, len(history) + 1):
+        tables: dict[str, dict[str, Any]] = {"chains": {}, "index": {}}
+        for table, key, row in history[:cut]:
+            if row is None:
+                tables[table].pop(key, None)
+            else:
+                tables[table][key] = row
+        loaded = ChainStore(tables["chains"], core, index=tables["index"])
+        held = list(loaded.chains())
+        loaded.flush()
+        for found in held:
+            named = set(tables["chains"][found.coi_id]["state"].get("pending_ids", ()))
+            assert {e.event_id for e in found.state.pending} <= named
+            entry = IndexEntry.from_row(found.coi_id, tables["index"][found.coi_id])
+            assert entry == IndexEntry.of(found, 0)
+        assert sorted(tables["index"]) == sorted(k for k in tables["chains"] if " " not in k)
+
+
+def test_an_index_row_ahead_of_its_chain_row_is_told_apart_in_memory(core: FlowCore) -> None:
+    """A table in memory recovers each changelog apart: a crash may keep a flush's index row
+    and lose its chain row. The row's number tells: the chain is decoded and due as its row
+    says, not as the index says."""
+    log, index, first = three_chains(core)
+    coi = sorted(k for k in log.data if not is_pending_key(k))[0]
+    old_row = dict(log.data[coi])
+    later = START + timedelta(days=2)
+    chain = first.get(coi)
+    assert chain is not None
+    assert first.core.due(chain, later)
+    step = core.on_tick(chain, tick_event(later, 0))
+    assert step.chain is not None
+    first.put(step.chain, 0)
+    first.flush()
+    assert IndexEntry.from_row(coi, index.data[coi]).due_at(core.policy) != chain.due_at(
+        core.policy
+    )
+    log.data[coi] = old_row  # the chain row lost, its index row kept
+    again = store_on(log, core, index)
+    assert coi in {c.coi_id for c in again.due(0, later)}

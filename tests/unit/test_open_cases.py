@@ -3,6 +3,7 @@ count behind the ``v2v_cases_open`` gauge, recovered rows and revocations includ
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
@@ -14,8 +15,9 @@ from hub.cases.models import Case, CaseStatus
 from hub.chain.engine import new_chain
 from hub.chain.findings import Severity
 from hub.flow import Chain
+from hub.flow.chain import IndexEntry
 from hub.metrics import create_metrics
-from hub.runtime.chainstore import ChainStore
+from hub.runtime.chainstore import ChainStore, Rows
 from hub.settings import Settings
 
 POLICY = load_policy(Settings().escalation_policy_file)
@@ -90,7 +92,7 @@ def test_store_counts_open_cases_across_versions_recovery_and_revocation() -> No
         None,  # type: ignore[arg-type]
         on_cases=lambda t: [again.cases_open.labels(*k).set(v) for k, v in t.items()],
     )
-    recovered.load_all()
+    recovered.recover()
     recovered.flush()
     for sla in ("within", "acknowledged"):
         assert again.registry.get_sample_value("v2v_cases_open", {**LABELS, "sla": sla}) == 1
@@ -101,3 +103,35 @@ def test_store_counts_open_cases_across_versions_recovery_and_revocation() -> No
 
     store.forget()  # partitions revoked: this worker no longer reports those chains
     assert (shown("within"), shown("acknowledged")) == (0, 0)
+
+
+def test_an_index_entry_keeps_the_tally_and_the_next_escalation_of_its_chain() -> None:
+    """What a restarted store takes from the index instead of the chain: the open-case tally
+    and when a case next re-escalates (by the policy of the day, from the marks)."""
+    desk, _ = receive_cases(CaseDesk(), [case("a"), case("b", "LATE_EVENT", Severity.LOW)], POLICY)
+    desk, _ = tick(desk, T0 + timedelta(minutes=15), POLICY)  # "a" went up a level
+    one = chain("COI-1", desk)
+    entry = IndexEntry.from_row("COI-1", IndexEntry.of(one, 2).to_row())
+    assert entry.due_at(POLICY) is not None
+    assert entry.due_at(POLICY) == one.due_at(POLICY)
+    assert dict(entry.open_cases) == one.desk.open_cases()
+    assert entry.partition == 2
+    closed = chain("COI-1", act(act(desk, CaseAction.RESOLVE, "a", 1), CaseAction.RESOLVE, "b", 2))
+    assert IndexEntry.of(closed, 2).due_at(POLICY) is None
+
+
+def test_a_store_recovered_from_the_index_counts_open_cases_without_reading_a_chain() -> None:
+    table: dict = {}
+    index: dict = {}
+    store = ChainStore(table, None, index=index)  # type: ignore[arg-type]
+    one, _ = receive_cases(CaseDesk(), [case("a"), case("b")], POLICY)
+    store.put(chain("COI-1", one), 0)
+    store.flush()
+
+    def unread(key: str, partition: int | None) -> None:
+        raise AssertionError(f"read {key}")
+
+    rows = replace(Rows.of(table), read=unread)
+    recovered = ChainStore(rows, None, index=index)  # type: ignore[arg-type]
+    recovered.recover()
+    assert +recovered.open_cases == {(*OOS, "within"): 2}

@@ -213,7 +213,7 @@ def register(
     async def chain(stream: Any) -> None:
         # take_events acknowledges a batch only after this body is done with it.
         async for records in stream.take_events(CHAIN_BATCH, within=CHAIN_BATCH_WITHIN_S):
-            store.load_all()  # chains recovered from the changelog count from the start
+            store.recover()  # chains recovered from the changelog count from the start
             try:
                 for record in records:
                     await agent.on_record(record.message)
