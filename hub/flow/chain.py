@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from hub.audit.records import AuditHead, AuditRecord, Entry, append
 from hub.cases.desk import CaseDesk, next_escalation
@@ -148,13 +148,23 @@ def _earliest(*times: datetime | None) -> datetime | None:
 Tally = tuple[str, str, str]  # (severity, code, sla) of an open case: CaseDesk.open_cases
 
 
+class Due(NamedTuple):
+    """A deadline of a chain, in its index entry (``hub.chain.state.Deadline`` in brief)."""
+
+    code: str
+    subject: str
+    due_at: datetime
+
+
 @dataclass(frozen=True)
 class IndexEntry:
     """A chain in brief, for a worker that must not decode every chain to start: its events
     ``partition``, its ``stage``, when a clock tick next has work on it (its ``wake`` time and
     the escalation ``marks`` of its open cases, judged against the policy of the day by
-    :meth:`due_at`), its ``open_cases`` tally, its ``audit`` head (seq, hash) and how many
-    ``rows`` of its own (pending and recent records, base: :func:`row_ids`) its row names. The
+    :meth:`due_at`), its ``open_cases`` tally, its ``audit`` head (seq, hash), how many
+    ``rows`` of its own (pending and recent records, base: :func:`row_ids`) its row names, and
+    the ``feeds`` that reported on it with its ``deadlines`` (what a partner's silence puts at
+    risk: :func:`hub.partners.health.at_risk` reads an entry as it reads a chain's state). The
     chain store numbers each entry it writes (``version``, not part of an entry's equality) and
     the chain's row names that number, so a row and an index row that do not belong together
     are told apart."""
@@ -168,6 +178,8 @@ class IndexEntry:
     audit: tuple[int, str] | None = None
     rows: int = 0
     version: int = field(default=0, compare=False)
+    feeds: tuple[str, ...] = ()
+    deadlines: tuple[Due, ...] = ()
 
     @classmethod
     def of(cls, chain: Chain, partition: int) -> IndexEntry:
@@ -181,6 +193,8 @@ class IndexEntry:
             open_cases=tuple(sorted(chain.desk.open_cases().items())),
             audit=(head.seq, head.hash) if head.hash is not None else None,
             rows=len(row_ids(state)),
+            feeds=tuple(sorted(state.feeds)),
+            deadlines=tuple(sorted(Due(d.code, d.subject, d.due_at) for d in state.deadlines)),
         )
 
     def due_at(self, policy: EscalationPolicy) -> datetime | None:
@@ -198,6 +212,8 @@ class IndexEntry:
             "audit": list(self.audit) if self.audit is not None else None,
             "rows": self.rows,
             "version": self.version,
+            "feeds": list(self.feeds),
+            "deadlines": [[d.code, d.subject, d.due_at.isoformat()] for d in self.deadlines],
         }
 
     @classmethod
@@ -218,6 +234,11 @@ class IndexEntry:
             audit=(int(audit[0]), str(audit[1])) if audit else None,
             rows=int(row.get("rows") or 0),
             version=int(row.get("version") or 0),
+            feeds=tuple(str(f) for f in row.get("feeds") or ()),
+            deadlines=tuple(
+                Due(str(code), str(subject), _at(at))
+                for code, subject, at in row.get("deadlines") or ()
+            ),
         )
 
 

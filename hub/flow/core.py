@@ -54,7 +54,7 @@ from hub.flow.feeds import feed_step, heard_step
 from hub.flow.records import Ingested, Routed, Step, Teach, ToChain, ToResolver
 from hub.flow.screen import screen
 from hub.partners import load_registry
-from hub.partners.health import FeedPolicy, is_feed_key
+from hub.partners.health import Dependent, FeedPolicy, is_feed_key
 from hub.settings import Settings
 
 MAX_PARKED = 10_000
@@ -360,11 +360,12 @@ class FlowCore:
         row: Chain | None,
         partner: str,
         tick: Event,
-        chains: Callable[[], Iterable[Chain]],
+        chains: Callable[[], Iterable[Dependent]],
         partition: int | None = None,
     ) -> Step:
         """A clock tick on a partner's feed (``hub.flow.feeds``): what was heard from it up to
-        the tick, its health judged, its cases opened, re-escalated or resolved."""
+        the tick, its health judged, its cases opened, re-escalated or resolved. ``chains``:
+        every chain the driver holds, in brief (their states, or their index entries)."""
         try:
             return feed_step(
                 self.feeds[partner], self.policy, row, tick, chains, partition, self.audit

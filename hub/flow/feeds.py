@@ -29,6 +29,7 @@ from hub.flow.chain import Chain
 from hub.flow.records import Step
 from hub.partners.health import (
     HUB_ACTOR,
+    Dependent,
     FeedHealth,
     FeedPolicy,
     feed_key,
@@ -71,21 +72,22 @@ def feed_step(
     escalation: EscalationPolicy,
     row: Chain | None,
     tick: Event,
-    chains: Callable[[], Iterable[Chain]],
+    chains: Callable[[], Iterable[Dependent]],
     partition: int | None = None,
     audit: bool = True,
 ) -> Step:
     """The tick ``tick`` on the feed of ``policy.partner`` (its row, None when new), with the
-    minutes heard from it that ended by then; ``chains`` gives every chain the driver holds
-    (read only when a silence begins, for the chains at risk). With ``audit``, a tick that makes
-    case versions puts them on the row's audit trail (key ``partner:<id>``) after the tick, with
-    the hub's resolutions; a tick that only updates the feed's health adds nothing to it."""
+    minutes heard from it that ended by then; ``chains`` gives every chain the driver holds, in
+    brief (read only when a silence begins, for the chains at risk). With ``audit``, a tick
+    that makes case versions puts them on the row's audit trail (key ``partner:<id>``) after
+    the tick, with the hub's resolutions; a tick that only updates the feed's health adds
+    nothing to it."""
     now = tick.occurred_at
     known = row or new_row(policy.partner, partition)
     heard, health = take(known.feed or FeedHealth(partner=policy.partner), now)
 
-    def dependents() -> Iterable[ChainState]:
-        return (c.state for c in chains() if not is_feed_key(c.coi_id))
+    def dependents() -> Iterable[Dependent]:
+        return (c for c in chains() if not is_feed_key(c.coi_id))
 
     verdict = judge(health, policy, heard, now, tick.event_id, dependents)
     desk, opened, escalations = receive_findings(

@@ -18,6 +18,7 @@ from connectors.base import RawMessage, Rejection
 from hub.audit.records import AuditRecord
 from hub.cases.commands import CaseCommand
 from hub.cases.models import Case, Escalation
+from hub.chain.state import ChainState
 from hub.events.models import Event
 from hub.flow.chain import Chain
 from hub.flow.core import FlowCore, tick_event
@@ -108,7 +109,7 @@ class MemoryHub:
                 self._record(self.core.on_tick(chain, tick), tick)
         for partner in self.core.feeds:
             row = self.chains.get(feed_key(partner))
-            self._record(self.core.on_feed_tick(row, partner, tick, self.chains.values), tick)
+            self._record(self.core.on_feed_tick(row, partner, tick, self._states), tick)
 
     def command(self, coi_id: str, cmd: CaseCommand) -> None:
         self._record(self.core.on_command(self.chains.get(coi_id), coi_id, cmd), None)
@@ -152,6 +153,9 @@ class MemoryHub:
         for event in [*released, *([conflict] if conflict else [])]:
             written += self._to_chain(event)
         return written
+
+    def _states(self) -> Iterable[ChainState]:
+        return [c.state for c in self.chains.values()]
 
     def _record(self, step: Step, event: Event | None) -> None:
         if step.failure is not None:

@@ -30,16 +30,15 @@ dependent chain is named by its pseudonymous COI only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import Field
 
 from hub.chain.catalogue import PARTNER_FEED_DEGRADED, PARTNER_FEED_SILENT
 from hub.chain.findings import Finding
-from hub.chain.state import ChainState
 from hub.events.models import Frozen, UtcDatetime
 from hub.partners.models import PartnerEntry
 
@@ -207,8 +206,33 @@ def take(health: FeedHealth, upto: datetime) -> tuple[tuple[Bucket, ...], FeedHe
     return due, health.model_copy(update={"unjudged": rest})
 
 
+class Due(Protocol):
+    """A chain's deadline, as :func:`at_risk` reads it (a ``Deadline`` of the chain's state, or
+    the chain index's copy of it)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+
+
+class Dependent(Protocol):
+    """A chain as :func:`at_risk` reads it: the feeds that reported on it and its deadlines
+    (its ``ChainState``, or its entry in the chain index, which a worker reads without decoding
+    the chain)."""
+
+    @property
+    def coi_id(self) -> str: ...
+    @property
+    def feeds(self) -> Collection[str]: ...
+    @property
+    def deadlines(self) -> Sequence[Due]: ...
+
+
 def at_risk(
-    states: Iterable[ChainState],
+    states: Iterable[Dependent],
     names: Collection[str],
     now: datetime,
     horizon: timedelta = HORIZON,
@@ -285,7 +309,7 @@ def judge(
     heard: Iterable[Bucket],
     now: datetime,
     tick_id: str,
-    dependents: Callable[[], Iterable[ChainState]],
+    dependents: Callable[[], Iterable[Dependent]],
 ) -> Verdict:
     """The feed at tick ``now`` (event id ``tick_id``): its new health, the findings of
     episodes that begin (on the feed's key, ``feed_key(partner)``) and the episodes that end.

@@ -35,15 +35,17 @@ row and the rows it names: minutes at 100 000 chains). So each chain has a row i
 table, the **index** (``chain-index``, same key, same partition, same store kind: a
 :class:`hub.flow.chain.IndexEntry`): its partition, stage, when a tick next has work on it (its
 wake time and the escalation marks of its open cases, judged against the policy of the day),
-its open-case tally, its audit head and how many rows of its own its row names. A flush writes
+its open-case tally, its audit head, how many rows of its own its row names, and the feeds
+that reported on it with its deadlines. A flush writes
 it, only when it changed, right after the chain's row, under a new number that the chain's row
 names (``index_version``). :meth:`ChainStore.recover` (once per assignment) reads the index of
 the assigned partitions and the chain table's keys (not its values); from them come the stage
 gauge (the chains this worker holds, those recovered from the changelog included), the
-open-case tally behind ``v2v_cases_open``, the audit heads a checkpoint signs (:meth:`heads`)
-and the chains a tick reaches (:meth:`due`: only those due are decoded). A chain is decoded
-when an event, a command or a tick needs it, or :meth:`chains` is asked for it (the read-model
-rebuild of a lost partition, a partner feed's silence), and read from its own partition's rows.
+open-case tally behind ``v2v_cases_open``, the audit heads a checkpoint signs (:meth:`heads`),
+the chains a tick reaches (:meth:`due`: only those due are decoded) and the chains a partner
+feed's silence puts at risk (:meth:`briefs`). A chain is decoded when an event, a command or a
+tick needs it, or :meth:`chains` is asked for it (the read-model rebuild of a lost partition),
+and read from its own partition's rows.
 
 Recovery decodes a chain only when the index does not account for it: no index row (rows
 written before the index existed: decoded once, their index rows written at the next flush), an
@@ -334,6 +336,12 @@ class ChainStore:
         self.recover()
         entries = (self._entries[c] for c in self._partitions.get(partition, ()))
         return {e.coi_id: e.audit for e in entries if e.audit is not None}
+
+    def briefs(self) -> list[IndexEntry]:
+        """Every chain this worker holds, in brief (nothing decoded): what a partner feed's
+        silence looks through for the chains at risk."""
+        self.recover()
+        return list(self._entries.values())
 
     def chains(
         self, partitions: Collection[int] | None = None, cois: Collection[str] = ()

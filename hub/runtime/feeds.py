@@ -93,7 +93,7 @@ class FeedWatch:
             if home != partition:
                 continue
             row = store.get(feed_key(partner))
-            step = self.core.on_feed_tick(row, partner, tick, store.chains, partition)
+            step = self.core.on_feed_tick(row, partner, tick, store.briefs, partition)
             self._gauges(partner, step.chain or row)
             yield step
 

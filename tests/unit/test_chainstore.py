@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.base import RawMessage
+from connectors.conformance import sample_files
 from hub.bench.workload import Workload
 from hub.chain.profiles import DEFAULT_PROFILE, load_profiles
 from hub.events.models import Event
@@ -19,6 +20,7 @@ from hub.flow import Chain, FlowCore, Teach, ToChain, ToResolver
 from hub.flow.chain import IndexEntry, is_pending_key, pending_key
 from hub.flow.core import tick_event
 from hub.flow.memory import MemoryIndex
+from hub.partners.health import at_risk
 from hub.runtime.chainstore import ChainStore, Rows
 from hub.settings import REPO_ROOT
 
@@ -289,6 +291,41 @@ def test_a_restarted_store_answers_from_the_index_without_decoding(
     assert sorted(c.coi_id for c in due) == sorted(c.coi_id for c in first.due(0, later))
     assert len(due) == decodes.chains == 3
     assert list(again.due(1, later)) == []  # another partition's chains are not its own
+
+
+def test_a_silent_feeds_chains_at_risk_are_found_from_the_index_without_decoding(
+    core: FlowCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partner's silence looks through every chain the worker holds for those it reported on
+    with a deadline ahead: the index entries carry the feeds and deadlines, so a restarted
+    worker lists the same chains at risk as the decoded states do, decoding none."""
+    log, index, first = three_chains(core)
+    pickup = sample_files("courier")[0].read_bytes()  # a release: custody deadlines ahead
+    released = datetime.fromisoformat(json.loads(pickup)["event_time"]).astimezone(UTC)
+    for event in core.ingest(RawMessage("courier", pickup, released)).events:
+        assert event.coi_id is not None
+        step = core.on_event(first.get(event.coi_id), event, 0)
+        if step.chain is not None:
+            first.put(step.chain, 0)
+    first.flush()
+    judged = released + timedelta(hours=6)  # past the release's lateness: judged, deadlines set
+    for chain in list(first.due(0, judged)):
+        step = core.on_tick(chain, tick_event(judged, 0))
+        if step.chain is not None:
+            first.put(step.chain, 0)
+    first.flush()
+    states = [c.state for c in first.chains()]
+    names = {name for state in states for name in state.feeds}
+    assert len(states) == 4
+    assert names, "the feeds report on their chains"
+    decodes = Decodes(monkeypatch)
+    rows = replace(Rows.of(log.data, log.write), read=decodes.reader(log.data))
+    again = ChainStore(rows, core, index=Rows.of(index.data, index.write))
+    for name in sorted(names):
+        expected = at_risk(states, {name}, judged)
+        assert at_risk(again.briefs(), {name}, judged) == expected
+    assert at_risk(again.briefs(), names, judged), "the released chain is at risk"
+    assert (decodes.chains, decodes.reads) == (0, 0)
 
 
 def test_a_table_without_index_rows_is_indexed_once_by_decoding(core: FlowCore) -> None:
