@@ -2,7 +2,8 @@
 
 * ``/health`` (liveness) answers 200 while the process serves HTTP at all: nothing is probed, so
   an outage of Kafka or Redis never gets a worker restarted (a restart would not bring them back).
-* ``/ready`` (readiness) answers 200 only when the worker holds partitions, is not rebalancing,
+* ``/ready`` (readiness) answers 200 only when the consumer group has given the worker its
+  partitions (possibly none: a worker beyond the partition count stands by), is not rebalancing,
   **and** both the broker and Redis answered within ``V2V_HEALTH_TIMEOUT_S``; otherwise 503 with
   the reason of each (``{"ready": false, "broker": "...", "redis": "ok", ...}``).
 * Any view that needs Redis or Kafka and finds it unavailable answers 503 with the reason and a

@@ -67,15 +67,24 @@ def _health(app: faust.App, metrics: Metrics, connectivity: Connectivity) -> Non
         restart)."""
         return web.json({"status": "alive"})
 
+    joined: list[bool] = []  # set once the consumer group gave this worker an assignment
+
+    async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
+        joined[:] = [True]
+
+    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]  # stubs too narrow
+
     @app.page("/ready")
     async def ready_view(web: Any, request: Any) -> Any:
-        """Readiness: partitions held, not rebalancing, broker and Redis answering."""
+        """Readiness: a member of the consumer group (with the partitions it was given: none
+        when the group has more workers than a topic has partitions, a standby that still
+        serves reads), not rebalancing, broker and Redis answering."""
         assigned = app.consumer.assignment() if app.consumer is not None else set()
         reach = await connectivity.check()
         reasons = [f"broker: {reach.broker}"] if reach.broker != "ok" else []
         reasons += [f"redis: {reach.redis}"] if reach.redis != "ok" else []
-        if not assigned:
-            reasons.append("no partitions assigned")
+        if not joined:
+            reasons.append("not yet given its partitions by the consumer group")
         if app.rebalancing:
             reasons.append("rebalancing")
         body = {

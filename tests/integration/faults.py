@@ -27,6 +27,7 @@ import pytest
 import redis
 
 from hub.deadletter import header_dict
+from hub.errors import DeliveryError
 from hub.settings import REPO_ROOT, Settings
 from hub.sim.arrival import REALISTIC
 from hub.sim.live import Caused, collect, feed
@@ -246,7 +247,11 @@ class FaultRun:
         try:
             for worker in self.workers:
                 worker.wait_ready()
-            self.events, self.dlq = feed(self.settings, self.scenario, self.plan, between)
+            try:
+                self.events, self.dlq = feed(self.settings, self.scenario, self.plan, between)
+            except DeliveryError as exc:  # a stalled hub: what its workers were doing
+                tails = "\n".join(f"--- {w.log_path}\n{w.tail(80)}" for w in self.workers)
+                raise DeliveryError(f"{exc}\n{tails}") from exc
             result = collect(
                 self.settings, self.scenario, self.plan, self.dlq, lambda: 0.0, self.catch_up_s
             )

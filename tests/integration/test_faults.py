@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from itertools import cycle
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hub.bench.report import TARGET_RESTART_S
@@ -146,14 +147,18 @@ def test_three_workers_one_killed_partitions_move_and_state_follows(
     fault_run: Callable[[str], FaultRun],
 ) -> None:
     run = fault_run("3 workers, 1 SIGKILL")
-    first = run.start_worker()
-    run.start_worker()
-    run.start_worker()
+    workers = [run.start_worker() for _ in range(3)]
     kill_at = run.at(0.4)
 
     def crash(hour: int) -> None:
         if hour == kill_at:
-            first.kill()
+            # the worker holding the most partitions (a group of three over four partitions
+            # may leave one with none, standing by): its partitions must move
+            held = [httpx.get(f"{w.url}/ready", timeout=5).json()["partitions"] for w in workers]
+            busiest = max(range(len(workers)), key=held.__getitem__)
+            assert held[busiest] > 0
+            run.figures["partitions of the killed worker"] = held[busiest]
+            workers[busiest].kill()
             run.cleared()
 
     result = run.run(crash)
