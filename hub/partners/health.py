@@ -173,7 +173,9 @@ def hear(
     """``health`` having heard one message received at ``at`` (``dead``: dead-lettered wholly or
     in part), counted in its minute's bucket. ``source`` and ``offset``: where the message was
     read (raw topic-partition, offset); a message at or below the last offset counted from its
-    source was counted already (a replay after a crash), and gives None."""
+    source was counted already (a replay after a crash), and gives None. One limit: should two
+    workers briefly both read a source during a rebalance and their notes interleave out of
+    offset order, a message of the older reader may go uncounted."""
     upto = dict(health.heard_upto)
     if source is not None and offset is not None:
         if offset <= upto.get(source, -1):
