@@ -38,6 +38,11 @@ def sign_tick(key: bytes, value: bytes) -> bytes:
     return hmac.new(key, value, hashlib.sha256).hexdigest().encode("ascii")
 
 
+def signature(key: bytes, value: bytes) -> tuple[str, bytes]:
+    """The signature header of a record the hub alone writes (a tick, a heard note)."""
+    return TICK_SIGNATURE_HEADER, sign_tick(key, value)
+
+
 def tick_is_signed(key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None) -> bool:
     """Whether ``headers`` carry a valid signature of ``value``."""
     for name, given in headers or ():

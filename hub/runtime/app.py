@@ -46,7 +46,7 @@ from hub.runtime.projection import Projection
 from hub.runtime.tablestore import store_url, table_rows
 from hub.runtime.views import ROUTES, register_views
 from hub.settings import Settings
-from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
+from hub.ticks import signature
 from hub.topics import Topics
 
 # Producer batching: without linger every record went out in its own produce request (aiokafka
@@ -217,10 +217,10 @@ def _housekeeping(hub: Worker, store: ChainStore, checkpointer: Checkpointer | N
         @app.timer(settings.tick_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
         async def ticker() -> None:
             now = datetime.now(UTC)
-            for topic in (hub.out.events, hub.out.feeds):  # hub.ticks.tick_topics
-                for partition in range(settings.topic_partitions):
-                    tick = await hub.encode(hub.wires.events, tick_event(now, partition, "wall"))
-                    signed = {TICK_SIGNATURE_HEADER: sign_tick(hub.tick_key, tick)}
+            for partition in range(settings.topic_partitions):
+                tick = await hub.encode(hub.wires.events, tick_event(now, partition, "wall"))
+                signed = [signature(hub.tick_key, tick)]
+                for topic in (hub.out.events, hub.out.feeds):  # hub.ticks.tick_topics
                     await topic.send(key=b"", value=tick, partition=partition, headers=signed)
 
     repeats = RepeatFilter(settings.log_repeat_interval_s)

@@ -40,7 +40,7 @@ from hub.flow.core import tick_event
 from hub.headers import RECEIVED_AT_HEADER
 from hub.serde import wire_for
 from hub.settings import Settings
-from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick, tick_key, tick_topics
+from hub.ticks import signature, tick_key, tick_topics
 
 Headers = list[tuple[str, bytes]]
 
@@ -248,11 +248,10 @@ class Feeder:
         the feeds topic (for the partner feeds), as the worker's own ticker sends them (the
         simulator's clock, signed with the hub's tick key: the hub's settings are its), queued."""
         key = tick_key(self.settings.pseudonym_secret())
-        for topic in tick_topics(self.settings):
-            for partition in range(self.settings.topic_partitions):
-                tick = self._wire.encode(tick_event(when, partition, "simulated"))
-                signed = [(TICK_SIGNATURE_HEADER, sign_tick(key, tick))]
-                self.produce(topic, b"", tick, signed, partition=partition)
+        for partition in range(self.settings.topic_partitions):
+            tick = self._wire.encode(tick_event(when, partition, "simulated"))
+            for topic in tick_topics(self.settings):
+                self.produce(topic, b"", tick, [signature(key, tick)], partition=partition)
 
     def ticks(self, when: datetime) -> None:
         """The ticks of :meth:`queue_ticks`, acknowledged."""

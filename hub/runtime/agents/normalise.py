@@ -18,7 +18,7 @@ from hub.headers import (
 from hub.partners.health import feed_key
 from hub.runtime.context import Worker, headers_of, received_at
 from hub.runtime.feeds import KIND_HEARD
-from hub.ticks import TICK_SIGNATURE_HEADER, sign_tick
+from hub.ticks import signature
 
 log = logging.getLogger("v2v.runtime")
 TAUGHT_MEMORY = 100_000
@@ -66,8 +66,7 @@ def register(hub: Worker, raw_topic: Any) -> None:
                                   message.partition, message.offset)  # fmt: skip
             if note is not None:
                 home, value = note
-                headers = [(KIND_HEADER, KIND_HEARD), (TICK_SIGNATURE_HEADER,
-                           sign_tick(hub.tick_key, value))]  # fmt: skip
+                headers = [(KIND_HEADER, KIND_HEARD), signature(hub.tick_key, value)]
                 await hub.out.feeds.send(
                     key=feed_key(partner).encode(), value=value, partition=home, headers=headers
                 )
