@@ -126,6 +126,7 @@ def test_a_silent_partner_raises_its_feed_case_through_the_worker_and_recovers(
     assert back.isoformat() in (resolved.resolution or "")
     worker.wait_metric("v2v_events_processed_total", 3 * partitions, event_type="CLOCK_TICK")
     assert worker.metric("v2v_feed_silent", partner="courier") == 0
+    assert worker.metric("v2v_feed_records_total", kind="heard") == 2  # one per raw message
 
 
 def test_the_feed_row_lives_on_the_partition_its_commands_are_produced_to(

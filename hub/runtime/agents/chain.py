@@ -100,7 +100,8 @@ class ChainAgent:
             except ValueError as exc:
                 await hub.dead_letter(message, _feeds_rejection("UNDECODABLE_FEED_NOTE", str(exc)))
                 return
-            hub.metrics.feed_records.labels("heard").inc()
+            if step.chain is not None:  # a note heard again, or of a feed not watched: none
+                hub.metrics.feed_records.labels("heard").inc()
         else:
             tick = await hub.decode(message, hub.wires.events, "event")
             if tick is None:
