@@ -305,8 +305,15 @@ class TopicReader:
 
     def pump(self, timeout: float = 0.05) -> int:
         """Read what is there (waiting up to ``timeout``); returns how many records came."""
+        # consume() blocks for its whole timeout unless it fills the batch; poll() returns with
+        # the first record. So: what is there, else the first record to come and what followed.
+        batch = self._consumer.consume(num_messages=1000, timeout=0)
+        if not batch:
+            first = self._consumer.poll(timeout)
+            if first is not None:
+                batch = [first, *self._consumer.consume(num_messages=1000, timeout=0)]
         got = 0
-        for msg in self._consumer.consume(num_messages=1000, timeout=timeout):
+        for msg in batch:
             if msg.error() is not None:
                 continue
             got += 1
