@@ -155,3 +155,21 @@ def topic_config(settings: Settings, name: str, timeout_s: float = 30.0) -> dict
     resource = ConfigResource(ResourceType.TOPIC, name)
     entries = admin.describe_configs([resource], request_timeout=timeout_s)[resource].result()
     return {k: str(v.value) for k, v in entries.items()}
+
+
+def drop_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
+    """Delete every topic of one deployment: its own (``<topic_prefix>.``) and Faust's internal
+    ones (``<app_id>-``: changelogs, the assignor's); returns their names. For runs that own
+    their deployment (a benchmark, a test), never for a hub in service: the audit topics go too.
+    A broker that holds every finished run's topics makes each client's metadata slower to
+    read (aiokafka decodes the whole cluster's in Python)."""
+    admin = AdminClient(settings.kafka_config())
+    names = [
+        t
+        for t in admin.list_topics(timeout=timeout_s).topics
+        if t.startswith(f"{settings.topic_prefix}.") or t.startswith(f"{settings.app_id}-")
+    ]
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=timeout_s).values():
+            future.result()
+    return names

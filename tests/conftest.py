@@ -17,16 +17,18 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaException
 
 from hub.auth.devidp import DevIdentityProvider
 from hub.settings import REPO_ROOT, Settings
 from hub.sim.stack import WorkerProcess, free_port
-from hub.topics import ensure_topics
+from hub.topics import drop_topics, ensure_topics
 
 STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
 
@@ -85,11 +87,13 @@ def services() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture
-def hub_settings(services: tuple[str, str], tmp_path: Path) -> Settings:
-    """Settings of a hub of its own: unique topic prefix, app id, web port and Redis keys."""
+def hub_settings(services: tuple[str, str], tmp_path: Path) -> Iterator[Settings]:
+    """Settings of a hub of its own: unique topic prefix, app id, web port and Redis keys.
+    Its topics are deleted afterwards (``V2V_KEEP_TEST_TOPICS=1`` keeps them to look at): a
+    broker holding every finished test's topics makes each later worker slower to start."""
     kafka, redis_url = services
     run = uuid.uuid4().hex[:10]
-    return Settings(
+    settings = Settings(
         kafka_bootstrap_servers=kafka,
         redis_url=redis_url,
         topic_prefix=f"test.{run}",
@@ -102,6 +106,13 @@ def hub_settings(services: tuple[str, str], tmp_path: Path) -> Settings:
         env="dev",
         dev_idp_dir=tmp_path / "idp",
     )
+    yield settings
+    if os.environ.get("V2V_KEEP_TEST_TOPICS"):
+        return
+    try:
+        drop_topics(settings)
+    except KafkaException as exc:  # a test that broke the broker on purpose says so itself
+        warnings.warn(f"topics of {settings.topic_prefix} not deleted: {exc}", stacklevel=1)
 
 
 class Tokens:

@@ -37,7 +37,6 @@ from typing import Any
 
 import redis
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from hub.bench.baseline import canonical_events, create_topics, produce_events, run_baseline
 from hub.bench.feed import RawSender, WorkerProbe
@@ -50,7 +49,7 @@ from hub.events.models import Event
 from hub.serde import SingleObjectWireFormat, codec_for
 from hub.settings import Settings
 from hub.sim.stack import TopicReader, WorkerProcess, free_port
-from hub.topics import Topics, ensure_topics
+from hub.topics import Topics, drop_topics, ensure_topics
 
 log = logging.getLogger("v2v.bench")
 CASES = SingleObjectWireFormat(codec_for(Case))
@@ -473,16 +472,7 @@ def _no_rejections(probe: WorkerProbe) -> None:
 def _clean(run: _Run) -> None:
     """Drop the run's topics, Redis keys and worker data (all unique to this run)."""
     try:
-        admin = AdminClient(run.settings.kafka_config())
-        names = [
-            t
-            for t in admin.list_topics(timeout=10).topics
-            if t.startswith(f"{run.settings.topic_prefix}.")
-            or t.startswith(f"{run.settings.app_id}-")
-        ]
-        if names:
-            for future in admin.delete_topics(names, operation_timeout=30).values():
-                future.result()
+        drop_topics(run.settings)
     except Exception as exc:  # cleaning up must not hide the run's own outcome
         log.warning("could not delete the run's topics: %s", exc)
     try:
