@@ -90,6 +90,7 @@ class Metrics:
     consumer_lag: Gauge
     audit_records: Counter
     audit_checkpoints: Counter
+    produce_errors: Counter
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -176,6 +177,13 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "Records written to the dead-letter topic, by stage (normalise, route, resolve, "
             "decode, chain) and code",
             ["stage", "code"],
+            registry=reg,
+        ),
+        produce_errors=Counter(
+            "v2v_produce_errors",
+            "Records the worker wrote that Kafka refused (the worker then stops before it "
+            "commits the input that caused them), by topic",
+            ["topic"],
             registry=reg,
         ),
         notification_failures=Counter(

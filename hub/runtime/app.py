@@ -39,6 +39,7 @@ from hub.runtime import lag, rebuild
 from hub.runtime.agents import chain, normalise, outputs, resolve
 from hub.runtime.chainstore import ChainStore
 from hub.runtime.context import Outputs, Wires, Worker
+from hub.runtime.delivery import DeliveryGuard
 from hub.runtime.feeds import FeedWatch
 from hub.runtime.health import unavailable_middleware
 from hub.runtime.kafka import broker_credentials
@@ -126,6 +127,9 @@ def create_app(
     ]
     app = _faust_app(settings, middlewares)
     app.conf.v2v_settings = settings
+    delivery = DeliveryGuard(metrics)  # a record Kafka refuses stops the worker before commit
+    app.sensors.add(delivery)
+    delivery.guard(app.producer)
     parts = settings.topic_partitions
 
     def topic(*names: str, keyed: bool = False) -> Any:
