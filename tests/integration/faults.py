@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 import redis
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from hub.deadletter import header_dict
 from hub.errors import DeliveryError
@@ -251,7 +252,7 @@ class FaultRun:
                 self.events, self.dlq = feed(self.settings, self.scenario, self.plan, between)
             except DeliveryError as exc:  # a stalled hub: what its workers were doing
                 tails = "\n".join(f"--- {w.log_path}\n{w.tail(80)}" for w in self.workers)
-                raise DeliveryError(f"{exc}\n{tails}") from exc
+                raise DeliveryError(f"{exc}\n{self._positions()}\n{tails}") from exc
             result = collect(
                 self.settings, self.scenario, self.plan, self.dlq, lambda: 0.0, self.catch_up_s
             )
@@ -353,6 +354,28 @@ class FaultRun:
             assert headers.get("__connect.errors.topic") == self.poison[value], headers
         assert set(poisoned) == set(self.poison), "poison records not dead-lettered"
         return per_partner
+
+    def _positions(self) -> str:
+        """Where the workers' group stands on each partition it reads that holds records:
+        committed offset against end offset (a stalled run says whether the hub read a record
+        or never got to it)."""
+        names = [*self.topics.raw.values(), self.topics.identity, self.topics.events,
+                 self.topics.commands, self.topics.feeds]  # fmt: skip
+        consumer = Consumer({**self.settings.kafka_config(), "group.id": self.settings.app_id})
+        try:
+            parts = [
+                TopicPartition(t, p) for t in names for p in range(self.settings.topic_partitions)
+            ]
+            lines = ["--- the group's committed offset / end offset per partition with records"]
+            for tp in consumer.committed(parts, timeout=10):
+                end = consumer.get_watermark_offsets(tp, timeout=10)[1]
+                if end > 0:
+                    lines.append(f"{tp.topic}[{tp.partition}] {max(tp.offset, 0)}/{end}")
+            return "\n".join(lines)
+        except KafkaException as exc:
+            return f"--- positions not read: {exc}"
+        finally:
+            consumer.close()
 
     def _raw_in(self) -> dict[str, int]:
         counts = {}
