@@ -6,8 +6,8 @@ future, which Faust hands to its sensors and otherwise forgets. The input that c
 then be acknowledged and committed as if its records had been written: a heard note, an event
 or a case version lost without a trace.
 
-:class:`DeliveryGuard` is that sensor: it logs each refused record (topic, partition and
-Kafka's reason; never the record, which may be about a patient), counts it in
+:class:`DeliveryGuard` is that sensor: it logs each refused record (its topic and Kafka's
+reason; never the record, which may be about a patient), counts it in
 ``v2v_produce_errors_total{topic}``, and makes the producer's flush raise. Faust flushes the
 producer before it commits its input offsets, so nothing read after the last good commit is
 committed: the worker crashes and, restarted, reads that input again and writes its records

@@ -53,6 +53,21 @@ def free_port() -> int:
         return port
 
 
+def group_offsets(settings: Settings, topics: list[str]) -> list[tuple[str, int, int, int]]:
+    """Where the hub's consumer group (its app id) stands on every partition of ``topics``:
+    ``(topic, partition, committed, end)``, committed negative when the group committed none.
+    Read without joining the group."""
+    consumer = Consumer({**settings.kafka_config(), "group.id": settings.app_id})
+    try:
+        parts = [TopicPartition(t, p) for t in topics for p in range(settings.topic_partitions)]
+        return [
+            (tp.topic, tp.partition, tp.offset, consumer.get_watermark_offsets(tp, timeout=10)[1])
+            for tp in consumer.committed(parts, timeout=10)
+        ]
+    finally:
+        consumer.close()
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings."""
     env: dict[str, str] = {}

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import redis
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
 from hub.deadletter import header_dict
 from hub.errors import DeliveryError
@@ -35,7 +35,7 @@ from hub.sim.live import Caused, collect, feed
 from hub.sim.offline import Outcome, run_offline
 from hub.sim.report import RunResult
 from hub.sim.scenario import Scenario, build
-from hub.sim.stack import TopicReader, WorkerProcess, free_port
+from hub.sim.stack import TopicReader, WorkerProcess, free_port, group_offsets
 from hub.topics import Topics, ensure_topics
 
 SEED = 7
@@ -361,21 +361,17 @@ class FaultRun:
         or never got to it)."""
         names = [*self.topics.raw.values(), self.topics.identity, self.topics.events,
                  self.topics.commands, self.topics.feeds]  # fmt: skip
-        consumer = Consumer({**self.settings.kafka_config(), "group.id": self.settings.app_id})
         try:
-            parts = [
-                TopicPartition(t, p) for t in names for p in range(self.settings.topic_partitions)
-            ]
-            lines = ["--- the group's committed offset / end offset per partition with records"]
-            for tp in consumer.committed(parts, timeout=10):
-                end = consumer.get_watermark_offsets(tp, timeout=10)[1]
-                if end > 0:
-                    lines.append(f"{tp.topic}[{tp.partition}] {max(tp.offset, 0)}/{end}")
-            return "\n".join(lines)
+            offsets = group_offsets(self.settings, names)
         except KafkaException as exc:
             return f"--- positions not read: {exc}"
-        finally:
-            consumer.close()
+        lines = [
+            "--- the group's committed offset (- for none) / end offset, partitions with records"
+        ]
+        for topic, partition, committed, end in offsets:
+            if end > 0:
+                lines.append(f"{topic}[{partition}] {committed if committed >= 0 else '-'}/{end}")
+        return "\n".join(lines)
 
     def _raw_in(self) -> dict[str, int]:
         counts = {}

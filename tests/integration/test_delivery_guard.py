@@ -10,14 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
 from confluent_kafka.admin._resource import ResourceType
 
 from connectors.conformance import sample_files
 from hub.settings import Settings
-from hub.sim.stack import Feeder, TopicReader, WorkerProcess
+from hub.sim.stack import Feeder, TopicReader, WorkerProcess, group_offsets
 from hub.topics import Topics, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.req("REQ-INV-01")]
@@ -31,16 +30,6 @@ def _max_message_bytes(settings: Settings, topic: str, value: str | None) -> Non
     admin = AdminClient(settings.kafka_config())
     for future in admin.incremental_alter_configs([resource], request_timeout=30).values():
         future.result()
-
-
-def _committed(settings: Settings, topic: str) -> list[int]:
-    """The worker group's committed offset of each partition of ``topic`` (negative: none)."""
-    consumer = Consumer({**settings.kafka_config(), "group.id": settings.app_id})
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(settings.topic_partitions)]
-        return [tp.offset for tp in consumer.committed(partitions, timeout=10)]
-    finally:
-        consumer.close()
 
 
 def test_a_record_kafka_refuses_stops_the_worker_before_it_commits_its_input(
@@ -67,7 +56,8 @@ def test_a_record_kafka_refuses_stops_the_worker_before_it_commits_its_input(
     assert code != 0, log
     assert f"Kafka refused a record the worker wrote to {topics.feeds}" in log, log
     assert "MessageSizeTooLarge" in log, log
-    assert all(offset < 1 for offset in _committed(hub_settings, topics.raw["courier"]))
+    offsets = group_offsets(hub_settings, [topics.raw["courier"]])
+    assert all(committed < 1 for _, _, committed, _ in offsets)
 
     _max_message_bytes(hub_settings, topics.feeds, None)
     second = WorkerProcess(hub_settings, tmp_path / "worker-2.log")
